@@ -1,0 +1,107 @@
+#include "cli/cli_args.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sf_error.h"
+
+int sf_cli_usage_error(int verbose, const char *fmt, ...) {
+  if (verbose) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sf_error_report(SF_ERR_USAGE, NULL, 0, NULL, "%s (see --help)", msg);
+  }
+  return SF_ERR_USAGE;
+}
+
+int sf_cli_size(int verbose, const char *opt, const char *s, size_t min, size_t max, size_t *out) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = s && *s != '-' ? strtoull(s, &end, 10) : 0;
+  if (!s || !*s || *s == '-' || errno || *end || v < min || v > max)
+    return sf_cli_usage_error(verbose, "%s: expected an integer from %zu to %zu, got '%s'", opt,
+                              min, max, s ? s : "");
+  *out = (size_t)v;
+  return 0;
+}
+
+int sf_cli_u64(int verbose, const char *opt, const char *s, uint64_t *out) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = s && *s != '-' ? strtoull(s, &end, 0) : 0;
+  if (!s || !*s || *s == '-' || errno || *end)
+    return sf_cli_usage_error(verbose, "%s: expected a non-negative integer, got '%s'", opt,
+                              s ? s : "");
+  *out = v;
+  return 0;
+}
+
+int sf_cli_double(int verbose, const char *opt, const char *s, double min, double max, double *out) {
+  char *end = NULL;
+  errno = 0;
+  double v = s ? strtod(s, &end) : NAN;
+  if (!s || !*s || errno || *end || !isfinite(v) || v < min || v > max)
+    return sf_cli_usage_error(verbose, "%s: expected a number from %g to %g, got '%s'", opt, min,
+                              max, s ? s : "");
+  *out = v;
+  return 0;
+}
+
+int sf_cli_choice(int verbose, const char *opt, const char *s, const char *const *choices, int *out) {
+  char list[256] = "";
+  size_t used = 0;
+  for (int i = 0; choices[i]; i++) {
+    if (s && strcmp(s, choices[i]) == 0) {
+      *out = i;
+      return 0;
+    }
+    used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? "|" : "", choices[i]);
+  }
+  return sf_cli_usage_error(verbose, "%s: expected one of %s, got '%s'", opt, list, s ? s : "");
+}
+
+int sf_cli_double_list(int verbose, const char *opt, const char *s, double *out, size_t max,
+                       size_t *n) {
+  size_t k = 0;
+  const char *p = s;
+  while (p && *p) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(p, &end);
+    if (end == p || errno || !isfinite(v) || v < 0 || k >= max || (*end && *end != ','))
+      return sf_cli_usage_error(verbose,
+                                "%s: expected up to %zu comma-separated non-negative numbers, "
+                                "got '%s'",
+                                opt, max, s);
+    out[k++] = v;
+    p = *end ? end + 1 : end;
+  }
+  if (k == 0) return sf_cli_usage_error(verbose, "%s: expected a list of numbers, got '%s'", opt, s ? s : "");
+  *n = k;
+  return 0;
+}
+
+int sf_cli_range(int verbose, const char *opt, const char *s, size_t *a, size_t *b) {
+  unsigned long long x, y;
+  int used = 0;
+  if (!s || sscanf(s, "%llu:%llu%n", &x, &y, &used) != 2 || s[used] || x > y || *s == '-')
+    return sf_cli_usage_error(verbose, "%s: expected FIRST:LAST frame indices with FIRST <= LAST, got '%s'",
+                              opt, s ? s : "");
+  *a = (size_t)x;
+  *b = (size_t)y;
+  return 0;
+}
+
+void sf_cli_join(int argc, char **argv, char *buf, size_t n) {
+  size_t used = 0;
+  buf[0] = 0;
+  for (int i = 0; i < argc && used < n; i++)
+    used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? " " : "", argv[i]);
+}

@@ -1,0 +1,6 @@
+/* CPU-only build: no devices. */
+#include "gpu/gpu_device.h"
+
+int sf_gpu_device_count(void) { return 0; }
+int sf_gpu_built(void) { return 0; }
+int sf_gpu_selftest(int dev) { (void)dev; return -1; }

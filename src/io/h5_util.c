@@ -1,0 +1,109 @@
+#include "io/h5_util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "sf_error.h"
+
+void sf_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+typedef struct {
+  char *buf;
+  size_t n;
+} err_sink;
+
+/* Keeps the message of the last (innermost) stack entry that has one. */
+static herr_t walk_cb(unsigned k, const H5E_error2_t *e, void *data) {
+  (void)k;
+  err_sink *s = data;
+  char minor[256] = "";
+  if (H5Eget_msg(e->min_num, NULL, minor, sizeof minor) < 0) minor[0] = 0;
+  if (e->desc && *e->desc) {
+    if (*minor)
+      snprintf(s->buf, s->n, "%s (%s)", e->desc, minor);
+    else
+      snprintf(s->buf, s->n, "%s", e->desc);
+  }
+  return 0;
+}
+
+void sf_h5_error_text(char *buf, size_t n) {
+  err_sink s = {buf, n};
+  snprintf(buf, n, "unknown HDF5 error");
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &s);
+  H5Eclear2(H5E_DEFAULT);
+}
+
+sf_dtype sf_h5_dtype_of(hid_t type, char *name, size_t n) {
+  H5T_class_t cls = H5Tget_class(type);
+  size_t sz = H5Tget_size(type);
+  if (cls == H5T_INTEGER) {
+    H5T_sign_t sg = H5Tget_sign(type);
+    snprintf(name, n, "%sint%zu", sg == H5T_SGN_NONE ? "u" : "", sz * 8);
+    if (sg == H5T_SGN_NONE && sz == 1) return SF_DTYPE_U8;
+    if (sg == H5T_SGN_NONE && sz == 2) return SF_DTYPE_U16;
+    if (sg != H5T_SGN_NONE && sz == 2) return SF_DTYPE_I16;
+    return SF_DTYPE_NONE;
+  }
+  if (cls == H5T_FLOAT) {
+    snprintf(name, n, "float%zu", sz * 8);
+    if (sz == 4) return SF_DTYPE_F32;
+    if (sz == 8) return SF_DTYPE_F64;
+    return SF_DTYPE_NONE;
+  }
+  const char *cn = cls == H5T_STRING     ? "string"
+                   : cls == H5T_COMPOUND ? "compound"
+                   : cls == H5T_ENUM     ? "enum"
+                   : cls == H5T_ARRAY    ? "array"
+                   : cls == H5T_BITFIELD ? "bitfield"
+                   : cls == H5T_OPAQUE   ? "opaque"
+                   : cls == H5T_REFERENCE ? "reference"
+                   : cls == H5T_VLEN     ? "variable-length"
+                                         : "unknown";
+  snprintf(name, n, "%s", cn);
+  return SF_DTYPE_NONE;
+}
+
+hid_t sf_h5_native_type(sf_dtype t) {
+  switch (t) {
+  case SF_DTYPE_U8: return H5T_NATIVE_UINT8;
+  case SF_DTYPE_U16: return H5T_NATIVE_UINT16;
+  case SF_DTYPE_I16: return H5T_NATIVE_INT16;
+  case SF_DTYPE_F32: return H5T_NATIVE_FLOAT;
+  case SF_DTYPE_F64: return H5T_NATIVE_DOUBLE;
+  default: return H5I_INVALID_HID;
+  }
+}
+
+/* Creates (or replaces) attribute name of type t and writes value. */
+static int attr_write(hid_t obj, const char *name, hid_t t, const void *value) {
+  int status = 0;
+  hid_t sp = H5I_INVALID_HID, a = H5I_INVALID_HID;
+  if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
+  sp = H5Screate(H5S_SCALAR);
+  if (sp < 0) SF_FAIL_QUIET(SF_ERR_IO);
+  a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+  if (a < 0 || H5Awrite(a, t, value) < 0) SF_FAIL_QUIET(SF_ERR_IO);
+cleanup:
+  if (a >= 0) H5Aclose(a);
+  if (sp >= 0) H5Sclose(sp);
+  return status;
+}
+
+int sf_h5_attr_string(hid_t obj, const char *name, const char *value) {
+  hid_t t = H5Tcopy(H5T_C_S1);
+  if (t < 0) return SF_ERR_IO;
+  H5Tset_size(t, strlen(value) + 1);
+  H5Tset_strpad(t, H5T_STR_NULLTERM);
+  int rc = attr_write(obj, name, t, value);
+  H5Tclose(t);
+  return rc;
+}
+
+int sf_h5_attr_double(hid_t obj, const char *name, double value) {
+  return attr_write(obj, name, H5T_NATIVE_DOUBLE, &value);
+}
+
+int sf_h5_attr_int(hid_t obj, const char *name, long long value) {
+  return attr_write(obj, name, H5T_NATIVE_LLONG, &value);
+}

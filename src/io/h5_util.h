@@ -1,0 +1,30 @@
+/* Small HDF5 helpers shared by readers and writers: quiet error stack, messages, types. */
+#ifndef SF_H5_UTIL_H
+#define SF_H5_UTIL_H
+
+#include <hdf5.h>
+#include <stddef.h>
+
+#include "kernels/dtype_convert.h"
+
+/* Turns off HDF5's automatic error printing (slabflow prints one message itself). Local. */
+void sf_h5_quiet(void);
+
+/* Copies the innermost message of the current HDF5 error stack into buf (or "unknown
+ * HDF5 error"). Local. */
+void sf_h5_error_text(char *buf, size_t n);
+
+/* slabflow dtype of an HDF5 datatype, or SF_DTYPE_NONE; name_out gets a readable name of
+ * the type (e.g. "int32", "compound") for messages. Local. */
+sf_dtype sf_h5_dtype_of(hid_t type, char *name_out, size_t n);
+
+/* Native HDF5 memory type of a slabflow dtype. Local. */
+hid_t sf_h5_native_type(sf_dtype t);
+
+/* Writes a scalar attribute (string, double, long long) on an object. Collective when the
+ * file is open with the MPI-IO driver (every rank passes the same value). 0 or SF_ERR_IO. */
+int sf_h5_attr_string(hid_t obj, const char *name, const char *value);
+int sf_h5_attr_double(hid_t obj, const char *name, double value);
+int sf_h5_attr_int(hid_t obj, const char *name, long long value);
+
+#endif

@@ -1,0 +1,33 @@
+/* Element types slabflow reads and writes, and conversions to and from float32. Pure, local. */
+#ifndef SF_DTYPE_CONVERT_H
+#define SF_DTYPE_CONVERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+  SF_DTYPE_NONE = 0,
+  SF_DTYPE_U8,
+  SF_DTYPE_U16,
+  SF_DTYPE_I16,
+  SF_DTYPE_F32,
+  SF_DTYPE_F64
+} sf_dtype;
+
+/* Bytes per element of a dtype (0 for SF_DTYPE_NONE). */
+size_t sf_dtype_size(sf_dtype t);
+
+/* Short name ("uint16", "float32", ...). */
+const char *sf_dtype_name(sf_dtype t);
+
+/* Converts n elements of type t at src to float32 at dst. */
+void sf_dtype_to_float(sf_dtype t, const void *restrict src, float *restrict dst, size_t n);
+
+/* Converts n float32 values to type t: integers are rounded to nearest (ties to even) and
+ * saturated to the type's range (NaN becomes 0); floats are copied. */
+void sf_dtype_from_float(sf_dtype t, const float *restrict src, void *restrict dst, size_t n);
+
+/* Index of the first non-finite value among n floats, or n if all are finite. */
+size_t sf_find_nonfinite(const float *x, size_t n);
+
+#endif

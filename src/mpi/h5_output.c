@@ -1,0 +1,227 @@
+#include "mpi/h5_output.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/h5_util.h"
+#include "mpi/mpi_agree.h"
+#include "sf_error.h"
+
+#define SF_MAX_OUT_DSETS 32
+
+struct sf_output {
+  MPI_Comm comm;
+  int rank;
+  hid_t file, dxpl;
+  hid_t dsets[SF_MAX_OUT_DSETS];
+  int ndsets;
+  hid_t done;
+  char path[PATH_MAX], partial[PATH_MAX + 16];
+};
+
+int sf_output_check_path(MPI_Comm comm, const char *out_path, const char *in_path) {
+  int status = 0, rank;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) {
+    char dir[PATH_MAX];
+    struct stat so, si;
+    snprintf(dir, sizeof dir, "%s", out_path);
+    const char *d = dirname(dir);
+    SF_CHECK(*out_path, SF_ERR_USAGE, "no output file given (-o OUT.h5)");
+    if (stat(d, &so) != 0 || !S_ISDIR(so.st_mode))
+      SF_CHECK(0, SF_ERR_USAGE, "%s: output directory %s does not exist", out_path, d);
+    SF_CHECK(access(d, W_OK) == 0, SF_ERR_USAGE, "%s: output directory %s is not writable",
+             out_path, d);
+    if (stat(out_path, &so) == 0) {
+      SF_CHECK(!S_ISDIR(so.st_mode), SF_ERR_USAGE, "%s: output path is a directory", out_path);
+      SF_CHECK(!(in_path && stat(in_path, &si) == 0 && si.st_dev == so.st_dev &&
+                 si.st_ino == so.st_ino),
+               SF_ERR_USAGE, "%s: output file is the input file; choose another output name",
+               out_path);
+    }
+  }
+cleanup:
+  MPI_Bcast(&status, 1, MPI_INT, 0, comm);
+  return status;
+}
+
+int sf_output_create(MPI_Comm comm, const char *out_path, size_t n_segments, sf_output **out) {
+  int status = 0;
+  sf_output *o = NULL;
+  hid_t fapl = H5I_INVALID_HID, fcpl = H5I_INVALID_HID;
+  char why[512] = "";
+  *out = NULL;
+  SF_ALLOC(o, 1);
+  o->comm = comm;
+  o->file = o->dxpl = o->done = H5I_INVALID_HID;
+  MPI_Comm_rank(comm, &o->rank);
+  snprintf(o->path, sizeof o->path, "%s", out_path);
+  snprintf(o->partial, sizeof o->partial, "%s.partial", out_path);
+  fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+  H5Pset_all_coll_metadata_ops(fapl, 1);
+  H5Pset_coll_metadata_write(fapl, 1);
+  H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+  fcpl = H5Pcreate(H5P_FILE_CREATE);
+  o->file = H5Fcreate(o->partial, H5F_ACC_TRUNC, fcpl, fapl);
+  if (o->file < 0) sf_h5_error_text(why, sizeof why);
+  status = sf_mpi_agree(o->file >= 0 ? 0 : SF_ERR_IO, comm);
+  if (status < 0) {
+    if (o->rank == 0)
+      sf_error_report(status, __FILE__, __LINE__, __func__, "%s: cannot create the output: %s",
+                      o->partial, why);
+    goto cleanup;
+  }
+  o->dxpl = H5Pcreate(H5P_DATASET_XFER);
+  H5Pset_dxpl_mpio(o->dxpl, H5FD_MPIO_COLLECTIVE);
+  {
+    hsize_t n = n_segments ? n_segments : 1;
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t sp = H5Screate_simple(1, &n, NULL);
+    unsigned char zero = 0;
+    H5Pset_create_intermediate_group(lcpl, 1);
+    H5Pset_fill_value(dcpl, H5T_NATIVE_UINT8, &zero);
+    H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC);
+    H5Pset_obj_track_times(dcpl, 0);
+    o->done = H5Dcreate2(o->file, "/slabflow/done", H5T_STD_U8LE, sp, lcpl, dcpl, H5P_DEFAULT);
+    H5Sclose(sp);
+    H5Pclose(lcpl);
+    H5Pclose(dcpl);
+    status = sf_mpi_agree(o->done >= 0 ? 0 : SF_ERR_IO, comm);
+    if (status < 0) goto cleanup;
+  }
+  *out = o;
+  o = NULL;
+cleanup:
+  if (fapl >= 0) H5Pclose(fapl);
+  if (fcpl >= 0) H5Pclose(fcpl);
+  if (o) sf_output_finish(&o, status < 0 ? status : SF_ERR_IO);
+  return status;
+}
+
+int sf_output_add(sf_output *o, const char *name, hid_t type, int ndims, const hsize_t *dims,
+                  const hsize_t *chunk, int *id) {
+  int status = 0;
+  hid_t sp = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, lcpl = H5I_INVALID_HID, d = H5I_INVALID_HID;
+  SF_CHECK(o->ndsets < SF_MAX_OUT_DSETS, SF_ERR_INTERNAL, "too many output datasets");
+  sp = H5Screate_simple(ndims, dims, NULL);
+  dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  H5Pset_obj_track_times(dcpl, 0);
+  H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+  H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+  if (chunk) H5Pset_chunk(dcpl, ndims, chunk);
+  d = H5Dcreate2(o->file, name, type, sp, lcpl, dcpl, H5P_DEFAULT);
+  status = sf_mpi_agree(d >= 0 ? 0 : SF_ERR_IO, o->comm);
+  if (status < 0) {
+    if (o->rank == 0)
+      sf_error_report(status, __FILE__, __LINE__, __func__, "%s: cannot create dataset %s",
+                      o->partial, name);
+    goto cleanup;
+  }
+  *id = o->ndsets;
+  o->dsets[o->ndsets++] = d;
+  d = H5I_INVALID_HID;
+cleanup:
+  if (d >= 0) H5Dclose(d);
+  if (sp >= 0) H5Sclose(sp);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (lcpl >= 0) H5Pclose(lcpl);
+  return status;
+}
+
+/* Collective write of a hyperslab [first, first+count) x full rows (count may be 0). */
+static int write_slab(sf_output *o, hid_t d, const char *what, size_t first, size_t count,
+                      hid_t mtype, const void *buf) {
+  int status = 0;
+  hid_t fsp = H5Dget_space(d), msp = H5I_INVALID_HID;
+  hsize_t dims[8], start[8] = {0}, cnt[8];
+  int nd = H5Sget_simple_extent_dims(fsp, dims, NULL);
+  static const char dummy[16];
+  for (int i = 0; i < nd; i++) cnt[i] = dims[i];
+  start[0] = first;
+  cnt[0] = count;
+  if (count > 0) {
+    H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, cnt, NULL);
+    msp = H5Screate_simple(nd, cnt, NULL);
+  } else {
+    H5Sselect_none(fsp);
+    msp = H5Scopy(fsp);
+    H5Sselect_none(msp);
+  }
+  char why[512] = "";
+  herr_t rc = H5Dwrite(d, mtype, msp, fsp, o->dxpl, count ? buf : (const void *)dummy);
+  if (rc < 0) sf_h5_error_text(why, sizeof why);
+  H5Sclose(msp);
+  H5Sclose(fsp);
+  status = sf_mpi_agree(rc < 0 ? SF_ERR_IO : 0, o->comm);
+  if (rc < 0)
+    sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__, "%s: writing %s failed: %s",
+                    o->partial, what, why);
+  return status;
+}
+
+int sf_output_write_rows(sf_output *o, int id, size_t first, size_t count, hid_t mtype,
+                         const void *buf) {
+  char name[256] = "";
+  H5Iget_name(o->dsets[id], name, sizeof name);
+  return write_slab(o, o->dsets[id], name, first, count, mtype, buf);
+}
+
+int sf_output_write_all(sf_output *o, int id, hid_t mtype, const void *buf) {
+  hid_t sp = H5Dget_space(o->dsets[id]);
+  hsize_t dims[8];
+  H5Sget_simple_extent_dims(sp, dims, NULL);
+  H5Sclose(sp);
+  char name[256] = "";
+  H5Iget_name(o->dsets[id], name, sizeof name);
+  return write_slab(o, o->dsets[id], name, 0, o->rank == 0 ? dims[0] : 0, mtype, buf);
+}
+
+int sf_output_mark_done(sf_output *o, long seg) {
+  unsigned char one = 1;
+  return write_slab(o, o->done, "/slabflow/done", seg >= 0 ? (size_t)seg : 0, seg >= 0 ? 1 : 0,
+                    H5T_NATIVE_UINT8, &one);
+}
+
+hid_t sf_output_root(const sf_output *o) { return o->file; }
+
+int sf_output_finish(sf_output **po, int status) {
+  if (!po || !*po) return status;
+  sf_output *o = *po;
+  status = sf_mpi_agree(status, o->comm);
+  if (status == 0 && o->file >= 0) {
+    int rc = sf_h5_attr_int(o->file, "complete", 1);
+    status = sf_mpi_agree(rc, o->comm);
+  } else if (o->file >= 0) {
+    sf_h5_attr_int(o->file, "complete", 0);
+  }
+  for (int i = 0; i < o->ndsets; i++) H5Dclose(o->dsets[i]);
+  if (o->done >= 0) H5Dclose(o->done);
+  if (o->dxpl >= 0) H5Pclose(o->dxpl);
+  herr_t crc = o->file >= 0 ? H5Fclose(o->file) : 0;
+  if (status == 0) status = sf_mpi_agree(crc < 0 ? SF_ERR_IO : 0, o->comm);
+  if (o->rank == 0) {
+    int rc = 0;
+    if (status == 0) {
+      if (rename(o->partial, o->path) != 0)
+        rc = sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
+                             "%s: cannot rename the finished output to %s: %s", o->partial,
+                             o->path, strerror(errno));
+    } else if (status != SF_ERR_INTERRUPTED) {
+      unlink(o->partial);
+    }
+    if (rc < 0) status = rc;
+  }
+  MPI_Bcast(&status, 1, MPI_INT, 0, o->comm);
+  free(o);
+  *po = NULL;
+  return status;
+}

@@ -1,0 +1,46 @@
+/* The output file: created by all ranks together as NAME.partial with every dataset at its
+ * final size, written collectively batch by batch, renamed to NAME when complete. */
+#ifndef SF_H5_OUTPUT_H
+#define SF_H5_OUTPUT_H
+
+#include <hdf5.h>
+#include <mpi.h>
+#include <stddef.h>
+
+typedef struct sf_output sf_output;
+
+/* Rank 0 checks that the output can be written (its directory exists and is writable, it is
+ * not the input file, it is not a directory); the outcome is agreed. Collective. */
+int sf_output_check_path(MPI_Comm comm, const char *out_path, const char *in_path);
+
+/* Creates out_path + ".partial" (truncating a stale one) with the MPI-IO driver and a
+ * /slabflow/done mark per segment (n_segments, uint8, 0 = not done). Collective. */
+int sf_output_create(MPI_Comm comm, const char *out_path, size_t n_segments, sf_output **out);
+
+/* Creates dataset name (parents created as needed) of HDF5 type type with ndims dims; chunk
+ * may be NULL for a contiguous layout. Returns its index in *id. Collective. */
+int sf_output_add(sf_output *o, const char *name, hid_t type, int ndims, const hsize_t *dims,
+                  const hsize_t *chunk, int *id);
+
+/* Writes rows [first, first+count) along axis 0 of dataset id from buf (memory type mtype,
+ * count x the remaining dims, row-major). Every rank calls it; count may be 0 (an empty
+ * selection). Collective. */
+int sf_output_write_rows(sf_output *o, int id, size_t first, size_t count, hid_t mtype,
+                         const void *buf);
+
+/* Writes a whole dataset from rank 0's buf (other ranks pass anything). Collective. */
+int sf_output_write_all(sf_output *o, int id, hid_t mtype, const void *buf);
+
+/* Marks segment seg done (seg < 0: this rank marks nothing at this step). Collective. */
+int sf_output_mark_done(sf_output *o, long seg);
+
+/* Root group, for provenance attributes (every rank writes the same values). */
+hid_t sf_output_root(const sf_output *o);
+
+/* Closes. On status 0: writes complete=1 last, closes, and rank 0 renames NAME.partial to
+ * NAME. On failure: closes and removes NAME.partial, except after an interruption, when it is
+ * kept (complete=0) for a later resume. Returns the agreed status. Accepts *o == NULL.
+ * Collective. */
+int sf_output_finish(sf_output **o, int status);
+
+#endif

@@ -1,0 +1,90 @@
+#include "mpi/mpi_agree.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sf_error.h"
+
+int sf_mpi_agree(int status, MPI_Comm comm) {
+  int agreed = status;
+  if (MPI_Allreduce(&status, &agreed, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) return SF_ERR_IO;
+  return agreed;
+}
+
+unsigned long long sf_mpi_min_u64(unsigned long long v, MPI_Comm comm) {
+  unsigned long long r = v;
+  MPI_Allreduce(&v, &r, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, comm);
+  return r;
+}
+
+/* Send or receive n doubles in pieces that fit an int count. */
+static int xfer(double *buf, size_t n, int peer, int send, MPI_Comm comm) {
+  const size_t piece = (size_t)1 << 24;
+  for (size_t off = 0; off < n; off += piece) {
+    int c = (int)(n - off < piece ? n - off : piece);
+    int rc = send ? MPI_Send(buf + off, c, MPI_DOUBLE, peer, 77, comm)
+                  : MPI_Recv(buf + off, c, MPI_DOUBLE, peer, 77, comm, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS) return SF_ERR_IO;
+  }
+  return 0;
+}
+
+int sf_mpi_ordered_sum(const double *chunks, size_t nchunks, size_t n, double *total,
+                       MPI_Comm comm) {
+  int rank, size, status = 0, have = 0;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  /* The running sum travels along the ranks; a rank adds its segment partials in order.
+   * `have` says whether any partial has been added yet, so the first one is copied, not
+   * added to zero (0 + x == x anyway, but this keeps -0.0 intact). */
+  if (rank > 0) {
+    MPI_Recv(&have, 1, MPI_INT, rank - 1, 76, comm, MPI_STATUS_IGNORE);
+    if (have) SF_CALL(xfer(total, n, rank - 1, 0, comm));
+  }
+  for (size_t c = 0; c < nchunks; c++) {
+    const double *p = chunks + c * n;
+    if (!have) memcpy(total, p, n * sizeof(double));
+    else
+      for (size_t i = 0; i < n; i++) total[i] += p[i];
+    have = 1;
+  }
+  if (rank + 1 < size) {
+    MPI_Send(&have, 1, MPI_INT, rank + 1, 76, comm);
+    if (have) SF_CALL(xfer(total, n, rank + 1, 1, comm));
+  }
+  if (!have) memset(total, 0, n * sizeof(double));
+  {
+    const size_t piece = (size_t)1 << 24;
+    for (size_t off = 0; off < n; off += piece) {
+      int c = (int)(n - off < piece ? n - off : piece);
+      if (MPI_Bcast(total + off, c, MPI_DOUBLE, size - 1, comm) != MPI_SUCCESS) return SF_ERR_IO;
+    }
+  }
+cleanup:
+  return status;
+}
+
+static volatile sig_atomic_t g_interrupted = 0;
+
+static void on_signal(int sig) {
+  (void)sig;
+  g_interrupted = 1;
+}
+
+void sf_interrupt_install(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL);
+}
+
+int sf_interrupt_agree(MPI_Comm comm) {
+  int local = g_interrupted ? 1 : 0, any = 0;
+  MPI_Allreduce(&local, &any, 1, MPI_INT, MPI_MAX, comm);
+  return any ? SF_ERR_INTERRUPTED : 0;
+}

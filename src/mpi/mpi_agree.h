@@ -1,0 +1,30 @@
+/* Agreement between ranks before collectives, fixed-order reductions, interrupts. */
+#ifndef SF_MPI_AGREE_H
+#define SF_MPI_AGREE_H
+
+#include <mpi.h>
+#include <stddef.h>
+
+/* Returns the most severe (most negative) status of all ranks, so that every rank takes the
+ * same branch after a step that can fail on some ranks. Collective. */
+int sf_mpi_agree(int status, MPI_Comm comm);
+
+/* Smallest value of v over all ranks (e.g. the first bad unit index). Collective. */
+unsigned long long sf_mpi_min_u64(unsigned long long v, MPI_Comm comm);
+
+/* Ordered sum: acc (n doubles) holds this rank's contributions already summed in unit order;
+ * ranks hold consecutive blocks of units in rank order. The result, on every rank, is
+ * (((p0) + p1) + p2) ... added in rank order, i.e. the same association for any rank count
+ * when the per-rank partials are themselves sums over fixed segments. chunks is the list of
+ * per-segment partial sums this rank owns (nchunks x n doubles, in segment order); the
+ * result goes to total (n doubles). Collective. */
+int sf_mpi_ordered_sum(const double *chunks, size_t nchunks, size_t n, double *total,
+                       MPI_Comm comm);
+
+/* Installs SIGINT/SIGTERM/SIGUSR1 handlers that set a flag. Local. */
+void sf_interrupt_install(void);
+
+/* Whether any rank has been interrupted (collective), as SF_ERR_INTERRUPTED or 0. */
+int sf_interrupt_agree(MPI_Comm comm);
+
+#endif

@@ -1,0 +1,296 @@
+#include "mpi/unit_source.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/h5_util.h"
+#include "io/tiff_stack.h"
+#include "mpi/mpi_agree.h"
+#include "sf_error.h"
+
+struct sf_source {
+  MPI_Comm comm;
+  int rank, size;
+  sf_source_meta meta;
+  hid_t file, dset;    /* HDF5 */
+  sf_tiff *tiff;       /* TIFF, rank 0 only */
+  void *stage;         /* TIFF staging buffer on rank 0 */
+  size_t stage_units;
+};
+
+const sf_source_meta *sf_source_get_meta(const sf_source *s) { return &s->meta; }
+
+size_t sf_source_unit_elems(const sf_source *s) { return s->meta.h * s->meta.w * s->meta.c; }
+
+/* File kind from the first bytes: 1 HDF5, 2 TIFF, 0 unknown; -1 if unreadable. */
+static int sniff(const char *path) {
+  unsigned char b[8] = {0};
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  size_t n = fread(b, 1, 8, f);
+  fclose(f);
+  if (n >= 4 && ((b[0] == 'I' && b[1] == 'I' && (b[2] == 42 || b[2] == 43) && b[3] == 0) ||
+                 (b[0] == 'M' && b[1] == 'M' && b[2] == 0 && (b[3] == 42 || b[3] == 43))))
+    return 2;
+  if (n == 8 && memcmp(b, "\211HDF\r\n\032\n", 8) == 0) return 1;
+  return 0;
+}
+
+/* Lists up to a few top-level names of an HDF5 file into buf (for "no such dataset"). */
+static void list_names(hid_t file, char *buf, size_t n) {
+  H5G_info_t gi;
+  buf[0] = 0;
+  if (H5Gget_info(file, &gi) < 0) return;
+  size_t used = 0;
+  for (hsize_t i = 0; i < gi.nlinks && i < 6; i++) {
+    char name[256];
+    if (H5Lget_name_by_idx(file, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name,
+                           H5P_DEFAULT) < 0)
+      break;
+    used += (size_t)snprintf(buf + used, used < n ? n - used : 0, "%s/%s", i ? ", " : "", name);
+  }
+  if (gi.nlinks > 6 && used < n) snprintf(buf + used, n - used, ", ...");
+}
+
+/* Rank 0: opens and validates an HDF5 dataset, filling meta. */
+static int probe_hdf5(sf_source_meta *m, size_t min_hw) {
+  int status = 0;
+  hid_t f = H5I_INVALID_HID, d = H5I_INVALID_HID, sp = H5I_INVALID_HID, t = H5I_INVALID_HID;
+  char why[512], names[512], tname[64];
+  f = H5Fopen(m->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) {
+    sf_h5_error_text(why, sizeof why);
+    SF_CHECK(0, SF_ERR_INPUT, "%s: not a readable HDF5 file (truncated or corrupt?): %s", m->path, why);
+  }
+  htri_t ok = H5Lexists(f, m->dataset, H5P_DEFAULT);
+  if (ok > 0) {
+    H5O_info_t oi;
+    ok = H5Oget_info_by_name2(f, m->dataset, &oi, H5O_INFO_BASIC, H5P_DEFAULT) >= 0 &&
+         oi.type == H5O_TYPE_DATASET;
+  }
+  if (ok <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    list_names(f, names, sizeof names);
+    SF_CHECK(0, SF_ERR_INPUT, "%s: no dataset %s (the file has: %s)", m->path, m->dataset,
+             *names ? names : "nothing");
+  }
+  d = H5Dopen2(f, m->dataset, H5P_DEFAULT);
+  if (d < 0) {
+    sf_h5_error_text(why, sizeof why);
+    SF_CHECK(0, SF_ERR_INPUT, "%s:%s: cannot open the dataset (corrupt?): %s", m->path, m->dataset, why);
+  }
+  sp = H5Dget_space(d);
+  t = H5Dget_type(d);
+  SF_CHECK(sp >= 0 && t >= 0, SF_ERR_INPUT, "%s:%s: unreadable dataspace or type", m->path, m->dataset);
+  int nd = H5Sget_simple_extent_ndims(sp);
+  SF_CHECK(nd == 3 || nd == 4, SF_ERR_INPUT,
+           "%s:%s: expected 3 or 4 dimensions (T,H,W) or (T,H,W,C), found %d", m->path,
+           m->dataset, nd);
+  hsize_t dims[4] = {0, 0, 0, 1};
+  H5Sget_simple_extent_dims(sp, dims, NULL);
+  m->ndims = nd;
+  m->t = dims[0];
+  m->h = dims[1];
+  m->w = dims[2];
+  m->c = nd == 4 ? dims[3] : 1;
+  m->dtype = sf_h5_dtype_of(t, tname, sizeof tname);
+  SF_CHECK(m->dtype != SF_DTYPE_NONE, SF_ERR_INPUT,
+           "%s:%s: unsupported data type %s; slabflow reads uint8, uint16, int16, float32 and "
+           "float64",
+           m->path, m->dataset, tname);
+cleanup:
+  if (t >= 0) H5Tclose(t);
+  if (sp >= 0) H5Sclose(sp);
+  if (d >= 0) H5Dclose(d);
+  if (f >= 0) H5Fclose(f);
+  (void)min_hw;
+  return status;
+}
+
+/* Rank 0: validates what every format shares (frames, sizes, channels). */
+static int check_shape(const sf_source_meta *m, size_t min_hw) {
+  int status = 0;
+  const char *sep = m->kind == SF_SOURCE_HDF5 ? ":" : "";
+  SF_CHECK(m->t > 0, SF_ERR_INPUT, "%s%s%s: has 0 frames; nothing to process", m->path, sep, m->dataset);
+  SF_CHECK(m->h >= min_hw && m->w >= min_hw, SF_ERR_INPUT,
+           "%s%s%s: frames are %zux%zu pixels; at least %zux%zu are needed", m->path, sep,
+           m->dataset, m->h, m->w, min_hw, min_hw);
+  SF_CHECK(m->c >= 1 && m->c <= 64, SF_ERR_INPUT,
+           "%s%s%s: %zu channels in the last dimension; expected 1 to 64 (is the layout (T,H,W,C)?)",
+           m->path, sep, m->dataset, m->c);
+cleanup:
+  return status;
+}
+
+/* Rank 0: detects and validates the input; fills meta. */
+static int probe(sf_source_meta *m, size_t min_hw) {
+  int status = 0;
+  sf_tiff *t = NULL;
+  struct stat st;
+  if (stat(m->path, &st) != 0) {
+    SF_CHECK(0, SF_ERR_INPUT, "%s: cannot open input: %s", m->path, strerror(errno));
+  }
+  SF_CHECK(S_ISREG(st.st_mode), SF_ERR_INPUT, "%s: input is not a regular file", m->path);
+  int kind = sniff(m->path);
+  SF_CHECK(kind >= 0, SF_ERR_INPUT, "%s: cannot read input: %s", m->path, strerror(errno));
+  SF_CHECK(kind > 0, SF_ERR_INPUT,
+           "%s: neither an HDF5 nor a TIFF file (%s; truncated or corrupt?)", m->path,
+           st.st_size < 8 ? "too short" : "unknown signature");
+  if (kind == 2) {
+    m->kind = SF_SOURCE_TIFF;
+    m->dataset[0] = 0;
+    SF_CALL(sf_tiff_open(m->path, &t));
+    sf_tiff_info(t, &m->t, &m->h, &m->w, &m->c, &m->dtype);
+    m->ndims = m->c > 1 ? 4 : 3;
+  } else {
+    m->kind = SF_SOURCE_HDF5;
+    SF_CALL(probe_hdf5(m, min_hw));
+  }
+  SF_CALL(check_shape(m, min_hw));
+cleanup:
+  sf_tiff_close(&t);
+  return status;
+}
+
+int sf_source_open(MPI_Comm comm, const char *path, const char *dataset, size_t min_hw,
+                   sf_source **out) {
+  int status = 0;
+  sf_source *s = NULL;
+  hid_t fapl = H5I_INVALID_HID;
+  *out = NULL;
+  SF_ALLOC(s, 1);
+  s->comm = comm;
+  s->file = s->dset = H5I_INVALID_HID;
+  MPI_Comm_rank(comm, &s->rank);
+  MPI_Comm_size(comm, &s->size);
+  snprintf(s->meta.path, sizeof s->meta.path, "%s", path);
+  snprintf(s->meta.dataset, sizeof s->meta.dataset, "%s", dataset ? dataset : "/data");
+  if (s->rank == 0) status = probe(&s->meta, min_hw);
+  MPI_Bcast(&status, 1, MPI_INT, 0, comm);
+  if (status < 0) goto cleanup;
+  MPI_Bcast(&s->meta, (int)sizeof s->meta, MPI_BYTE, 0, comm);
+  if (s->meta.kind == SF_SOURCE_HDF5) {
+    char why[512] = "";
+    fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+    H5Pset_all_coll_metadata_ops(fapl, 1);
+    s->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    if (s->file >= 0) s->dset = H5Dopen2(s->file, s->meta.dataset, H5P_DEFAULT);
+    if (s->dset < 0) sf_h5_error_text(why, sizeof why);
+    status = sf_mpi_agree(s->dset >= 0 ? 0 : SF_ERR_IO, comm);
+    if (status < 0 && s->rank == 0)
+      sf_error_report(status, __FILE__, __LINE__, __func__, "%s:%s: parallel open failed: %s",
+                      path, s->meta.dataset, why);
+    if (status < 0) goto cleanup;
+  } else if (s->rank == 0) {
+    status = sf_tiff_open(path, &s->tiff);
+  }
+  status = sf_mpi_agree(status, comm);
+  if (status < 0) goto cleanup;
+  *out = s;
+  s = NULL;
+cleanup:
+  if (fapl >= 0) H5Pclose(fapl);
+  sf_source_close(&s);
+  return status;
+}
+
+/* Collective hyperslab read of units [first, first+count) as float (count may be 0). */
+static int read_hdf5(sf_source *s, size_t first, size_t count, float *buf) {
+  int status = 0;
+  hid_t fsp = H5I_INVALID_HID, msp = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
+  hsize_t start[4] = {first, 0, 0, 0};
+  hsize_t cnt[4] = {count, s->meta.h, s->meta.w, s->meta.c};
+  float dummy = 0.0f;
+  fsp = H5Dget_space(s->dset);
+  dxpl = H5Pcreate(H5P_DATASET_XFER);
+  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  if (count > 0) {
+    H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, cnt, NULL);
+    msp = H5Screate_simple(s->meta.ndims, cnt, NULL);
+  } else {
+    H5Sselect_none(fsp);
+    msp = H5Scopy(fsp);
+    H5Sselect_none(msp);
+  }
+  herr_t rc = H5Dread(s->dset, H5T_NATIVE_FLOAT, msp, fsp, dxpl, count ? (void *)buf : &dummy);
+  if (rc < 0) {
+    char why[512];
+    sf_h5_error_text(why, sizeof why);
+    status = sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
+                             "%s:%s: reading frames %zu-%zu failed (truncated or corrupt "
+                             "file?): %s",
+                             s->meta.path, s->meta.dataset, first, first + count - 1, why);
+  }
+  H5Sclose(msp);
+  H5Sclose(fsp);
+  H5Pclose(dxpl);
+  return status;
+}
+
+/* Rank 0 reads each rank's request and sends it in pieces; other ranks receive. */
+static int read_tiff(sf_source *s, size_t first, size_t count, float *buf) {
+  int status = 0;
+  unsigned long long req[2] = {first, count}, *all = NULL;
+  const size_t ue = sf_source_unit_elems(s), esz = sf_dtype_size(s->meta.dtype);
+  const size_t piece = (size_t)1 << 24; /* floats per message */
+  if (s->rank == 0) SF_ALLOC(all, 2 * (size_t)s->size);
+  MPI_Gather(req, 2, MPI_UNSIGNED_LONG_LONG, all, 2, MPI_UNSIGNED_LONG_LONG, 0, s->comm);
+  if (s->rank == 0) {
+    int rstat = 0;
+    for (int r = 0; r < s->size; r++) {
+      size_t f = all[2 * r], c = all[2 * r + 1];
+      if (c == 0) continue;
+      if (c > s->stage_units) {
+        free(s->stage);
+        s->stage = malloc(c * ue * (esz + sizeof(float)));
+        s->stage_units = s->stage ? c : 0;
+      }
+      float *fl = s->stage ? (float *)((char *)s->stage + c * ue * esz) : NULL;
+      if (!s->stage) rstat = SF_ERR_NOMEM;
+      if (!rstat) rstat = sf_tiff_read_frames(s->tiff, f, c, s->stage);
+      int ok = rstat == 0;
+      if (r != 0) MPI_Send(&ok, 1, MPI_INT, r, 80, s->comm);
+      if (!ok) continue;
+      sf_dtype_to_float(s->meta.dtype, s->stage, r == 0 ? buf : fl, c * ue);
+      if (r == 0) continue;
+      for (size_t off = 0; off < c * ue; off += piece) {
+        int n = (int)(c * ue - off < piece ? c * ue - off : piece);
+        MPI_Send(fl + off, n, MPI_FLOAT, r, 81, s->comm);
+      }
+    }
+    status = rstat;
+  } else if (count > 0) {
+    int ok = 0;
+    MPI_Recv(&ok, 1, MPI_INT, 0, 80, s->comm, MPI_STATUS_IGNORE);
+    if (!ok) status = SF_ERR_IO;
+    for (size_t off = 0; ok && off < count * ue; off += piece) {
+      int n = (int)(count * ue - off < piece ? count * ue - off : piece);
+      MPI_Recv(buf + off, n, MPI_FLOAT, 0, 81, s->comm, MPI_STATUS_IGNORE);
+    }
+  }
+cleanup:
+  free(all);
+  return status;
+}
+
+int sf_source_read(sf_source *s, size_t first, size_t count, float *buf) {
+  int rc = s->meta.kind == SF_SOURCE_HDF5 ? read_hdf5(s, first, count, buf)
+                                          : read_tiff(s, first, count, buf);
+  return sf_mpi_agree(rc, s->comm);
+}
+
+void sf_source_close(sf_source **ps) {
+  if (!ps || !*ps) return;
+  sf_source *s = *ps;
+  if (s->dset >= 0) H5Dclose(s->dset);
+  if (s->file >= 0) H5Fclose(s->file);
+  sf_tiff_close(&s->tiff);
+  free(s->stage);
+  free(s);
+  *ps = NULL;
+}

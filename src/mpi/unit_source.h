@@ -1,0 +1,46 @@
+/* Unit source: the input recording seen as a sequence of units (frames) along axis 0.
+ * HDF5 datasets are read by every rank for its own hyperslab; TIFF stacks are read on rank 0
+ * and sent to the other ranks in bounded pieces. Data arrive as float32. */
+#ifndef SF_UNIT_SOURCE_H
+#define SF_UNIT_SOURCE_H
+
+#include <mpi.h>
+#include <stddef.h>
+
+#include "kernels/dtype_convert.h"
+
+typedef enum { SF_SOURCE_HDF5 = 1, SF_SOURCE_TIFF = 2 } sf_source_kind;
+
+typedef struct sf_source_meta {
+  sf_source_kind kind;
+  int ndims;          /* 3 (T,H,W) or 4 (T,H,W,C) */
+  size_t t, h, w, c;  /* c = 1 for 3-D data */
+  sf_dtype dtype;
+  char path[4096];
+  char dataset[512];  /* HDF5 dataset path ("" for TIFF) */
+} sf_source_meta;
+
+typedef struct sf_source sf_source;
+
+/* Opens path (dataset for HDF5): rank 0 detects the format and validates shape and dtype
+ * (3 or 4 dims, >= 1 frame, frames at least min_hw x min_hw, a supported dtype) and reports
+ * problems once; the metadata are broadcast and every rank opens the file read-only.
+ * Returns the same status on every rank. Collective. */
+int sf_source_open(MPI_Comm comm, const char *path, const char *dataset, size_t min_hw,
+                   sf_source **out);
+
+/* Metadata, identical on every rank. Local. */
+const sf_source_meta *sf_source_get_meta(const sf_source *s);
+
+/* Elements per unit (h*w*c). Local. */
+size_t sf_source_unit_elems(const sf_source *s);
+
+/* Reads units [first, first+count) into buf as float32 (count*h*w*c). Every rank calls it
+ * at the same step; count may be 0. Returns 0 or SF_ERR_IO (agreed across ranks).
+ * Collective. */
+int sf_source_read(sf_source *s, size_t first, size_t count, float *buf);
+
+/* Closes; accepts NULL and sets *s to NULL. Collective. */
+void sf_source_close(sf_source **s);
+
+#endif

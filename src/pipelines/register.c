@@ -1,0 +1,519 @@
+/* `slabflow register`: motion correction of a video (spec register.md). This file declares
+ * the job's steps: options, the run-once reference (distributed, reduced in a fixed order),
+ * the per-frame step (rigid shift by phase correlation, warp), and the output layout. */
+#include <getopt.h>
+#include <hdf5.h>
+#include <math.h>
+#include <mpi.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli_args.h"
+#include "io/h5_util.h"
+#include "kernels/dtype_convert.h"
+#include "kernels/warp_shift.h"
+#include "kernels/xcorr_rigid.h"
+#include "mpi/engine.h"
+#include "mpi/h5_output.h"
+#include "mpi/mpi_agree.h"
+#include "mpi/plan.h"
+#include "mpi/progress.h"
+#include "mpi/unit_source.h"
+#include "node/node_loop.h"
+#include "pipelines/pipelines.h"
+#include "sf_error.h"
+
+#define MAX_CH 64
+
+typedef struct reg_opts {
+  const char *in, *out, *dataset, *ref_file;
+  int method;            /* 0 rigid */
+  size_t ref_a, ref_b;   /* reference frames, inclusive */
+  size_t cc_up;
+  double cc_sigma;
+  int interp;            /* 0 linear, 1 cubic */
+  size_t buffer;
+  int threads;
+  double weight[MAX_CH];
+  size_t n_weight;
+} reg_opts;
+
+static const char *const k_methods[] = {"rigid", NULL};
+static const char *const k_interps[] = {"linear", "cubic", NULL};
+
+/* Prints `slabflow register --help`. */
+static void reg_help(void) {
+  printf(
+      "usage: slabflow register IN.h5|IN.tif -o OUT.h5 [options]\n"
+      "\n"
+      "Motion correction of a video (T,H,W) or (T,H,W,C): every frame is registered to a\n"
+      "reference and written to OUT.h5 as /registered (input shape and dtype), with /shifts\n"
+      "(T,2) float32 [u=x, v=y] in the backward-warp convention registered(y,x) =\n"
+      "frame(y+v, x+u), and /reference. Run it under mpirun/srun; frames are spread over ranks.\n"
+      "\n"
+      "options (default in brackets):\n"
+      "  -o, --output FILE.h5        output file (written as FILE.h5.partial, renamed when done)\n"
+      "  --method rigid              motion model [rigid]\n"
+      "  --dataset PATH              HDF5 dataset of the input [/data]\n"
+      "  --reference-frames A:B      frames averaged into the reference, clipped to the\n"
+      "                              recording (all frames when it is shorter) [50:499]\n"
+      "  --reference-file F.h5[:/ds] use this image (H,W[,C]) as the reference [/reference]\n"
+      "  --cc-up N                   subpixel upsampling of the correlation peak, 1/N px [20]\n"
+      "  --cc-sigma S                Gaussian smoothing of the correlation, px [1.5]\n"
+      "  --interp linear|cubic       warp interpolation (out-of-bounds pixels from the\n"
+      "                              reference) [cubic]\n"
+      "  --weight W1,W2,...          per-channel weights for estimating the shift [equal]\n"
+      "  --buffer-size N             frames per segment (unit of distribution and of the\n"
+      "                              done marks in /slabflow/done) [64]\n"
+      "  --threads N                 OpenMP threads per rank [OMP_NUM_THREADS or all cores]\n"
+      "  -h, --help                  this help\n"
+      "\n"
+      "exit codes: 0 done, 2 bad usage or bad input, 3 I/O failure, 4 out of memory,\n"
+      "5 interrupted (the partial output is kept as OUT.h5.partial).\n"
+      "progress: rank 0's stderr; SLABFLOW_PROGRESS_SECONDS sets the interval in batch logs.\n");
+}
+
+/* Parses the register options into o; prints problems when verbose. */
+static int reg_parse(int argc, char **argv, int verbose, reg_opts *o, int *help) {
+  enum { O_METHOD = 256, O_DATASET, O_REFFR, O_REFFILE, O_CCUP, O_CCSIG, O_INTERP, O_BUF, O_THR, O_W };
+  static const struct option lo[] = {
+      {"output", required_argument, 0, 'o'},    {"method", required_argument, 0, O_METHOD},
+      {"dataset", required_argument, 0, O_DATASET}, {"reference-frames", required_argument, 0, O_REFFR},
+      {"reference-file", required_argument, 0, O_REFFILE}, {"cc-up", required_argument, 0, O_CCUP},
+      {"cc-sigma", required_argument, 0, O_CCSIG}, {"interp", required_argument, 0, O_INTERP},
+      {"buffer-size", required_argument, 0, O_BUF}, {"threads", required_argument, 0, O_THR},
+      {"weight", required_argument, 0, O_W},    {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  int status = 0, c;
+  memset(o, 0, sizeof *o);
+  o->dataset = "/data";
+  o->ref_a = 50;
+  o->ref_b = 499;
+  o->cc_up = 20;
+  o->cc_sigma = 1.5;
+  o->interp = 1;
+  o->buffer = 64;
+  *help = 0;
+  opterr = 0;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+    size_t th = 0;
+    switch (c) {
+    case 'o': o->out = optarg; break;
+    case 'h': *help = 1; return 0;
+    case O_METHOD: SF_CALL(sf_cli_choice(verbose, "--method", optarg, k_methods, &o->method)); break;
+    case O_DATASET: o->dataset = optarg; break;
+    case O_REFFR: SF_CALL(sf_cli_range(verbose, "--reference-frames", optarg, &o->ref_a, &o->ref_b)); break;
+    case O_REFFILE: o->ref_file = optarg; break;
+    case O_CCUP: SF_CALL(sf_cli_size(verbose, "--cc-up", optarg, 1, 1000, &o->cc_up)); break;
+    case O_CCSIG: SF_CALL(sf_cli_double(verbose, "--cc-sigma", optarg, 0.0, 100.0, &o->cc_sigma)); break;
+    case O_INTERP: SF_CALL(sf_cli_choice(verbose, "--interp", optarg, k_interps, &o->interp)); break;
+    case O_BUF: SF_CALL(sf_cli_size(verbose, "--buffer-size", optarg, 1, 1u << 20, &o->buffer)); break;
+    case O_THR: SF_CALL(sf_cli_size(verbose, "--threads", optarg, 1, 4096, &th)); o->threads = (int)th; break;
+    case O_W: SF_CALL(sf_cli_double_list(verbose, "--weight", optarg, o->weight, MAX_CH, &o->n_weight)); break;
+    case '?':
+    default:
+      status = optopt ? sf_cli_usage_error(verbose, "unknown or incomplete option '-%c'", optopt)
+                      : sf_cli_usage_error(verbose, "unknown or incomplete option '%s'", argv[optind - 1]);
+      goto cleanup;
+    }
+  }
+  if (optind < argc) o->in = argv[optind++];
+  SF_CHECK(o->in || !verbose, SF_ERR_USAGE, "register: no input file given (see --help)");
+  if (!o->in) SF_FAIL_QUIET(SF_ERR_USAGE);
+  if (optind < argc) SF_CALL(sf_cli_usage_error(verbose, "register: unexpected argument '%s'", argv[optind]));
+  if (!o->out) SF_CALL(sf_cli_usage_error(verbose, "register: no output file given (-o OUT.h5)"));
+cleanup:
+  return status;
+}
+
+/* ---- the job's state ------------------------------------------------------ */
+
+typedef struct reg_ws {
+  sf_xcorr_ws *xc;
+  float *gray, *tmp, *warped;
+} reg_ws;
+
+typedef struct reg_job {
+  reg_opts o;
+  const sf_source_meta *m;
+  size_t hw, ue;             /* pixels per frame, values per frame (h*w*c) */
+  float wch[MAX_CH];         /* normalised channel weights */
+  sf_xcorr_plan *xc;
+  sf_node *node;
+  sf_interp interp;
+  const float *fill;         /* reference used for out-of-bounds pixels */
+  /* per-batch buffers (one segment) */
+  const sf_batch *b;
+  float *shifts;             /* seg x 2 */
+  void *outbuf;              /* seg x ue in the input dtype */
+  float *warped;             /* seg x ue (reference pass) */
+  double *partials;          /* reference pass: one partial sum per owned segment */
+  size_t n_partials;
+  int keep_warped;           /* reference pass: keep floats; main pass: convert */
+  sf_output *out;
+  int id_reg, id_shift, id_ref;
+  double sum_shift, max_shift;
+} reg_job;
+
+static int reg_ws_create(void *ctx, int t, void **out) {
+  int status = 0;
+  reg_job *j = ctx;
+  reg_ws *w = NULL;
+  (void)t;
+  SF_ALLOC(w, 1);
+  SF_CALL(sf_xcorr_ws_create(j->xc, &w->xc));
+  SF_ALLOC(w->gray, j->hw);
+  SF_ALLOC(w->tmp, j->ue);
+  SF_ALLOC(w->warped, j->ue);
+  *out = w;
+  w = NULL;
+cleanup:
+  if (w) {
+    sf_xcorr_ws_destroy(&w->xc);
+    free(w->gray);
+    free(w->tmp);
+    free(w->warped);
+    free(w);
+  }
+  return status;
+}
+
+static void reg_ws_destroy(void *ctx, void **p) {
+  (void)ctx;
+  reg_ws *w = *p;
+  if (!w) return;
+  sf_xcorr_ws_destroy(&w->xc);
+  free(w->gray);
+  free(w->tmp);
+  free(w->warped);
+  free(w);
+  *p = NULL;
+}
+
+/* Weighted channel combination used for shift estimation. */
+static void combine_channels(const reg_job *j, const float *frame, float *gray) {
+  size_t c = j->m->c;
+  if (c == 1) {
+    memcpy(gray, frame, j->hw * sizeof(float));
+    return;
+  }
+  for (size_t i = 0; i < j->hw; i++) {
+    float s = 0.0f;
+    for (size_t k = 0; k < c; k++) s += j->wch[k] * frame[i * c + k];
+    gray[i] = s;
+  }
+}
+
+/* Sets the correlation reference from a (H,W,C) image. */
+static int set_reference(reg_job *j, const float *img) {
+  reg_ws *w = sf_node_workspace(j->node, 0);
+  combine_channels(j, img, w->gray);
+  return sf_xcorr_set_reference(j->xc, w->xc, w->gray);
+}
+
+/* Per-frame step: shift estimate, warp with reference fill, store. */
+static int reg_frame(void *ctx, void *wsp, size_t k) {
+  reg_job *j = ctx;
+  reg_ws *w = wsp;
+  const float *frame = j->b->in + k * j->ue;
+  float sh[2];
+  combine_channels(j, frame, w->gray);
+  sf_xcorr_execute(j->xc, w->xc, w->gray, sh);
+  j->shifts[2 * k] = sh[0];
+  j->shifts[2 * k + 1] = sh[1];
+  float *dst = j->keep_warped ? j->warped + k * j->ue : w->warped;
+  sf_warp_shift(frame, j->fill, j->m->h, j->m->w, j->m->c, sh[0], sh[1], j->interp, w->tmp, dst);
+  if (!j->keep_warped)
+    sf_dtype_from_float(j->m->dtype, dst, (char *)j->outbuf + k * j->ue * sf_dtype_size(j->m->dtype), j->ue);
+  return 0;
+}
+
+/* Partial sum of a batch in frame order (double), into the next partial slot. */
+static void add_partial(reg_job *j, const sf_batch *b, const float *frames) {
+  double *p = j->partials + j->n_partials * j->ue;
+  for (size_t i = 0; i < j->ue; i++) p[i] = 0.0;
+  for (size_t k = 0; k < b->count; k++) {
+    const float *f = frames + k * j->ue;
+    for (size_t i = 0; i < j->ue; i++) p[i] += f[i];
+  }
+  j->n_partials++;
+}
+
+/* Reference pass 1: raw frames summed per segment. */
+static int ref_sum_compute(void *ctx, const sf_batch *b) {
+  add_partial(ctx, b, b->in);
+  return 0;
+}
+
+/* Reference pass 2: frames registered to the provisional mean, then summed per segment. */
+static int ref_reg_compute(void *ctx, const sf_batch *b) {
+  reg_job *j = ctx;
+  j->b = b;
+  int rc = sf_node_run(j->node, b->count, reg_frame, j);
+  if (rc == 0) add_partial(j, b, j->warped);
+  return rc;
+}
+
+/* Main pass compute: register every frame of the batch. */
+static int main_compute(void *ctx, const sf_batch *b) {
+  reg_job *j = ctx;
+  j->b = b;
+  int rc = sf_node_run(j->node, b->count, reg_frame, j);
+  for (size_t k = 0; rc == 0 && k < b->count; k++) {
+    double m = hypot(j->shifts[2 * k], j->shifts[2 * k + 1]);
+    j->sum_shift += m;
+    if (m > j->max_shift) j->max_shift = m;
+  }
+  return rc;
+}
+
+/* Main pass commit: collective writes of the batch and its done mark. */
+static int main_commit(void *ctx, const sf_batch *b) {
+  reg_job *j = ctx;
+  int status = 0;
+  SF_CALL(sf_output_write_rows(j->out, j->id_reg, b->first, b->count, sf_h5_native_type(j->m->dtype), j->outbuf));
+  SF_CALL(sf_output_write_rows(j->out, j->id_shift, b->first, b->count, H5T_NATIVE_FLOAT, j->shifts));
+  SF_CALL(sf_output_mark_done(j->out, b->segment));
+cleanup:
+  return status;
+}
+
+/* Mean over n frames from the fixed-order sum of the per-segment partials. */
+static int ordered_mean(reg_job *j, size_t n, float *mean) {
+  int status = 0;
+  double *tot = NULL;
+  SF_ALLOC(tot, j->ue);
+  SF_CALL(sf_mpi_ordered_sum(j->partials, j->n_partials, j->ue, tot, MPI_COMM_WORLD));
+  for (size_t i = 0; i < j->ue; i++) mean[i] = (float)(tot[i] / (double)n);
+  j->n_partials = 0;
+cleanup:
+  free(tot);
+  return status;
+}
+
+/* Run-once step: the reference = mean of the reference frames, each rigidly registered once
+ * to their plain mean (spec §4, slabflow decision 4), computed over all ranks. */
+static int build_reference(reg_job *j, sf_source *src, float *ref, sf_phase_times *tm) {
+  int status = 0, rank, size;
+  float *mean0 = NULL;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  size_t a = j->o.ref_a, b = j->o.ref_b;
+  if (a >= j->m->t) { a = 0; b = j->m->t - 1; }
+  if (b >= j->m->t) b = j->m->t - 1;
+  sf_plan plan;
+  sf_plan_init(&plan, a, b - a + 1, j->o.buffer, size);
+  size_t s0, ns;
+  sf_plan_rank_segments(&plan, rank, &s0, &ns);
+  SF_ALLOC(j->partials, (ns ? ns : 1) * j->ue);
+  SF_ALLOC(mean0, j->ue);
+  sf_progress prog;
+  sf_sweep_ops ops = {j, ref_sum_compute, NULL};
+  sf_progress_start(&prog, rank == 0, "reference", "frames", 2 * plan.n_units);
+  SF_CALL(sf_sweep_run(MPI_COMM_WORLD, &plan, src, &ops, NULL, tm));
+  SF_CALL(ordered_mean(j, plan.n_units, mean0));
+  sf_progress_update(&prog, plan.n_units);
+  SF_CALL(set_reference(j, mean0));
+  j->fill = mean0;
+  j->keep_warped = 1;
+  ops.compute = ref_reg_compute;
+  SF_CALL(sf_sweep_run(MPI_COMM_WORLD, &plan, src, &ops, NULL, tm));
+  SF_CALL(ordered_mean(j, plan.n_units, ref));
+  sf_progress_end(&prog);
+cleanup:
+  j->keep_warped = 0;
+  j->fill = NULL;
+  free(mean0);
+  free(j->partials);
+  j->partials = NULL;
+  return status;
+}
+
+/* Rank 0 loads --reference-file F.h5[:/ds] (H,W[,C]) and checks its shape; broadcast. */
+static int load_reference_file(reg_job *j, float *ref) {
+  int status = 0, rank;
+  hid_t f = H5I_INVALID_HID, d = H5I_INVALID_HID, sp = H5I_INVALID_HID;
+  char path[4096], why[512];
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (rank == 0) {
+    snprintf(path, sizeof path, "%s", j->o.ref_file);
+    char *colon = strrchr(path, ':');
+    const char *ds = "/reference";
+    if (colon && colon[1] == '/') {
+      *colon = 0;
+      ds = colon + 1;
+    }
+    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+      sf_h5_error_text(why, sizeof why);
+      SF_CHECK(0, SF_ERR_INPUT, "%s: cannot open the reference file: %s", path, why);
+    }
+    SF_CHECK(H5Lexists(f, ds, H5P_DEFAULT) > 0, SF_ERR_INPUT, "%s: no dataset %s", path, ds);
+    d = H5Dopen2(f, ds, H5P_DEFAULT);
+    SF_CHECK(d >= 0, SF_ERR_INPUT, "%s:%s: cannot open the dataset", path, ds);
+    sp = H5Dget_space(d);
+    hsize_t dims[4] = {0, 0, 1, 1};
+    int nd = H5Sget_simple_extent_ndims(sp);
+    SF_CHECK(nd == 2 || nd == 3, SF_ERR_INPUT,
+             "%s:%s: a reference image must be (H,W) or (H,W,C), found %d dimensions", path, ds, nd);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    size_t c = nd == 3 ? dims[2] : 1;
+    SF_CHECK(dims[0] == j->m->h && dims[1] == j->m->w && c == j->m->c, SF_ERR_INPUT,
+             "%s:%s: reference is %llux%llux%zu but the frames are %zux%zux%zu", path, ds,
+             (unsigned long long)dims[0], (unsigned long long)dims[1], c, j->m->h, j->m->w, j->m->c);
+    SF_CHECK(H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, ref) >= 0, SF_ERR_IO,
+             "%s:%s: reading the reference failed", path, ds);
+    size_t bad = sf_find_nonfinite(ref, j->ue);
+    SF_CHECK(bad == j->ue, SF_ERR_INPUT, "%s:%s: the reference contains NaN or Inf", path, ds);
+  }
+cleanup:
+  if (sp >= 0) H5Sclose(sp);
+  if (d >= 0) H5Dclose(d);
+  if (f >= 0) H5Fclose(f);
+  MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (status == 0) {
+    const size_t piece = (size_t)1 << 24;
+    for (size_t off = 0; off < j->ue; off += piece)
+      MPI_Bcast(ref + off, (int)(j->ue - off < piece ? j->ue - off : piece), MPI_FLOAT, 0, MPI_COMM_WORLD);
+  }
+  return status;
+}
+
+/* Writes the provenance attributes on / (every rank, same values). */
+static int write_provenance(reg_job *j, int argc, char **argv, int nranks, const double *t) {
+  int status = 0;
+  hid_t root = sf_output_root(j->out);
+  char cmd[8192], opts[1024];
+  sf_cli_join(argc, argv, cmd, sizeof cmd);
+  snprintf(opts, sizeof opts,
+           "method=%s dataset=%s reference-frames=%zu:%zu reference-file=%s cc-up=%zu "
+           "cc-sigma=%g interp=%s buffer-size=%zu",
+           k_methods[j->o.method], j->o.dataset, j->o.ref_a, j->o.ref_b,
+           j->o.ref_file ? j->o.ref_file : "-", j->o.cc_up, j->o.cc_sigma,
+           k_interps[j->o.interp], j->o.buffer);
+  SF_CALL(sf_h5_attr_string(root, "slabflow_version", SF_VERSION));
+  SF_CALL(sf_h5_attr_string(root, "command", "register"));
+  SF_CALL(sf_h5_attr_string(root, "command_line", cmd));
+  SF_CALL(sf_h5_attr_string(root, "options", opts));
+  SF_CALL(sf_h5_attr_string(root, "input", j->m->path));
+  SF_CALL(sf_h5_attr_string(root, "backend", "cpu"));
+  SF_CALL(sf_h5_attr_int(root, "ranks", nranks));
+  SF_CALL(sf_h5_attr_int(root, "threads", sf_node_threads(j->node)));
+  static const char *names[] = {"time_setup_s", "time_reference_s", "time_read_s",
+                                "time_compute_s", "time_write_s", "time_total_s"};
+  for (int i = 0; i < 6; i++) SF_CALL(sf_h5_attr_double(root, names[i], t[i]));
+cleanup:
+  return sf_mpi_agree(status, MPI_COMM_WORLD);
+}
+
+int sf_cmd_register(int argc, char **argv) {
+  int status = 0, rank, size, help = 0;
+  reg_job job, *j = &job;
+  sf_source *src = NULL;
+  float *ref = NULL;
+  sf_phase_times tm_ref = {0, 0, 0}, tm = {0, 0, 0};
+  double t_start = MPI_Wtime(), t_setup = 0, t_ref = 0;
+  memset(j, 0, sizeof *j);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  status = reg_parse(argc, argv, rank == 0, &j->o, &help);
+  if (help) {
+    if (rank == 0) reg_help();
+    return 0;
+  }
+  if (status < 0) return status;
+  /* Validation before any work: input, output path, reference file, weights. */
+  SF_CALL(sf_source_open(MPI_COMM_WORLD, j->o.in, j->o.dataset, 8, &src));
+  j->m = sf_source_get_meta(src);
+  SF_CALL(sf_output_check_path(MPI_COMM_WORLD, j->o.out, j->o.in));
+  j->hw = j->m->h * j->m->w;
+  j->ue = j->hw * j->m->c;
+  if (j->o.n_weight && j->o.n_weight != j->m->c)
+    SF_CALL(sf_cli_usage_error(rank == 0, "--weight: %zu weights given but %s has %zu channel(s)",
+                               j->o.n_weight, j->m->path, j->m->c));
+  {
+    double wsum = 0;
+    for (size_t c = 0; c < j->m->c; c++) wsum += j->o.n_weight ? j->o.weight[c] : 1.0;
+    if (!(wsum > 0)) SF_CALL(sf_cli_usage_error(rank == 0, "--weight: the weights sum to 0"));
+    for (size_t c = 0; c < j->m->c; c++) j->wch[c] = (float)((j->o.n_weight ? j->o.weight[c] : 1.0) / wsum);
+  }
+  j->interp = j->o.interp == 0 ? SF_INTERP_LINEAR : SF_INTERP_CUBIC;
+  SF_ALLOC(ref, j->ue);
+  if (j->o.ref_file) SF_CALL(load_reference_file(j, ref));
+  /* Setup: plans once (FFTW_ESTIMATE: the same algorithm on every rank), workspaces once. */
+  status = sf_xcorr_plan_create(j->m->h, j->m->w, (int)j->o.cc_up, (float)j->o.cc_sigma, &j->xc);
+  if (status < 0) sf_error_report(status, __FILE__, __LINE__, __func__, "cannot plan the FFTs");
+  SF_CALL(sf_mpi_agree(status, MPI_COMM_WORLD));
+  status = sf_node_create(j->o.threads, reg_ws_create, reg_ws_destroy, j, &j->node);
+  SF_CALL(sf_mpi_agree(status, MPI_COMM_WORLD));
+  SF_ALLOC(j->shifts, 2 * j->o.buffer);
+  SF_ALLOC(j->warped, j->o.buffer * j->ue);
+  j->outbuf = calloc(j->o.buffer * j->ue, sf_dtype_size(j->m->dtype));
+  status = sf_mpi_agree(j->outbuf ? 0 : SF_ERR_NOMEM, MPI_COMM_WORLD);
+  if (status < 0) {
+    sf_error_report(status, __FILE__, __LINE__, __func__, "out of memory for a %zu-frame buffer", j->o.buffer);
+    goto cleanup;
+  }
+  t_setup = MPI_Wtime() - t_start;
+  /* Run-once: the reference. */
+  if (!j->o.ref_file) SF_CALL(build_reference(j, src, ref, &tm_ref));
+  t_ref = MPI_Wtime() - t_start - t_setup;
+  SF_CALL(set_reference(j, ref));
+  j->fill = ref;
+  /* Output, every dataset at its final size, chunked by frame. */
+  sf_plan plan;
+  sf_plan_init(&plan, 0, j->m->t, j->o.buffer, size);
+  SF_CALL(sf_plan_bcast(&plan, MPI_COMM_WORLD));
+  SF_CALL(sf_output_create(MPI_COMM_WORLD, j->o.out, plan.n_segments, &j->out));
+  {
+    hsize_t dims[4] = {j->m->t, j->m->h, j->m->w, j->m->c}, chunk[4] = {1, j->m->h, j->m->w, j->m->c};
+    hsize_t sdims[2] = {j->m->t, 2}, rdims[3] = {j->m->h, j->m->w, j->m->c};
+    SF_CALL(sf_output_add(j->out, "/registered", sf_h5_native_type(j->m->dtype), j->m->ndims, dims, chunk, &j->id_reg));
+    SF_CALL(sf_output_add(j->out, "/shifts", H5T_NATIVE_FLOAT, 2, sdims, NULL, &j->id_shift));
+    SF_CALL(sf_output_add(j->out, "/reference", H5T_NATIVE_FLOAT, j->m->ndims - 1, rdims, NULL, &j->id_ref));
+  }
+  /* The per-frame node loop over every rank's segments. */
+  {
+    sf_progress prog;
+    sf_sweep_ops ops = {j, main_compute, main_commit};
+    sf_progress_start(&prog, rank == 0, "register", "frames", j->m->t);
+    SF_CALL(sf_sweep_run(MPI_COMM_WORLD, &plan, src, &ops, &prog, &tm));
+    sf_progress_end(&prog);
+  }
+  SF_CALL(sf_output_write_all(j->out, j->id_ref, H5T_NATIVE_FLOAT, ref));
+  {
+    double local[4] = {tm.read + tm_ref.read, tm.compute + tm_ref.compute, tm.commit, 0}, mx[4];
+    MPI_Allreduce(local, mx, 4, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    double sums[2] = {j->sum_shift, 0}, gsum[2], gmax;
+    MPI_Allreduce(sums, gsum, 2, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(&j->max_shift, &gmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    double total = MPI_Wtime() - t_start;
+    MPI_Bcast(&total, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    double times[6] = {t_setup, t_ref, mx[0], mx[1], mx[2], total};
+    SF_CALL(write_provenance(j, argc, argv, size, times));
+    status = sf_output_finish(&j->out, 0);
+    if (status == 0 && rank == 0) {
+      double run = MPI_Wtime() - t_start;
+      printf("slabflow register: %zu frames of %zux%zux%zu %s, %d rank(s) x %d thread(s)\n",
+             j->m->t, j->m->h, j->m->w, j->m->c, sf_dtype_name(j->m->dtype), size, sf_node_threads(j->node));
+      printf("  %.1f frames/s overall (%.2f s: setup %.2f, reference %.2f, read %.2f, compute %.2f, write %.2f)\n",
+             (double)j->m->t / run, run, t_setup, t_ref, mx[0], mx[1], mx[2]);
+      printf("  shift: mean %.3f px, max %.3f px\n", gsum[0] / (double)j->m->t, gmax);
+      printf("  output: %s (/registered, /shifts, /reference)\n", j->o.out);
+      fflush(stdout);
+    }
+  }
+cleanup:
+  status = sf_output_finish(&j->out, status);
+  sf_node_destroy(&j->node);
+  sf_xcorr_plan_destroy(&j->xc);
+  sf_source_close(&src);
+  free(ref);
+  free(j->shifts);
+  free(j->warped);
+  free(j->outbuf);
+  return status;
+}
