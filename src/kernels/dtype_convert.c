@@ -35,11 +35,13 @@ void sf_dtype_to_float(sf_dtype t, const void *restrict src, float *restrict dst
   }
 }
 
-/* Round to nearest, ties to even, then clamp; NaN maps to 0. */
+/* Clamp, then round to nearest with ties to even; NaN maps to 0. Adding and subtracting
+ * 1.5 * 2^23 rounds any |v| < 2^22 in the default rounding mode, without a libm call. */
 static inline float round_clamp(float v, float lo, float hi) {
   if (!(v == v)) return 0.0f;
-  v = nearbyintf(v);
-  return v < lo ? lo : (v > hi ? hi : v);
+  v = v < lo ? lo : (v > hi ? hi : v);
+  float t = v + 12582912.0f;
+  return t - 12582912.0f;
 }
 
 void sf_dtype_from_float(sf_dtype t, const float *restrict src, void *restrict dst, size_t n) {

@@ -37,10 +37,28 @@ void sf_warp_shift(const float *restrict src, const float *restrict ref, size_t 
   const long W = (long)w, H = (long)h, C = (long)ch;
   /* Horizontal pass on every row into tmp, vertical pass into out (separable, since the
    * fractional offset is the same for every pixel). */
+  /* Columns whose taps all fall inside the row need no clamping. */
+  long xa = -ox, xb = W - ox - ntap + 1;
+  xa = xa < 0 ? 0 : (xa > W ? W : xa);
+  xb = xb < xa ? xa : (xb > W ? W : xb);
   for (long y = 0; y < H; y++) {
     const float *row = src + (size_t)y * w * ch;
     float *trow = tmp + (size_t)y * w * ch;
     for (long x = 0; x < W; x++) {
+      if (x == xa && xb > xa) {
+        if (ntap == 4) {
+          const float *p = row + (xa + ox) * C;
+          float *t = trow + xa * C;
+          for (long i = 0; i < (xb - xa) * C; i++)
+            t[i] = wx[0] * p[i] + wx[1] * p[i + C] + wx[2] * p[i + 2 * C] + wx[3] * p[i + 3 * C];
+        } else {
+          const float *p = row + (xa + ox) * C;
+          float *t = trow + xa * C;
+          for (long i = 0; i < (xb - xa) * C; i++) t[i] = wx[0] * p[i] + wx[1] * p[i + C];
+        }
+        x = xb - 1;
+        continue;
+      }
       for (long c = 0; c < C; c++) {
         float acc = 0.0f;
         for (int k = 0; k < ntap; k++) acc += wx[k] * row[clampl(x + ox + k, W) * C + c];
@@ -52,10 +70,11 @@ void sf_warp_shift(const float *restrict src, const float *restrict ref, size_t 
     float *orow = out + (size_t)y * w * ch;
     const float *r[4];
     for (int k = 0; k < ntap; k++) r[k] = tmp + (size_t)clampl(y + oy + k, H) * w * ch;
-    for (long i = 0; i < W * C; i++) {
-      float acc = 0.0f;
-      for (int k = 0; k < ntap; k++) acc += wy[k] * r[k][i];
-      orow[i] = acc;
+    if (ntap == 4) {
+      for (long i = 0; i < W * C; i++)
+        orow[i] = wy[0] * r[0][i] + wy[1] * r[1][i] + wy[2] * r[2][i] + wy[3] * r[3][i];
+    } else {
+      for (long i = 0; i < W * C; i++) orow[i] = wy[0] * r[0][i] + wy[1] * r[1][i];
     }
   }
   /* Out-of-bounds sampling positions take the reference value (spec §2, rule 39). */

@@ -24,9 +24,9 @@ struct sf_xcorr_ws {
   float *real;          /* h*w */
   fftwf_complex *spec;  /* h*wc */
   fftwf_complex *spec2; /* h*wc, destroyed by c2r */
-  float complex *ex;    /* n_up * wc   x twiddles (with Hermitian multiplicity) */
-  float complex *ey;    /* n_up * h    y twiddles */
-  float complex *s1;    /* h * n_up    first-stage sums */
+  float *exr, *exi;     /* wc x n_up   x twiddles (with Hermitian multiplicity) */
+  float *eyr, *eyi;     /* h x n_up    y twiddles */
+  float *s1r, *s1i;     /* n_up        first-stage sums of one spectrum row */
   float *surf;          /* n_up * n_up upsampled correlation */
 };
 
@@ -48,7 +48,7 @@ int sf_xcorr_plan_create(size_t h, size_t w, int up, float sigma, sf_xcorr_plan 
   p->w = w;
   p->wc = w / 2 + 1;
   p->up = up;
-  p->n_up = 2 * (size_t)ceil(0.75 * up) + 1;
+  p->n_up = 2 * (size_t)ceil(0.6 * up) + 1; /* +-0.6 px: the coarse peak is within 0.5 */
   p->win = fftwf_malloc(sizeof(float) * h * w);
   p->gain = fftwf_malloc(sizeof(float) * h * p->wc);
   p->ref = fftwf_malloc(sizeof(fftwf_complex) * h * p->wc);
@@ -107,11 +107,15 @@ int sf_xcorr_ws_create(const sf_xcorr_plan *p, sf_xcorr_ws **out) {
   ws->real = fftwf_malloc(sizeof(float) * p->h * p->w);
   ws->spec = fftwf_malloc(sizeof(fftwf_complex) * p->h * p->wc);
   ws->spec2 = fftwf_malloc(sizeof(fftwf_complex) * p->h * p->wc);
-  ws->ex = fftwf_malloc(sizeof(float complex) * n * p->wc);
-  ws->ey = fftwf_malloc(sizeof(float complex) * n * p->h);
-  ws->s1 = fftwf_malloc(sizeof(float complex) * p->h * n);
+  ws->exr = fftwf_malloc(sizeof(float) * n * p->wc);
+  ws->exi = fftwf_malloc(sizeof(float) * n * p->wc);
+  ws->eyr = fftwf_malloc(sizeof(float) * n * p->h);
+  ws->eyi = fftwf_malloc(sizeof(float) * n * p->h);
+  ws->s1r = fftwf_malloc(sizeof(float) * n);
+  ws->s1i = fftwf_malloc(sizeof(float) * n);
   ws->surf = fftwf_malloc(sizeof(float) * n * n);
-  if (!ws->real || !ws->spec || !ws->spec2 || !ws->ex || !ws->ey || !ws->s1 || !ws->surf)
+  if (!ws->real || !ws->spec || !ws->spec2 || !ws->exr || !ws->exi || !ws->eyr || !ws->eyi ||
+      !ws->s1r || !ws->s1i || !ws->surf)
     SF_FAIL_QUIET(SF_ERR_NOMEM);
   *out = ws;
   ws = NULL;
@@ -126,9 +130,12 @@ void sf_xcorr_ws_destroy(sf_xcorr_ws **pws) {
   fftwf_free(ws->real);
   fftwf_free(ws->spec);
   fftwf_free(ws->spec2);
-  fftwf_free(ws->ex);
-  fftwf_free(ws->ey);
-  fftwf_free(ws->s1);
+  fftwf_free(ws->exr);
+  fftwf_free(ws->exi);
+  fftwf_free(ws->eyr);
+  fftwf_free(ws->eyi);
+  fftwf_free(ws->s1r);
+  fftwf_free(ws->s1i);
   fftwf_free(ws->surf);
   free(ws);
   *pws = NULL;
@@ -167,6 +174,72 @@ static float parabola_vertex(float a, float b, float c) {
   return t > 0.5f ? 0.5f : (t < -0.5f ? -0.5f : t);
 }
 
+/* Upsampled DFT of the smoothed cross-power spectrum in ws->spec on an n x n grid of spacing
+ * 1/up centred on (px, py): c(y,x) = Re sum_ky e^{2 pi i ky y/h} sum_kx m_kx S e^{2 pi i kx x/w},
+ * multiplicity m_kx = 2 for bins whose Hermitian twin is not stored. Writes the refined peak
+ * (with a parabola fit below the grid spacing) and returns whether the best grid point was on
+ * the window's edge. */
+static int upsampled_peak(const sf_xcorr_plan *p, sf_xcorr_ws *ws, double px, double py,
+                          double *bx, double *by) {
+  const size_t h = p->h, w = p->w, wc = p->wc, n = p->n_up;
+  const double half = (double)(n / 2), step = 1.0 / p->up;
+  /* Twiddles by complex recurrence in double (exact enough, and no sin/cos per bin). */
+  for (size_t j = 0; j < n; j++) {
+    double xj = px + ((double)j - half) * step, yj = py + ((double)j - half) * step;
+    double complex z = 1.0, r = cexp(I * 2.0 * M_PI * xj / (double)w);
+    for (size_t kx = 0; kx < wc; kx++) {
+      double m = (kx == 0 || (w % 2 == 0 && kx == w / 2)) ? 1.0 : 2.0;
+      ws->exr[kx * n + j] = (float)(m * creal(z));
+      ws->exi[kx * n + j] = (float)(m * cimag(z));
+      z *= r;
+    }
+    double complex ry = cexp(I * 2.0 * M_PI * yj / (double)h), zp = 1.0, zn = 1.0;
+    for (size_t k = 0; k <= h / 2; k++) { /* ky = k and ky = h - k (frequency -k) */
+      ws->eyr[k * n + j] = (float)creal(zp);
+      ws->eyi[k * n + j] = (float)cimag(zp);
+      if (k > 0 && k < h - k) {
+        ws->eyr[(h - k) * n + j] = (float)creal(zn);
+        ws->eyi[(h - k) * n + j] = (float)cimag(zn);
+      }
+      zp *= ry;
+      zn *= conj(ry);
+    }
+  }
+  /* Loops ordered so the innermost runs over the n grid points with no reduction, which
+   * vectorises without reassociating sums (the order of every sum is fixed). */
+  const float complex *spec = (const float complex *)ws->spec;
+  float *restrict s1r = ws->s1r, *restrict s1i = ws->s1i, *restrict surf = ws->surf;
+  for (size_t i = 0; i < n * n; i++) surf[i] = 0.0f;
+  for (size_t ky = 0; ky < h; ky++) {
+    const float complex *row = spec + ky * wc;
+    for (size_t j = 0; j < n; j++) s1r[j] = s1i[j] = 0.0f;
+    for (size_t kx = 0; kx < wc; kx++) {
+      const float ar = crealf(row[kx]), ai = cimagf(row[kx]);
+      if (ar == 0.0f && ai == 0.0f) continue;
+      const float *restrict er = ws->exr + kx * n, *restrict ei = ws->exi + kx * n;
+      for (size_t j = 0; j < n; j++) {
+        s1r[j] += ar * er[j] - ai * ei[j];
+        s1i[j] += ar * ei[j] + ai * er[j];
+      }
+    }
+    const float *restrict yr = ws->eyr + ky * n, *restrict yi = ws->eyi + ky * n;
+    for (size_t i = 0; i < n; i++) {
+      const float cr = yr[i], ci = yi[i];
+      float *restrict srow = surf + i * n;
+      for (size_t j = 0; j < n; j++) srow[j] += cr * s1r[j] - ci * s1i[j];
+    }
+  }
+  size_t best = argmax(surf, n * n);
+  size_t bi = best / n, bj = best % n;
+  double fy = 0.0, fx = 0.0;
+  if (bi > 0 && bi + 1 < n)
+    fy = parabola_vertex(surf[(bi - 1) * n + bj], surf[best], surf[(bi + 1) * n + bj]);
+  if (bj > 0 && bj + 1 < n) fx = parabola_vertex(surf[best - 1], surf[best], surf[best + 1]);
+  *bx = px + ((double)bj - half + fx) * step;
+  *by = py + ((double)bi - half + fy) * step;
+  return bi == 0 || bj == 0 || bi + 1 == n || bj + 1 == n;
+}
+
 void sf_xcorr_execute(const sf_xcorr_plan *p, sf_xcorr_ws *ws, const float *frame, float shift[2]) {
   const size_t h = p->h, w = p->w, wc = p->wc, nsp = h * wc;
   windowed_spectrum(p, ws, frame);
@@ -174,8 +247,8 @@ void sf_xcorr_execute(const sf_xcorr_plan *p, sf_xcorr_ws *ws, const float *fram
    * inverse transform peaks at +d when frame(p) = ref(p - d), i.e. at (u, v). */
   for (size_t i = 0; i < nsp; i++) {
     float complex r = ws->spec[i] * conjf(p->ref[i]);
-    float m = cabsf(r);
-    r = (m > 0.0f) ? r * (p->gain[i] / m) : 0.0f;
+    double re = crealf(r), im = cimagf(r), m2 = re * re + im * im;
+    r = (m2 > 0.0) ? r * (float)(p->gain[i] / sqrt(m2)) : 0.0f;
     ws->spec[i] = r;
     ws->spec2[i] = r;
   }
@@ -187,58 +260,11 @@ void sf_xcorr_execute(const sf_xcorr_plan *p, sf_xcorr_ws *ws, const float *fram
     shift[1] = (float)py;
     return;
   }
-  /* Upsampled DFT of the same spectrum on an n x n grid of spacing 1/up around the coarse
-   * peak: c(y,x) = Re sum_ky e^{2 pi i ky y/h} sum_kx m_kx S(ky,kx) e^{2 pi i kx x/w}, with
-   * multiplicity m_kx = 2 for bins whose Hermitian twin is not stored. */
-  const size_t n = p->n_up;
-  const double half = (double)(n / 2), step = 1.0 / p->up;
-  for (size_t j = 0; j < n; j++) {
-    double xj = px + ((double)j - half) * step;
-    for (size_t kx = 0; kx < wc; kx++) {
-      double m = (kx == 0 || (w % 2 == 0 && kx == w / 2)) ? 1.0 : 2.0;
-      double ph = 2.0 * M_PI * (double)kx * xj / (double)w;
-      ws->ex[j * wc + kx] = (float)(m * cos(ph)) + I * (float)(m * sin(ph));
-    }
-    double yj = py + ((double)j - half) * step;
-    for (size_t ky = 0; ky < h; ky++) {
-      double ph = 2.0 * M_PI * signed_freq(ky, h) * yj / (double)h;
-      ws->ey[j * h + ky] = (float)cos(ph) + I * (float)sin(ph);
-    }
-  }
-  const float complex *spec = (const float complex *)ws->spec;
-  for (size_t ky = 0; ky < h; ky++) {
-    const float complex *row = spec + ky * wc;
-    for (size_t j = 0; j < n; j++) {
-      const float complex *e = ws->ex + j * wc;
-      float re = 0.0f, im = 0.0f;
-      for (size_t kx = 0; kx < wc; kx++) {
-        float ar = crealf(row[kx]), ai = cimagf(row[kx]);
-        float br = crealf(e[kx]), bi = cimagf(e[kx]);
-        re += ar * br - ai * bi;
-        im += ar * bi + ai * br;
-      }
-      ws->s1[ky * n + j] = re + I * im;
-    }
-  }
-  for (size_t i = 0; i < n; i++) {
-    const float complex *e = ws->ey + i * h;
-    for (size_t j = 0; j < n; j++) {
-      float re = 0.0f;
-      for (size_t ky = 0; ky < h; ky++) {
-        float complex s = ws->s1[ky * n + j];
-        re += crealf(e[ky]) * crealf(s) - cimagf(e[ky]) * cimagf(s);
-      }
-      ws->surf[i * n + j] = re;
-    }
-  }
-  size_t best = argmax(ws->surf, n * n);
-  size_t bi = best / n, bj = best % n;
-  /* A parabola through the three grid values refines the peak below the 1/up grid. */
-  double fy = 0.0, fx = 0.0;
-  if (bi > 0 && bi + 1 < n)
-    fy = parabola_vertex(ws->surf[(bi - 1) * n + bj], ws->surf[best], ws->surf[(bi + 1) * n + bj]);
-  if (bj > 0 && bj + 1 < n)
-    fx = parabola_vertex(ws->surf[best - 1], ws->surf[best], ws->surf[best + 1]);
-  shift[0] = (float)(px + ((double)bj - half + fx) * step);
-  shift[1] = (float)(py + ((double)bi - half + fy) * step);
+  /* Refine around the coarse peak; if the best grid point lies on the window's edge, the
+   * true peak is outside it (noise moved the coarse argmax), so refine once more there. */
+  double bx, by;
+  int edge = upsampled_peak(p, ws, px, py, &bx, &by);
+  if (edge) upsampled_peak(p, ws, bx, by, &bx, &by);
+  shift[0] = (float)bx;
+  shift[1] = (float)by;
 }
