@@ -9,3 +9,7 @@ rm -rf "$dir" && mkdir -p "$dir"
 OMP_NUM_THREADS=1 sf_mpirun "$np" "$SLABFLOW" register "$dir/in.h5" -o "$dir/out.h5" \
   --method rigid --cc-up 20 --buffer-size 16
 "$SF_H5CHECK" shift-rms "$dir/out.h5" "$dir/in.h5" 0.05
+# With the clean, unmoved scene as --reference-file the shifts are absolute: no offset.
+OMP_NUM_THREADS=1 sf_mpirun "$np" "$SLABFLOW" register "$dir/in.h5" -o "$dir/out-ref.h5" \
+  --method rigid --cc-up 20 --reference-file "$dir/in.h5:/truth/clean_mean"
+"$SF_H5CHECK" shift-rms "$dir/out-ref.h5" "$dir/in.h5" 0.05 0.05

@@ -1,7 +1,8 @@
 /* Test helper (serial HDF5): compares datasets byte for byte, scores shifts against the
  * truth, reads attributes, and writes malformed inputs for the bad-input tests.
  *   sf_h5check same A.h5 B.h5 DSET...        exit 0 if every DSET has identical bytes
- *   sf_h5check shift-rms OUT.h5 IN.h5 TOL    RMS of /shifts - /truth/shifts (mean offset removed)
+ *   sf_h5check shift-rms OUT.h5 IN.h5 TOL [MAXOFF]  RMS of /shifts - /truth/shifts (mean
+ *                                             offset removed); MAXOFF bounds that offset
  *   sf_h5check attr FILE NAME                 prints a numeric attribute of /
  *   sf_h5check mkbad KIND FILE                KIND: 2d, zero-frames, int32, nan, float-ok,
  *                                             compound, tiny, ref-wrong-shape */
@@ -77,7 +78,9 @@ static int cmd_shift_rms(int argc, char **argv) {
   printf("frames %zu  offset (%.3f, %.3f) px  rms error %.4f px  max error %.4f px  (tolerance %.4f)\n",
          T, mu[0], mu[1], rms, mx, tol);
   free(s); free(t);
-  return rms <= tol ? 0 : 1;
+  double maxoff = argc > 5 ? atof(argv[5]) : INFINITY;
+  if (hypot(mu[0], mu[1]) > maxoff) fprintf(stderr, "offset %.4f px exceeds %.4f px\n", hypot(mu[0], mu[1]), maxoff);
+  return rms <= tol && hypot(mu[0], mu[1]) <= maxoff ? 0 : 1;
 }
 
 static int cmd_attr(int argc, char **argv) {
