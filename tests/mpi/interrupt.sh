@@ -20,6 +20,7 @@ run_and_signal() { # SIG LAUNCH...
   rm -f "$dir/out.h5.partial"
   echo "ok: $sig -> exit 5, partial kept"
 }
-opts=(register "$dir/in.h5" -o "$dir/out.h5" --method rigid --buffer-size 4 --reference-frames 0:3 --threads 1)
+# A large --cc-up makes every frame slow enough to be caught in the middle of the run.
+opts=(register "$dir/in.h5" -o "$dir/out.h5" --method rigid --buffer-size 4 --reference-frames 0:3 --threads 1 --cc-up 400)
 run_and_signal TERM "$SLABFLOW" "${opts[@]}"
 run_and_signal USR1 mpirun -np 2 --oversubscribe --bind-to none "$SLABFLOW" "${opts[@]}"
