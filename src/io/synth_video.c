@@ -4,6 +4,8 @@
 #include <fftw3.h>
 #include <hdf5.h>
 #include <math.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -14,54 +16,70 @@
 #include "kernels/dtype_convert.h"
 #include "sf_error.h"
 
-#define SYN_FPS 30.0     /* assumed frame rate: transients, breathing, deformation periods */
-#define SYN_OFFSET 100.0 /* detector pedestal, ADU (raised at very low SNR so noise is not clipped) */
-#define SYN_GAIN 400.0   /* ADU per unit scene brightness (the neuropil averages about 1) */
-#define SYN_BURN 150     /* frames of calcium activity simulated before frame 0 */
+#define SYN_FPS 30.0 /* assumed frame rate: transients, breathing, deformation periods */
+#define SYN_OFFSET                                                                                 \
+  100.0                /* detector pedestal, ADU (raised at very low SNR so noise is not clipped) */
+#define SYN_GAIN 400.0 /* ADU per unit scene brightness (the neuropil averages about 1) */
+#define SYN_BURN 150   /* frames of calcium activity simulated before frame 0 */
 #define SYN_NBUMP 3
 #define SYN_NBASIS (5 + SYN_NBUMP) /* deformation basis: 5 Chebyshev terms + smooth bumps */
 #define SYN_MAXC 16
 #define SYN_TWO_PI 6.283185307179586
+#define SYN_DB_MIN -100.0 /* noise_db is clamped here: beyond, the arithmetic over/underflows */
+#define SYN_DB_MAX 300.0
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+#ifndef M_SQRT2
+#define M_SQRT2 1.41421356237309504880
+#endif
 
 enum { ST_TEXTURE = 1, ST_CELLS, ST_CHAN, ST_SPIKE, ST_MOTION, ST_DEFORM, ST_NOISE };
 enum { CELL_DISC = 0, CELL_RING = 1, CELL_BLOB = 2 };
 
-typedef struct { uint64_t s; } syn_rng;
+typedef struct {
+  uint64_t s;
+} syn_rng;
 
 typedef struct {
   double cy, cx, cs, sn, ex2, iex2; /* centre, orientation, squared axis ratio and inverse */
-  double r, iedge, rn, iedgen, kn;  /* radius, 1/(sqrt2 edge), nucleus radius, 1/(sqrt2 edge), depth */
-  double cut2, reach;               /* profile support (squared, in d), bounding half-size, px */
+  double r, iedge, rn, iedgen,
+      kn;             /* radius, 1/(sqrt2 edge), nucleus radius, 1/(sqrt2 edge), depth */
+  double cut2, reach; /* profile support (squared, in d), bounding half-size, px */
   int kind;
-  double rate, ed, er, spike, norm; /* spike prob/frame, decay/rise factors, dF/F per spike, 1/peak */
+  double rate, ed, er, spike,
+      norm; /* spike prob/frame, decay/rise factors, dF/F per spike, 1/peak */
 } syn_cell;
 
 typedef struct {
   size_t H, W, C, ncell;
   uint64_t seed;
   syn_cell *cell;
-  double *amp;             /* ncell x C baseline brightness, scene units */
-  double ngain[SYN_MAXC];  /* neuropil gain per channel */
-  float *grid;             /* neuropil on a 0.5-px periodic grid, padded by 1 before, 2 after */
+  double *amp;            /* ncell x C baseline brightness, scene units */
+  double ngain[SYN_MAXC]; /* neuropil gain per channel */
+  float *grid;            /* neuropil on a 0.5-px periodic grid, padded by 1 before, 2 after */
   long gny, gnx;
   size_t gld;
   double kappa[SYN_MAXC], gscale[SYN_MAXC], sige[SYN_MAXC]; /* photons/unit, ADU/photon, read e- */
-  double offset;           /* pedestal, ADU */
+  double offset;                                            /* pedestal, ADU */
 } syn_scene;
 
-typedef struct { double a, pa, fa, b, pb, fb; } syn_mode; /* a sin(2pi t/pa + fa) + b sin(...) */
+typedef struct {
+  double a, pa, fa, b, pb, fb;
+} syn_mode; /* a sin(2pi t/pa + fa) + b sin(...) */
 
 typedef struct {
   int nonrigid;
-  float *shift;                     /* T x 2 rigid part [u, v], already float32-rounded */
-  syn_mode mode[2][SYN_NBASIS];     /* time course of each basis coefficient, for u and v */
+  float *shift;                 /* T x 2 rigid part [u, v], already float32-rounded */
+  syn_mode mode[2][SYN_NBASIS]; /* time course of each basis coefficient, for u and v */
   double by[SYN_NBUMP], bx[SYN_NBUMP], bir2[SYN_NBUMP];
   double yc, xc, ihy, ihx, scale, reach;
 } syn_motion;
 
 typedef struct {
-  double *py, *px; /* scene position sampled by each moving-frame pixel */
-  float *s, *row;  /* scene values (H,W,C); one output row */
+  double *py, *px;  /* scene position sampled by each moving-frame pixel */
+  double *col, *np; /* rigid neuropil rows: grid columns, values */
+  float *s, *row;   /* scene values (H,W,C); one output row */
 } syn_work;
 
 /* splitmix64 finaliser. */
@@ -84,16 +102,24 @@ static inline double rng_unif(syn_rng *r) {
 }
 
 /* Uniform on (lo, hi]. */
-static inline double rng_range(syn_rng *r, double lo, double hi) { return lo + (hi - lo) * rng_unif(r); }
-
-/* Two independent standard normals (Box-Muller). */
-static inline void rng_normal2(syn_rng *r, double *z0, double *z1) {
-  double m = sqrt(-2.0 * log(rng_unif(r))), th = SYN_TWO_PI * rng_unif(r);
-  *z0 = m * cos(th);
-  *z1 = m * sin(th);
+static inline double rng_range(syn_rng *r, double lo, double hi) {
+  return lo + (hi - lo) * rng_unif(r);
 }
 
-/* One standard normal. */
+/* Two independent standard normals (Marsaglia polar method: no trigonometry). */
+static inline void rng_normal2(syn_rng *r, double *z0, double *z1) {
+  double a, b, q;
+  do {
+    a = 2.0 * rng_unif(r) - 1.0;
+    b = 2.0 * rng_unif(r) - 1.0;
+    q = a * a + b * b;
+  } while (q >= 1.0 || q == 0.0);
+  q = sqrt(-2.0 * log(q) / q);
+  *z0 = a * q;
+  *z1 = b * q;
+}
+
+/* One standard normal (the pair's second value is dropped). */
 static inline double rng_normal(syn_rng *r) {
   double z0, z1;
   rng_normal2(r, &z0, &z1);
@@ -105,7 +131,8 @@ static long fft_size(long n) {
   for (;; n++) {
     long m = n;
     for (int p = 2; p <= 7; p++)
-      while (m % p == 0) m /= p;
+      while (m % p == 0)
+        m /= p;
     if (m == 1) return n;
   }
 }
@@ -120,21 +147,46 @@ static inline void keys_weights(double t, double w[4]) {
   w[3] = a * t * t * s;
 }
 
-/* Neuropil at scene position (y, x) in pixels: Keys cubic on the periodic 0.5-px grid. */
-static inline double neuropil_at(const syn_scene *sc, double y, double x) {
-  double gy = 2.0 * y, gx = 2.0 * x, fy = floor(gy), fx = floor(gx), wy[4], wx[4];
+/* Grid cell and Keys weights for scene position (y, x): the 0.5-px grid wraps periodically. */
+static inline const float *grid_locate(const syn_scene *sc, double y, double x, double wy[4],
+                                       double wx[4]) {
+  double gy = 2.0 * y, gx = 2.0 * x, fy = floor(gy), fx = floor(gx);
   long iy = (long)fy, ix = (long)fx;
-  while (iy < 0) iy += sc->gny;
-  while (iy >= sc->gny) iy -= sc->gny;
-  while (ix < 0) ix += sc->gnx;
-  while (ix >= sc->gnx) ix -= sc->gnx;
+  while (iy < 0)
+    iy += sc->gny;
+  while (iy >= sc->gny)
+    iy -= sc->gny;
+  while (ix < 0)
+    ix += sc->gnx;
+  while (ix >= sc->gnx)
+    ix -= sc->gnx;
   keys_weights(gy - fy, wy);
   keys_weights(gx - fx, wx);
-  const float *g = sc->grid + (size_t)iy * sc->gld + (size_t)ix; /* padded: tap -1 is row iy */
-  double v = 0.0;
+  return sc->grid + (size_t)iy * sc->gld + (size_t)ix; /* padded: tap -1 is row iy, column ix */
+}
+
+/* Neuropil at scene position (y, x) in pixels: Keys cubic on the periodic 0.5-px grid. */
+static inline double neuropil_at(const syn_scene *sc, double y, double x) {
+  double wy[4], wx[4], v = 0.0;
+  const float *g = grid_locate(sc, y, x, wy, wx);
   for (int i = 0; i < 4; i++, g += sc->gld)
     v += wy[i] * (wx[0] * g[0] + wx[1] * g[1] + wx[2] * g[2] + wx[3] * g[3]);
   return v;
+}
+
+/* Neuropil along row y of a rigid frame at x = x0, x0+1, ...: all pixels share the fractional
+ * grid offsets, so a vertical pass over the grid columns is followed by a 4-tap horizontal one. */
+static void neuropil_row(const syn_scene *sc, double y, double x0, size_t W, double *col,
+                         double *out) {
+  double wy[4], wx[4];
+  const float *g0 = grid_locate(sc, y, x0, wy, wx);
+  size_t ld = sc->gld, c = (size_t)((g0 - sc->grid) % (ptrdiff_t)ld), gnx = (size_t)sc->gnx;
+  const float *g = g0 - c;
+  for (size_t j = 0; j < 2 * W + 3; j++, c = c + 1 == gnx ? 0 : c + 1)
+    col[j] = wy[0] * g[c] + wy[1] * g[c + ld] + wy[2] * g[c + 2 * ld] + wy[3] * g[c + 3 * ld];
+  for (size_t x = 0; x < W; x++)
+    out[x] = wx[0] * col[2 * x] + wx[1] * col[2 * x + 1] + wx[2] * col[2 * x + 2] +
+             wx[3] * col[2 * x + 3];
 }
 
 /* Spatial profile of a cell at offset (dy, dx) from its centre, in [0, 1]. */
@@ -160,7 +212,7 @@ static double env_lowfreq(double f) {
   return f > 0.0 ? exp(-0.5 * (f / 0.012) * (f / 0.012)) / (f + 0.004) : 0.0;
 }
 
-/* Builds the neuropil grid: white noise -> r2c -> two spectral envelopes -> c2r, mixed, positive. */
+/* Neuropil grid: white noise -> r2c -> two spectral envelopes -> c2r, mixed and kept positive. */
 static int neuropil_build(syn_scene *sc) {
   int status = 0;
   long ny = fft_size(2 * ((long)sc->H + (long)sc->H / 4 + 8));
@@ -171,14 +223,16 @@ static int neuropil_build(syn_scene *sc) {
   fftwf_complex *work = fftwf_malloc(nc * sizeof(fftwf_complex));
   fftwf_plan fwd = NULL, inv = NULL;
   double *mix = NULL;
-  SF_CHECK(white && out && spec && work, SF_ERR_NOMEM, "synth video: out of memory for a %ldx%ld "
-           "neuropil grid", ny, nx);
+  SF_CHECK(white && out && spec && work, SF_ERR_NOMEM,
+           "synth video: out of memory for a %ldx%ld neuropil grid", ny, nx);
   SF_ALLOC(mix, nr);
   fwd = fftwf_plan_dft_r2c_2d((int)ny, (int)nx, white, spec, FFTW_ESTIMATE);
   inv = fftwf_plan_dft_c2r_2d((int)ny, (int)nx, work, out, FFTW_ESTIMATE);
-  SF_CHECK(fwd && inv, SF_ERR_INTERNAL, "synth video: FFTW could not plan a %ldx%ld transform", ny, nx);
+  SF_CHECK(fwd && inv, SF_ERR_INTERNAL, "synth video: FFTW could not plan a %ldx%ld transform", ny,
+           nx);
   syn_rng r = {rng_key(sc->seed, ST_TEXTURE, 0, 0)};
-  for (size_t i = 0; i < nr; i++) white[i] = (float)rng_normal(&r);
+  for (size_t i = 0; i < nr; i++)
+    white[i] = (float)rng_normal(&r);
   fftwf_execute(fwd);
   for (int pass = 0; pass < 2; pass++) {
     for (long ky = 0; ky < ny; ky++) {
@@ -193,14 +247,18 @@ static int neuropil_build(syn_scene *sc) {
     }
     fftwf_execute(inv);
     double s1 = 0.0, s2 = 0.0;
-    for (size_t i = 0; i < nr; i++) s1 += out[i];
+    for (size_t i = 0; i < nr; i++)
+      s1 += out[i];
     s1 /= (double)nr;
-    for (size_t i = 0; i < nr; i++) s2 += (out[i] - s1) * (out[i] - s1);
+    for (size_t i = 0; i < nr; i++)
+      s2 += (out[i] - s1) * (out[i] - s1);
     double k = (pass == 0 ? 0.25 : 0.2) / sqrt(s2 / (double)nr + 1e-30);
-    for (size_t i = 0; i < nr; i++) mix[i] = (pass == 0 ? 1.0 : mix[i]) + k * (out[i] - s1);
+    for (size_t i = 0; i < nr; i++)
+      mix[i] = (pass == 0 ? 1.0 : mix[i]) + k * (out[i] - s1);
   }
   double lo = mix[0];
-  for (size_t i = 1; i < nr; i++) lo = mix[i] < lo ? mix[i] : lo;
+  for (size_t i = 1; i < nr; i++)
+    lo = mix[i] < lo ? mix[i] : lo;
   double c = lo < 0.3 ? 0.7 / (1.0 - lo) : 1.0; /* linear rescale keeps the band limit */
   sc->gny = ny;
   sc->gnx = nx;
@@ -225,9 +283,13 @@ cleanup:
 /* Places cells and out-of-focus blobs and draws their brightness and activity parameters. */
 static int cells_build(syn_scene *sc) {
   int status = 0;
-  double area = (double)sc->H * (double)sc->W;
-  size_t nsoma = (size_t)fmin(150.0, fmax(30.0, floor(area / 1600.0 + 0.5)));
-  size_t nblob = nsoma / 8 < 3 ? 3 : (nsoma / 8 > 12 ? 12 : nsoma / 8), C = sc->C;
+  /* 30-150 somata in view (~1 per 40x40 px); the same density continues over a margin wider than
+   * any allowed shift, so content moving in from the borders has cells too. */
+  double H = (double)sc->H, W = (double)sc->W, mg = floor(fmin(H, W) / 4.0) + 8.0;
+  double ext = (H + 2.0 * mg) * (W + 2.0 * mg) / (H * W);
+  double nview = fmin(150.0, fmax(30.0, floor(H * W / 1600.0 + 0.5)));
+  size_t nsoma = (size_t)(nview * ext + 0.5), C = sc->C;
+  size_t nblob = (size_t)(fmin(12.0, fmax(3.0, floor(nview / 8.0))) * ext + 0.5);
   sc->ncell = nsoma + nblob;
   SF_ALLOC(sc->cell, sc->ncell);
   SF_ALLOC(sc->amp, sc->ncell * C);
@@ -237,14 +299,15 @@ static int cells_build(syn_scene *sc) {
     c->kind = k >= nsoma ? CELL_BLOB : (rng_unif(&r) < 0.6 ? CELL_RING : CELL_DISC);
     c->r = c->kind == CELL_BLOB ? rng_range(&r, 5.0, 10.0) : rng_range(&r, 4.0, 8.0);
     for (int tries = 0; tries < 40; tries++) { /* somata rarely overlap much */
-      c->cy = rng_range(&r, -2.0, (double)sc->H + 1.0);
-      c->cx = rng_range(&r, -2.0, (double)sc->W + 1.0);
+      c->cy = rng_range(&r, -mg, H + mg);
+      c->cx = rng_range(&r, -mg, W + mg);
       int ok = 1;
       for (size_t j = 0; j < k && ok && c->kind != CELL_BLOB; j++)
         ok = hypot(c->cy - sc->cell[j].cy, c->cx - sc->cell[j].cx) >= 0.8 * (c->r + sc->cell[j].r);
       if (ok) break;
     }
-    double th = rng_range(&r, 0.0, M_PI), ex = rng_range(&r, 0.8, 1.25), edge = rng_range(&r, 0.8, 1.2);
+    double th = rng_range(&r, 0.0, M_PI), ex = rng_range(&r, 0.8, 1.25),
+           edge = rng_range(&r, 0.8, 1.2);
     c->cs = cos(th);
     c->sn = sin(th);
     c->ex2 = ex * ex;
@@ -289,24 +352,28 @@ static inline double spike_step(const syn_cell *c, uint64_t seed, size_t k, long
   return (st[0] - st[1]) * c->norm;
 }
 
-/* Rigid trace for one component: drift + AR(1) jitter + breathing + rare jumps, peak = frac*budget. */
+/* Rigid trace of one component: drift + AR(1) jitter + breathing + rare jumps; peak frac*budget. */
 static void rigid_trace(uint64_t seed, int comp, size_t T, double budget, double *out) {
   syn_rng r = {rng_key(seed, ST_MOTION, (uint64_t)comp, 0)}, rb = {rng_key(seed, ST_MOTION, 9, 0)};
   double te = T > 300 ? (double)T : 300.0, frac = rng_range(&r, 0.7, 0.95);
-  double p1 = te * rng_range(&r, 1.5, 3.0), f1 = rng_range(&r, 0, SYN_TWO_PI), a1 = rng_range(&r, 0.6, 1);
-  double p2 = te * rng_range(&r, 0.4, 1.0), f2 = rng_range(&r, 0, SYN_TWO_PI), a2 = rng_range(&r, 0.2, 0.5);
+  double p1 = te * rng_range(&r, 1.5, 3.0), f1 = rng_range(&r, 0, SYN_TWO_PI),
+         a1 = rng_range(&r, 0.6, 1);
+  double p2 = te * rng_range(&r, 0.4, 1.0), f2 = rng_range(&r, 0, SYN_TWO_PI),
+         a2 = rng_range(&r, 0.2, 0.5);
   double pb = SYN_FPS / rng_range(&rb, 0.25, 0.45), fb = rng_range(&r, 0, SYN_TWO_PI);
-  double ab = comp == 1 ? 0.6 : 0.25, phi = 0.85, j = rng_normal(&r), jump = 0.0, peak = 0.0;
+  double ab = comp == 1 ? 0.6 : 0.25, phi = 0.9, j = rng_normal(&r), jump = 0.0, peak = 0.0;
   for (size_t t = 0; t < T; t++) {
     j = phi * j + sqrt(1.0 - phi * phi) * rng_normal(&r);
     jump *= exp(-1.0 / (10.0 * SYN_FPS));
-    if (rng_unif(&r) < 1.0 / 600.0) jump += (rng_unif(&r) < 0.5 ? -1.0 : 1.0) * rng_range(&r, 0.6, 1.2);
+    if (rng_unif(&r) < 1.0 / 600.0)
+      jump += (rng_unif(&r) < 0.5 ? -1.0 : 1.0) * rng_range(&r, 0.6, 1.2);
     double tt = (double)t;
     out[2 * t] = a1 * sin(SYN_TWO_PI * tt / p1 + f1) + a2 * sin(SYN_TWO_PI * tt / p2 + f2) +
-                 0.35 * j + ab * sin(SYN_TWO_PI * tt / pb + fb) + 0.8 * jump;
+                 0.25 * j + ab * sin(SYN_TWO_PI * tt / pb + fb) + 0.8 * jump;
     peak = fmax(peak, fabs(out[2 * t]));
   }
-  for (size_t t = 0; t < T; t++) out[2 * t] = peak > 0.0 ? out[2 * t] * frac * budget / peak : 0.0;
+  for (size_t t = 0; t < T; t++)
+    out[2 * t] = peak > 0.0 ? out[2 * t] * frac * budget / peak : 0.0;
 }
 
 /* Deformation basis coefficients of frame t (times the scale), for u and v. */
@@ -352,7 +419,8 @@ static int motion_build(syn_motion *m, const sf_synth_video_opts *o) {
   SF_ALLOC(m->shift, 2 * T);
   rigid_trace(o->seed, 0, T, m->nonrigid ? 0.5 * ms : ms, tr);
   rigid_trace(o->seed, 1, T, m->nonrigid ? 0.5 * ms : ms, tr + 1);
-  for (size_t i = 0; i < 2 * T; i++) m->shift[i] = (float)tr[i];
+  for (size_t i = 0; i < 2 * T; i++)
+    m->shift[i] = (float)tr[i];
   m->reach = 1.0;
   if (!m->nonrigid || ms <= 0.0) goto cleanup;
   m->yc = 0.5 * (H - 1.0);
@@ -424,7 +492,8 @@ static void add_cells(const syn_scene *sc, const double *amp, const double *py, 
         size_t q = (size_t)y * (size_t)W + (size_t)x;
         double p = cell_profile(c, py[q] - c->cy, px[q] - c->cx);
         if (p != 0.0)
-          for (size_t ch = 0; ch < C; ch++) s[q * C + ch] += (float)(amp[k * C + ch] * p);
+          for (size_t ch = 0; ch < C; ch++)
+            s[q * C + ch] += (float)(amp[k * C + ch] * p);
       }
   }
 }
@@ -470,23 +539,37 @@ static void render_frame(const syn_scene *sc, const syn_motion *m, size_t t, con
     for (size_t y = 0; y < H; y++) /* moving pixel q: solve p + w(p) = q by p <- q - w(p) */
       for (size_t x = 0; x < W; x++) {
         size_t q = y * W + x;
-        double qy = (double)y - v, qx = (double)x - u, py = (double)y - flow[2 * q + 1];
-        double px = (double)x - flow[2 * q];
+        double qy = (double)y - v, qx = (double)x - u, py, px;
+        if (x >= 2) { /* p - q is smooth: extrapolate it from the two previous pixels */
+          py = (double)y + 2.0 * (wk->py[q - 1] - (double)y) - (wk->py[q - 2] - (double)y);
+          px = (double)x + 2.0 * (wk->px[q - 1] - (double)(x - 1)) -
+               (wk->px[q - 2] - (double)(x - 2));
+        } else {
+          py = (double)y - flow[2 * q + 1];
+          px = (double)x - flow[2 * q];
+        }
         for (int it = 0; it < 20; it++) {
           double du, dv;
           deform_at(m, c, py, px, &du, &dv);
-          double ny = qy - dv, nx = qx - du, d = fmax(fabs(ny - py), fabs(nx - px));
+          double ny = qy - dv, nx = qx - du, d = fabs(ny - py) + fabs(nx - px);
           py = ny;
           px = nx;
-          if (d < 1e-7) break;
+          if (d < 1e-5) break; /* then |p - p*| < 1e-5 rho / (1 - rho), rho <= 0.3 */
         }
         wk->py[q] = py;
         wk->px[q] = px;
       }
   }
-  for (size_t q = 0; q < n; q++) {
-    double np = neuropil_at(sc, wk->py[q], wk->px[q]);
-    for (size_t ch = 0; ch < C; ch++) wk->s[q * C + ch] = (float)(sc->ngain[ch] * np);
+  for (size_t y = 0; y < H; y++) {
+    double *np = wk->np;
+    if (flow)
+      for (size_t x = 0; x < W; x++)
+        np[x] = neuropil_at(sc, wk->py[y * W + x], wk->px[y * W + x]);
+    else
+      neuropil_row(sc, (double)y - v, -u, W, wk->col, np);
+    for (size_t x = 0; x < W; x++)
+      for (size_t ch = 0; ch < C; ch++)
+        wk->s[(y * W + x) * C + ch] = (float)(sc->ngain[ch] * np[x]);
   }
   add_cells(sc, amp, wk->py, wk->px, u, v, m->reach, wk->s);
   for (size_t y = 0; y < H; y++) { /* one random stream per (frame, row): thread-independent */
@@ -524,13 +607,15 @@ static int clean_stats(syn_scene *sc, size_t T, double noise_db, float *clean_me
     m1 /= (double)T;
     abar[k * C] = f0 * (1.0 + m1);
     avar[k] = f0 * f0 * fmax(0.0, m2 / (double)T - m1 * m1);
-    for (size_t ch = 1; ch < C; ch++) abar[k * C + ch] = sc->amp[k * C + ch];
+    for (size_t ch = 1; ch < C; ch++)
+      abar[k * C + ch] = sc->amp[k * C + ch];
   }
   for (size_t q = 0; q < n; q++) {
     py[q] = (double)(q / W);
     px[q] = (double)(q % W);
     double np = neuropil_at(sc, py[q], px[q]);
-    for (size_t ch = 0; ch < C; ch++) s[q * C + ch] = (float)(sc->ngain[ch] * np);
+    for (size_t ch = 0; ch < C; ch++)
+      s[q * C + ch] = (float)(sc->ngain[ch] * np);
   }
   add_cells(sc, abar, py, px, 0.0, 0.0, 1.0, s);
   for (size_t k = 0; k < K; k++) { /* temporal variance of channel 0, cross-cell terms ignored */
@@ -555,13 +640,16 @@ static int clean_stats(syn_scene *sc, size_t T, double noise_db, float *clean_me
     m2 /= (double)n;
     /* SNR_dB = 10 log10(mean(signal^2) / noise variance), signal = gain * scene (offset excluded).
      * Half the variance is Poisson at the mean signal level, half Gaussian read noise. */
-    double var = SYN_GAIN * SYN_GAIN * m2 / pow(10.0, noise_db / 10.0);
+    double db =
+        noise_db < SYN_DB_MIN ? SYN_DB_MIN : (noise_db > SYN_DB_MAX ? SYN_DB_MAX : noise_db);
+    double var = SYN_GAIN * SYN_GAIN * m2 / pow(10.0, db / 10.0);
     sc->kappa[ch] = 2.0 * SYN_GAIN * SYN_GAIN * m1 / var;
     sc->gscale[ch] = SYN_GAIN / sc->kappa[ch];
     sc->sige[ch] = sc->kappa[ch] * sqrt(0.5 * var) / SYN_GAIN;
     sc->offset = fmax(sc->offset, ceil(3.0 * sqrt(0.5 * var))); /* >= 3 read-noise sigmas */
   }
-  for (size_t i = 0; i < n * C; i++) clean_mean[i] = (float)(sc->offset + SYN_GAIN * s[i]);
+  for (size_t i = 0; i < n * C; i++)
+    clean_mean[i] = (float)(sc->offset + SYN_GAIN * s[i]);
 cleanup:
   free(abar);
   free(avar);
@@ -571,6 +659,22 @@ cleanup:
   free(vs);
   return status;
 }
+
+/* Error-stack walker: keeps the innermost (first) description. */
+static herr_t h5_why_cb(unsigned n, const H5E_error2_t *err, void *buf) {
+  if (n == 0 && err->desc) snprintf(buf, 256, "%s", err->desc);
+  return 0;
+}
+
+/* The innermost message of the current HDF5 error stack, for reports. */
+static const char *h5_why(char buf[256]) {
+  snprintf(buf, 256, "unknown HDF5 error");
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_why_cb, buf);
+  return buf;
+}
+
+/* HDF5 failure: report with HDF5's own innermost message appended (needs char why[256]). */
+#define SYN_H5(cond, fmt, ...) SF_CHECK((cond), SF_ERR_IO, fmt ": %s", __VA_ARGS__, h5_why(why))
 
 /* Creates a dataset with time tracking off (byte-identical files), chunked when chunk != NULL. */
 static hid_t h5_dataset(hid_t loc, const char *name, hid_t ftype, int rank, const hsize_t *dims,
@@ -629,7 +733,8 @@ int sf_synth_video_write(const char *path, const sf_synth_video_opts *opts) {
   float *flow = NULL, *mean_w = NULL, *clean_mean = NULL;
   double *amp = NULL, *st = NULL;
   hid_t file = -1, gcpl = -1, truth = -1, dd = -1, df = -1, ds = -1, dm = -1;
-  int nwork = 1;
+  int nwork = 1, made_tiff = 0;
+  char why[256] = "";
   SF_CHECK(path && opts, SF_ERR_USAGE, "synth video: no output path or options");
   size_t T = opts->frames, H = opts->height, W = opts->width, C = opts->channels;
   double ms = opts->max_shift, minhw = (double)(H < W ? H : W);
@@ -669,6 +774,8 @@ int sf_synth_video_write(const char *path, const sf_synth_video_opts *opts) {
     SF_ALLOC(wk[i].px, H * W);
     SF_ALLOC(wk[i].s, H * W * C);
     SF_ALLOC(wk[i].row, W * C);
+    SF_ALLOC(wk[i].col, 2 * W + 3);
+    SF_ALLOC(wk[i].np, W);
   }
   SF_ALLOC(batch, nb * H * W * C);
   if (nonrigid) SF_ALLOC(flow, nb * H * W * 2);
@@ -679,27 +786,31 @@ int sf_synth_video_write(const char *path, const sf_synth_video_opts *opts) {
   hsize_t ddims[4] = {T, H, W, C}, dchunk[4] = {1, H, W, C}, fdims[4] = {T, H, W, 2};
   hsize_t fchunk[4] = {1, H, W, 2}, sdims[2] = {T, 2}, mdims[3] = {H, W, C};
   int drank = C > 1 ? 4 : 3;
+  if (opts->tiff_path) {
+    SF_CALL(sf_tiff_writer_open(opts->tiff_path, H, W, C, SF_DTYPE_U16, &tw));
+    made_tiff = 1;
+  }
   file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  SF_CHECK(file >= 0, SF_ERR_IO, "%s: cannot create the HDF5 file", path);
+  SYN_H5(file >= 0, "%s: cannot create the HDF5 file", path);
   gcpl = H5Pcreate(H5P_GROUP_CREATE);
-  SF_CHECK(gcpl >= 0 && H5Pset_obj_track_times(gcpl, 0) >= 0, SF_ERR_IO, "%s: HDF5 property error", path);
+  SYN_H5(gcpl >= 0 && H5Pset_obj_track_times(gcpl, 0) >= 0, "%s: cannot set group properties",
+         path);
   truth = H5Gcreate2(file, "truth", H5P_DEFAULT, gcpl, H5P_DEFAULT);
-  SF_CHECK(truth >= 0, SF_ERR_IO, "%s: cannot create /truth", path);
+  SYN_H5(truth >= 0, "%s: cannot create /truth", path);
   dd = h5_dataset(file, "data", H5T_STD_U16LE, drank, ddims, dchunk);
-  SF_CHECK(dd >= 0, SF_ERR_IO, "%s: cannot create /data", path);
+  SYN_H5(dd >= 0, "%s: cannot create /data", path);
   ds = h5_dataset(truth, "shifts", H5T_IEEE_F32LE, 2, sdims, NULL);
-  SF_CHECK(ds >= 0, SF_ERR_IO, "%s: cannot create /truth/shifts", path);
+  SYN_H5(ds >= 0, "%s: cannot create /truth/shifts", path);
   if (nonrigid) {
     df = h5_dataset(truth, "flow", H5T_IEEE_F32LE, 4, fdims, fchunk);
-    SF_CHECK(df >= 0, SF_ERR_IO, "%s: cannot create /truth/flow", path);
+    SYN_H5(df >= 0, "%s: cannot create /truth/flow", path);
   }
   dm = h5_dataset(truth, "clean_mean", H5T_IEEE_F32LE, C > 1 ? 3 : 2, mdims, NULL);
-  SF_CHECK(dm >= 0, SF_ERR_IO, "%s: cannot create /truth/clean_mean", path);
-  if (opts->tiff_path)
-    SF_CALL(sf_tiff_writer_open(opts->tiff_path, H, W, C, SF_DTYPE_U16, &tw));
+  SYN_H5(dm >= 0, "%s: cannot create /truth/clean_mean", path);
 
   for (long t = -SYN_BURN; t < 0; t++) /* calcium activity settles before the first frame */
-    for (size_t k = 0; k < K; k++) spike_step(&sc.cell[k], sc.seed, k, t, st + 2 * k);
+    for (size_t k = 0; k < K; k++)
+      spike_step(&sc.cell[k], sc.seed, k, t, st + 2 * k);
   for (size_t t0 = 0; t0 < T; t0 += nb) {
     size_t cnt = T - t0 < nb ? T - t0 : nb;
     for (size_t i = 0; i < cnt; i++) /* per-frame cell brightness, sequential in time */
@@ -718,28 +829,29 @@ int sf_synth_video_write(const char *path, const sf_synth_video_opts *opts) {
                    batch + (size_t)i * H * W * C, flow ? flow + (size_t)i * H * W * 2 : NULL,
                    mean_w + 2 * (t0 + (size_t)i));
     }
-    SF_CHECK(h5_write_slices(dd, H5T_NATIVE_UINT16, drank, ddims, t0, cnt, batch) >= 0, SF_ERR_IO,
-             "%s: cannot write /data frames %zu..%zu", path, t0, t0 + cnt - 1);
+    SYN_H5(h5_write_slices(dd, H5T_NATIVE_UINT16, drank, ddims, t0, cnt, batch) >= 0,
+           "%s: cannot write /data frames %zu..%zu", path, t0, t0 + cnt - 1);
     if (df >= 0)
-      SF_CHECK(h5_write_slices(df, H5T_NATIVE_FLOAT, 4, fdims, t0, cnt, flow) >= 0, SF_ERR_IO,
-               "%s: cannot write /truth/flow frames %zu..%zu", path, t0, t0 + cnt - 1);
+      SYN_H5(h5_write_slices(df, H5T_NATIVE_FLOAT, 4, fdims, t0, cnt, flow) >= 0,
+             "%s: cannot write /truth/flow frames %zu..%zu", path, t0, t0 + cnt - 1);
     if (tw) SF_CALL(sf_tiff_writer_append(tw, batch, cnt));
   }
-  SF_CHECK(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, mean_w) >= 0, SF_ERR_IO,
-           "%s: cannot write /truth/shifts", path);
-  SF_CHECK(H5Dwrite(dm, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, clean_mean) >= 0,
-           SF_ERR_IO, "%s: cannot write /truth/clean_mean", path);
+  SYN_H5(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, mean_w) >= 0,
+         "%s: cannot write /truth/shifts", path);
+  SYN_H5(H5Dwrite(dm, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, clean_mean) >= 0,
+         "%s: cannot write /truth/clean_mean", path);
   uint64_t u64[5] = {opts->seed, T, H, W, C};
   const char *u64name[5] = {"seed", "frames", "height", "width", "channels"};
   herr_t e = h5_attr(file, "generator", -1, -1, "slabflow synth video");
   e |= h5_attr(file, "motion", -1, -1, nonrigid ? "nonrigid" : "rigid");
   e |= h5_attr(file, "max_shift", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, &ms);
   e |= h5_attr(file, "noise_db", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, &opts->noise_db);
-  for (int i = 0; i < 5; i++) e |= h5_attr(file, u64name[i], H5T_NATIVE_UINT64, H5T_STD_U64LE, &u64[i]);
+  for (int i = 0; i < 5; i++)
+    e |= h5_attr(file, u64name[i], H5T_NATIVE_UINT64, H5T_STD_U64LE, &u64[i]);
   double og[2] = {sc.offset, SYN_GAIN};
   e |= h5_attr(file, "offset", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, &og[0]);
   e |= h5_attr(file, "gain", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, &og[1]);
-  SF_CHECK(e >= 0, SF_ERR_IO, "%s: cannot write the attributes of /", path);
+  SYN_H5(e >= 0, "%s: cannot write the attributes of /", path);
   if (tw) SF_CALL(sf_tiff_writer_close(&tw));
 
 cleanup:
@@ -751,12 +863,17 @@ cleanup:
   if (truth >= 0) H5Gclose(truth);
   if (gcpl >= 0) H5Pclose(gcpl);
   if (file >= 0 && H5Fclose(file) < 0 && status == 0)
-    status = sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__, "%s: cannot close the file", path);
+    status = sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
+                             "%s: cannot close the file: %s", path, h5_why(why));
+  if (status < 0 && file >= 0) remove(path); /* no half-written outputs */
+  if (status < 0 && made_tiff) remove(opts->tiff_path);
   for (int i = 0; wk && i < nwork; i++) {
     free(wk[i].py);
     free(wk[i].px);
     free(wk[i].s);
     free(wk[i].row);
+    free(wk[i].col);
+    free(wk[i].np);
   }
   free(wk);
   free(batch);
