@@ -159,6 +159,9 @@ typedef struct reg_job {
   double sum_shift, max_shift;
 } reg_job;
 
+static void reg_ws_destroy(void *ctx, void **p);
+
+/* Per-thread workspace: correlation buffers and frame-sized scratch. */
 static int reg_ws_create(void *ctx, int t, void **out) {
   int status = 0;
   reg_job *j = ctx;
@@ -172,16 +175,11 @@ static int reg_ws_create(void *ctx, int t, void **out) {
   *out = w;
   w = NULL;
 cleanup:
-  if (w) {
-    sf_xcorr_ws_destroy(&w->xc);
-    free(w->gray);
-    free(w->tmp);
-    free(w->warped);
-    free(w);
-  }
+  if (w) reg_ws_destroy(ctx, (void **)&w);
   return status;
 }
 
+/* Frees a workspace made by reg_ws_create. */
 static void reg_ws_destroy(void *ctx, void **p) {
   (void)ctx;
   reg_ws *w = *p;
