@@ -16,7 +16,6 @@ struct sf_xcorr_plan {
   float *win;           /* h*w Hann window */
   float *gain;          /* h*wc spectral Gaussian weight */
   fftwf_complex *ref;   /* h*wc reference spectrum */
-  int have_ref;
   fftwf_plan fwd, inv;
 };
 
@@ -154,7 +153,6 @@ static void windowed_spectrum(const sf_xcorr_plan *p, sf_xcorr_ws *ws, const flo
 int sf_xcorr_set_reference(sf_xcorr_plan *p, sf_xcorr_ws *ws, const float *ref) {
   windowed_spectrum(p, ws, ref);
   memcpy(p->ref, ws->spec, sizeof(fftwf_complex) * p->h * p->wc);
-  p->have_ref = 1;
   return 0;
 }
 

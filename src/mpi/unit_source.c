@@ -57,7 +57,7 @@ static void list_names(hid_t file, char *buf, size_t n) {
 }
 
 /* Rank 0: opens and validates an HDF5 dataset, filling meta. */
-static int probe_hdf5(sf_source_meta *m, size_t min_hw) {
+static int probe_hdf5(sf_source_meta *m) {
   int status = 0;
   hid_t f = H5I_INVALID_HID, d = H5I_INVALID_HID, sp = H5I_INVALID_HID, t = H5I_INVALID_HID;
   char why[512], names[512], tname[64];
@@ -107,7 +107,6 @@ cleanup:
   if (sp >= 0) H5Sclose(sp);
   if (d >= 0) H5Dclose(d);
   if (f >= 0) H5Fclose(f);
-  (void)min_hw;
   return status;
 }
 
@@ -148,7 +147,7 @@ static int probe(sf_source_meta *m, size_t min_hw) {
     m->ndims = m->c > 1 ? 4 : 3;
   } else {
     m->kind = SF_SOURCE_HDF5;
-    SF_CALL(probe_hdf5(m, min_hw));
+    SF_CALL(probe_hdf5(m));
   }
   SF_CALL(check_shape(m, min_hw));
 cleanup:
