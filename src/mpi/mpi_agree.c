@@ -19,14 +19,29 @@ unsigned long long sf_mpi_min_u64(unsigned long long v, MPI_Comm comm) {
   return r;
 }
 
-/* Send or receive n doubles in pieces that fit an int count. */
-static int xfer(double *buf, size_t n, int peer, int send, MPI_Comm comm) {
-  const size_t piece = (size_t)1 << 24;
-  for (size_t off = 0; off < n; off += piece) {
-    int c = (int)(n - off < piece ? n - off : piece);
-    int rc = send ? MPI_Send(buf + off, c, MPI_DOUBLE, peer, 77, comm)
-                  : MPI_Recv(buf + off, c, MPI_DOUBLE, peer, 77, comm, MPI_STATUS_IGNORE);
+#define SF_MPI_PIECE ((size_t)1 << 24) /* elements per message */
+
+int sf_mpi_xfer_big(void *buf, size_t n, MPI_Datatype t, int peer, int tag, int send,
+                    MPI_Comm comm) {
+  int esz;
+  MPI_Type_size(t, &esz);
+  for (size_t off = 0; off < n; off += SF_MPI_PIECE) {
+    int c = (int)(n - off < SF_MPI_PIECE ? n - off : SF_MPI_PIECE);
+    char *p = (char *)buf + off * (size_t)esz;
+    int rc = send ? MPI_Send(p, c, t, peer, tag, comm)
+                  : MPI_Recv(p, c, t, peer, tag, comm, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS) return SF_ERR_IO;
+  }
+  return 0;
+}
+
+int sf_mpi_bcast_big(void *buf, size_t n, MPI_Datatype t, int root, MPI_Comm comm) {
+  int esz;
+  MPI_Type_size(t, &esz);
+  for (size_t off = 0; off < n; off += SF_MPI_PIECE) {
+    int c = (int)(n - off < SF_MPI_PIECE ? n - off : SF_MPI_PIECE);
+    if (MPI_Bcast((char *)buf + off * (size_t)esz, c, t, root, comm) != MPI_SUCCESS)
+      return SF_ERR_IO;
   }
   return 0;
 }
@@ -41,7 +56,7 @@ int sf_mpi_ordered_sum(const double *chunks, size_t nchunks, size_t n, double *t
    * added to zero (0 + x == x anyway, but this keeps -0.0 intact). */
   if (rank > 0) {
     MPI_Recv(&have, 1, MPI_INT, rank - 1, 76, comm, MPI_STATUS_IGNORE);
-    if (have) SF_CALL(xfer(total, n, rank - 1, 0, comm));
+    if (have) SF_CALL(sf_mpi_xfer_big(total, n, MPI_DOUBLE, rank - 1, 77, 0, comm));
   }
   for (size_t c = 0; c < nchunks; c++) {
     const double *p = chunks + c * n;
@@ -52,16 +67,10 @@ int sf_mpi_ordered_sum(const double *chunks, size_t nchunks, size_t n, double *t
   }
   if (rank + 1 < size) {
     MPI_Send(&have, 1, MPI_INT, rank + 1, 76, comm);
-    if (have) SF_CALL(xfer(total, n, rank + 1, 1, comm));
+    if (have) SF_CALL(sf_mpi_xfer_big(total, n, MPI_DOUBLE, rank + 1, 77, 1, comm));
   }
   if (!have) memset(total, 0, n * sizeof(double));
-  {
-    const size_t piece = (size_t)1 << 24;
-    for (size_t off = 0; off < n; off += piece) {
-      int c = (int)(n - off < piece ? n - off : piece);
-      if (MPI_Bcast(total + off, c, MPI_DOUBLE, size - 1, comm) != MPI_SUCCESS) return SF_ERR_IO;
-    }
-  }
+  status = sf_mpi_bcast_big(total, n, MPI_DOUBLE, size - 1, comm);
 cleanup:
   return status;
 }

@@ -12,6 +12,14 @@ int sf_mpi_agree(int status, MPI_Comm comm);
 /* Smallest value of v over all ranks (e.g. the first bad unit index). Collective. */
 unsigned long long sf_mpi_min_u64(unsigned long long v, MPI_Comm comm);
 
+/* Sends (send != 0) or receives n elements of type t to or from peer, in pieces whose
+ * counts fit an int. Point-to-point. */
+int sf_mpi_xfer_big(void *buf, size_t n, MPI_Datatype t, int peer, int tag, int send,
+                    MPI_Comm comm);
+
+/* Broadcasts n elements of type t from root, in pieces whose counts fit an int. Collective. */
+int sf_mpi_bcast_big(void *buf, size_t n, MPI_Datatype t, int root, MPI_Comm comm);
+
 /* Ordered sum: acc (n doubles) holds this rank's contributions already summed in unit order;
  * ranks hold consecutive blocks of units in rank order. The result, on every rank, is
  * (((p0) + p1) + p2) ... added in rank order, i.e. the same association for any rank count

@@ -236,7 +236,6 @@ static int read_tiff(sf_source *s, size_t first, size_t count, float *buf) {
   int status = 0;
   unsigned long long req[2] = {first, count}, *all = NULL;
   const size_t ue = sf_source_unit_elems(s), esz = sf_dtype_size(s->meta.dtype);
-  const size_t piece = (size_t)1 << 24; /* floats per message */
   if (s->rank == 0) SF_ALLOC(all, 2 * (size_t)s->size);
   MPI_Gather(req, 2, MPI_UNSIGNED_LONG_LONG, all, 2, MPI_UNSIGNED_LONG_LONG, 0, s->comm);
   if (s->rank == 0) {
@@ -257,20 +256,14 @@ static int read_tiff(sf_source *s, size_t first, size_t count, float *buf) {
       if (!ok) continue;
       sf_dtype_to_float(s->meta.dtype, s->stage, r == 0 ? buf : fl, c * ue);
       if (r == 0) continue;
-      for (size_t off = 0; off < c * ue; off += piece) {
-        int n = (int)(c * ue - off < piece ? c * ue - off : piece);
-        MPI_Send(fl + off, n, MPI_FLOAT, r, 81, s->comm);
-      }
+      sf_mpi_xfer_big(fl, c * ue, MPI_FLOAT, r, 81, 1, s->comm);
     }
     status = rstat;
   } else if (count > 0) {
     int ok = 0;
     MPI_Recv(&ok, 1, MPI_INT, 0, 80, s->comm, MPI_STATUS_IGNORE);
     if (!ok) status = SF_ERR_IO;
-    for (size_t off = 0; ok && off < count * ue; off += piece) {
-      int n = (int)(count * ue - off < piece ? count * ue - off : piece);
-      MPI_Recv(buf + off, n, MPI_FLOAT, 0, 81, s->comm, MPI_STATUS_IGNORE);
-    }
+    if (ok) status = sf_mpi_xfer_big(buf, count * ue, MPI_FLOAT, 0, 81, 0, s->comm);
   }
 cleanup:
   free(all);

@@ -381,11 +381,7 @@ cleanup:
   if (d >= 0) H5Dclose(d);
   if (f >= 0) H5Fclose(f);
   MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
-  if (status == 0) {
-    const size_t piece = (size_t)1 << 24;
-    for (size_t off = 0; off < j->ue; off += piece)
-      MPI_Bcast(ref + off, (int)(j->ue - off < piece ? j->ue - off : piece), MPI_FLOAT, 0, MPI_COMM_WORLD);
-  }
+  if (status == 0) status = sf_mpi_bcast_big(ref, j->ue, MPI_FLOAT, 0, MPI_COMM_WORLD);
   return status;
 }
 
