@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "kernels/flow_pyramid.h"
 #include "kernels/flow_solver.h"
 
 typedef struct sf_flow_params {

@@ -48,18 +48,23 @@ int sf_sweep_run(MPI_Comm comm, const sf_plan *plan, sf_source *src, const sf_sw
   MPI_Comm_rank(comm, &rank);
   size_t s0, ns, ue = sf_source_unit_elems(src);
   sf_plan_rank_segments(plan, rank, &s0, &ns);
-  SF_ALLOC(in, ns ? plan->seg_units * ue : 1);
+  size_t halo = ops->halo;
+  SF_ALLOC(in, ns ? (plan->seg_units + 2 * halo) * ue : 1);
   status = sf_mpi_agree(status, comm);
   if (status < 0) goto cleanup;
   size_t steps = sf_plan_steps(plan);
   for (size_t step = 0; step < steps; step++) {
-    sf_batch b = {step, -1, 0, 0, in};
+    sf_batch b = {step, -1, 0, 0, in, 0, 0};
     if (step < ns) {
       b.segment = (long)(s0 + step);
       sf_plan_segment(plan, s0 + step, &b.first, &b.count);
+      size_t end = plan->first_unit + plan->n_units, last = b.first + b.count;
+      b.halo_lo = b.first - plan->first_unit < halo ? b.first - plan->first_unit : halo;
+      b.halo_hi = end - last < halo ? end - last : halo;
+      b.in = in + b.halo_lo * ue;
     }
     double t = MPI_Wtime();
-    status = sf_source_read(src, b.first, b.count, in);
+    status = sf_source_read(src, b.first - b.halo_lo, b.count ? b.count + b.halo_lo + b.halo_hi : 0, in);
     if (status < 0) goto cleanup;
     status = check_finite(comm, src, &b);
     if (status < 0) goto cleanup;

@@ -17,6 +17,8 @@ typedef struct sf_batch {
   size_t first;     /* first unit (absolute index in the source) */
   size_t count;     /* units in the batch (0 when segment is -1) */
   float *in;        /* count * unit_elems input values */
+  size_t halo_lo;   /* units before `first` also read (in[-halo_lo*unit_elems...]) */
+  size_t halo_hi;   /* units after the batch also read */
 } sf_batch;
 
 typedef struct sf_phase_times {
@@ -29,6 +31,9 @@ typedef struct sf_sweep_ops {
   int (*compute)(void *ctx, const sf_batch *b);
   /* Collective: every rank, every step, also with an empty batch. */
   int (*commit)(void *ctx, const sf_batch *b);
+  /* Neighbour units read on each side of a batch (clipped to the plan's range), for
+   * computations with a context window along the unit axis. */
+  size_t halo;
 } sf_sweep_ops;
 
 /* Runs the sweep over plan with input from src. Float inputs are checked for NaN/Inf after

@@ -23,25 +23,15 @@
 #include "mpi/unit_source.h"
 #include "node/node_loop.h"
 #include "pipelines/pipelines.h"
+#include "pipelines/register_impl.h"
 #include "sf_error.h"
 
-#define MAX_CH 64
-#define REF_SEGMENT 16 /* frames per segment of the reference sums */
+#define REF_SEGMENT 16 /* frames per segment of the rigid reference sums */
 
-typedef struct reg_opts {
-  const char *in, *out, *dataset, *ref_file;
-  int method;            /* 0 rigid */
-  size_t ref_a, ref_b;   /* reference frames, inclusive */
-  size_t cc_up;
-  double cc_sigma;
-  int interp;            /* 0 linear, 1 cubic */
-  size_t buffer;
-  int threads;
-  double weight[MAX_CH];
-  size_t n_weight;
-} reg_opts;
-
-static const char *const k_methods[] = {"rigid", NULL};
+static const char *const k_methods[] = {"rigid", "flow", NULL};
+static const char *const k_quality[] = {"fast", "balanced", "quality", NULL};
+static const char *const k_constancy[] = {"gc", "gray", NULL};
+static const char *const k_norm[] = {"joint", "separate", NULL};
 static const char *const k_interps[] = {"linear", "cubic", NULL};
 
 /* Prints `slabflow register --help`. */
@@ -50,25 +40,48 @@ static void reg_help(void) {
       "usage: slabflow register IN.h5|IN.tif -o OUT.h5 [options]\n"
       "\n"
       "Motion correction of a video (T,H,W) or (T,H,W,C): every frame is registered to a\n"
-      "reference and written to OUT.h5 as /registered (input shape and dtype), with /shifts\n"
-      "(T,2) float32 [u=x, v=y] in the backward-warp convention registered(y,x) =\n"
-      "frame(y+v, x+u), and /reference. Run it under mpirun/srun; frames are spread over ranks.\n"
+      "reference and written to OUT.h5 as /registered (input shape and dtype) with\n"
+      "/reference. --method flow (variational optical flow, Flow-Registration's algorithm)\n"
+      "adds /stats/{mean_disp,max_disp,mean_div,mean_translation} (T,) and, on request, /flow\n"
+      "(T,H,W,2) float32 and /valid (T,H,W) uint8 (1 = sampled inside the frame); --method\n"
+      "rigid adds /shifts (T,2). Displacements are [u=x, v=y] in the backward convention\n"
+      "registered(y,x) = frame(y+v, x+u). Run it under mpirun/srun; frames are spread over\n"
+      "ranks in segments of --buffer-size frames.\n"
       "\n"
       "options (default in brackets):\n"
       "  -o, --output FILE.h5        output file (written as FILE.h5.partial, renamed when done)\n"
-      "  --method rigid              motion model [rigid]\n"
+      "  --method flow|rigid         motion model [flow]\n"
       "  --dataset PATH              HDF5 dataset of the input [/data]\n"
       "  --reference-frames A:B      frames averaged into the reference, clipped to the\n"
       "                              recording (all frames when it is shorter) [50:499]\n"
       "  --reference-file F.h5[:/ds] use this image (H,W[,C]) as the reference [/reference]\n"
-      "  --cc-up N                   subpixel upsampling of the correlation peak, 1/N px [20]\n"
-      "  --cc-sigma S                Gaussian smoothing of the correlation, px [1.5]\n"
       "  --interp linear|cubic       warp interpolation (out-of-bounds pixels from the\n"
       "                              reference) [cubic]\n"
-      "  --weight W1,W2,...          per-channel weights for estimating the shift [equal]\n"
-      "  --buffer-size N             frames per segment (unit of distribution and of the\n"
-      "                              done marks in /slabflow/done) [64]\n"
+      "  --weight W1,W2,...          per-channel weights of the motion estimate [equal]\n"
+      "  --buffer-size N             frames per segment: unit of distribution, of the initial\n"
+      "                              flow and of the done marks [flow 128, rigid 64]\n"
       "  --threads N                 OpenMP threads per rank [OMP_NUM_THREADS or all cores]\n"
+      "flow options:\n"
+      "  --quality fast|balanced|quality  finest pyramid level 6, 4 or 0 [quality]\n"
+      "  --min-level N               finest pyramid level, overrides --quality [-1: preset]\n"
+      "  --alpha A | AX,AY           smoothness weight, > 0 [1.5,1.5]\n"
+      "  --levels N                  most pyramid levels per axis [100]\n"
+      "  --eta E                     downsampling factor per level, in (0,1] [0.8]\n"
+      "  --iterations N              SOR sweeps per level [50]\n"
+      "  --update-lag N              sweeps between nonlinearity updates [5]\n"
+      "  --a-data A | A1,A2,...      data-term exponent per channel, in (0,1] [0.45]\n"
+      "  --a-smooth A                smoothness exponent, >= 0 [1]\n"
+      "  --sigma S | SY,SX,ST        Gaussian preprocessing, px and frames [1,1,0.1]\n"
+      "  --constancy gc|gray         gradient or brightness constancy [gc]\n"
+      "  --normalization joint|separate  normalise by the reference range over all channels\n"
+      "                              or per channel [joint]\n"
+      "  --save-flow                 write /flow\n"
+      "  --save-valid                write /valid\n"
+      "  --cc-init                   rigid prealignment by phase correlation [off]\n"
+      "  --cc-hw N                   size the prealignment works at [256]\n"
+      "rigid (and --cc-init) options:\n"
+      "  --cc-up N                   subpixel upsampling of the correlation peak, 1/N px [20]\n"
+      "  --cc-sigma S                Gaussian smoothing of the correlation, px [1.5]\n"
       "  -h, --help                  this help\n"
       "\n"
       "exit codes: 0 done, 2 bad usage or bad input, 3 I/O failure, 4 out of memory,\n"
@@ -76,31 +89,77 @@ static void reg_help(void) {
       "progress: rank 0's stderr; SLABFLOW_PROGRESS_SECONDS sets the interval in batch logs.\n");
 }
 
+/* Parses "A" or "A1,A2,..." (at most max values), each in (lo_excl, hi]. */
+static int parse_pos_list(int verbose, const char *opt, const char *s, double lo_excl, double hi,
+                          double *out, size_t max, size_t *n) {
+  size_t k = 0;
+  const char *p = s;
+  while (p && *p) {
+    char *end = NULL;
+    double v = strtod(p, &end);
+    if (end == p || (*end && *end != ',') || k >= max) break;
+    if (!(v > lo_excl && v <= hi))
+      return sf_cli_usage_error(verbose, "%s: every value must be in (%g, %g], got '%s'", opt, lo_excl, hi, s);
+    out[k++] = v;
+    p = *end ? end + 1 : end;
+  }
+  if (k == 0 || (p && *p))
+    return max == 1 ? sf_cli_usage_error(verbose, "%s: expected a number, got '%s'", opt, s ? s : "")
+                    : sf_cli_usage_error(verbose, "%s: expected up to %zu comma-separated numbers, got '%s'",
+                                         opt, max, s ? s : "");
+  *n = k;
+  return 0;
+}
+
 /* Parses the register options into o; prints problems when verbose. */
 static int reg_parse(int argc, char **argv, int verbose, reg_opts *o, int *help) {
-  enum { O_METHOD = 256, O_DATASET, O_REFFR, O_REFFILE, O_CCUP, O_CCSIG, O_INTERP, O_BUF, O_THR, O_W };
+  enum { O_METHOD = 256, O_DATASET, O_REFFR, O_REFFILE, O_CCUP, O_CCSIG, O_INTERP, O_BUF, O_THR, O_W,
+         O_QUAL, O_MINL, O_ALPHA, O_LEVELS, O_ETA, O_ITER, O_LAG, O_ADATA, O_ASMOOTH, O_SIGMA,
+         O_CONST, O_NORM, O_SFLOW, O_SVALID, O_CCINIT, O_CCHW };
   static const struct option lo[] = {
       {"output", required_argument, 0, 'o'},    {"method", required_argument, 0, O_METHOD},
       {"dataset", required_argument, 0, O_DATASET}, {"reference-frames", required_argument, 0, O_REFFR},
       {"reference-file", required_argument, 0, O_REFFILE}, {"cc-up", required_argument, 0, O_CCUP},
       {"cc-sigma", required_argument, 0, O_CCSIG}, {"interp", required_argument, 0, O_INTERP},
       {"buffer-size", required_argument, 0, O_BUF}, {"threads", required_argument, 0, O_THR},
-      {"weight", required_argument, 0, O_W},    {"help", no_argument, 0, 'h'},
+      {"weight", required_argument, 0, O_W},    {"quality", required_argument, 0, O_QUAL},
+      {"min-level", required_argument, 0, O_MINL}, {"alpha", required_argument, 0, O_ALPHA},
+      {"levels", required_argument, 0, O_LEVELS}, {"eta", required_argument, 0, O_ETA},
+      {"iterations", required_argument, 0, O_ITER}, {"update-lag", required_argument, 0, O_LAG},
+      {"a-data", required_argument, 0, O_ADATA}, {"a-smooth", required_argument, 0, O_ASMOOTH},
+      {"sigma", required_argument, 0, O_SIGMA}, {"constancy", required_argument, 0, O_CONST},
+      {"normalization", required_argument, 0, O_NORM}, {"save-flow", no_argument, 0, O_SFLOW},
+      {"save-valid", no_argument, 0, O_SVALID}, {"cc-init", no_argument, 0, O_CCINIT},
+      {"cc-hw", required_argument, 0, O_CCHW},  {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int status = 0, c;
   memset(o, 0, sizeof *o);
+  o->method = REG_FLOW;
   o->dataset = "/data";
   o->ref_a = 50;
   o->ref_b = 499;
   o->cc_up = 20;
   o->cc_sigma = 1.5;
   o->interp = 1;
-  o->buffer = 64;
+  o->quality = 2;
+  o->min_level = -1;
+  o->alpha[0] = o->alpha[1] = 1.5;
+  o->levels = 100;
+  o->eta = 0.8;
+  o->iterations = 50;
+  o->update_lag = 5;
+  o->a_data[0] = 0.45;
+  o->n_a_data = 1;
+  o->a_smooth = 1.0;
+  o->sigma[0] = o->sigma[1] = 1.0;
+  o->sigma[2] = 0.1;
+  o->cc_hw = 256;
   *help = 0;
   opterr = 0;
   optind = 1;
   while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
-    size_t th = 0;
+    size_t th = 0, n = 0;
+    double v[3];
     switch (c) {
     case 'o': o->out = optarg; break;
     case 'h': *help = 1; return 0;
@@ -113,7 +172,38 @@ static int reg_parse(int argc, char **argv, int verbose, reg_opts *o, int *help)
     case O_INTERP: SF_CALL(sf_cli_choice(verbose, "--interp", optarg, k_interps, &o->interp)); break;
     case O_BUF: SF_CALL(sf_cli_size(verbose, "--buffer-size", optarg, 1, 1u << 20, &o->buffer)); break;
     case O_THR: SF_CALL(sf_cli_size(verbose, "--threads", optarg, 1, 4096, &th)); o->threads = (int)th; break;
-    case O_W: SF_CALL(sf_cli_double_list(verbose, "--weight", optarg, o->weight, MAX_CH, &o->n_weight)); break;
+    case O_W: SF_CALL(sf_cli_double_list(verbose, "--weight", optarg, o->weight, REG_MAX_CH, &o->n_weight)); break;
+    case O_QUAL: SF_CALL(sf_cli_choice(verbose, "--quality", optarg, k_quality, &o->quality)); break;
+    case O_MINL: SF_CALL(sf_cli_size(verbose, "--min-level", optarg, 0, 1000, &th)); o->min_level = (long)th; break;
+    case O_ALPHA:
+      SF_CALL(parse_pos_list(verbose, "--alpha", optarg, 0.0, 1e6, v, 2, &n));
+      o->alpha[0] = v[0];
+      o->alpha[1] = n == 2 ? v[1] : v[0];
+      break;
+    case O_LEVELS: SF_CALL(sf_cli_size(verbose, "--levels", optarg, 1, 1000, &th)); o->levels = (long)th; break;
+    case O_ETA:
+      SF_CALL(parse_pos_list(verbose, "--eta", optarg, 0.0, 1.0, v, 1, &n));
+      o->eta = v[0];
+      break;
+    case O_ITER: SF_CALL(sf_cli_size(verbose, "--iterations", optarg, 1, 100000, &th)); o->iterations = (long)th; break;
+    case O_LAG: SF_CALL(sf_cli_size(verbose, "--update-lag", optarg, 1, 100000, &th)); o->update_lag = (long)th; break;
+    case O_ADATA: SF_CALL(parse_pos_list(verbose, "--a-data", optarg, 0.0, 1.0, o->a_data, REG_MAX_CH, &o->n_a_data)); break;
+    case O_ASMOOTH: SF_CALL(sf_cli_double(verbose, "--a-smooth", optarg, 0.0, 10.0, &o->a_smooth)); break;
+    case O_SIGMA:
+      SF_CALL(sf_cli_double_list(verbose, "--sigma", optarg, v, 3, &n));
+      if (n == 2) SF_CALL(sf_cli_usage_error(verbose, "--sigma: expected S or SY,SX,ST, got '%s'", optarg));
+      o->sigma[0] = v[0];
+      o->sigma[1] = n == 3 ? v[1] : v[0];
+      o->sigma[2] = n == 3 ? v[2] : 0.1;
+      for (int i = 0; i < 3; i++)
+        if (o->sigma[i] > 40) SF_CALL(sf_cli_usage_error(verbose, "--sigma: at most 40, got '%s'", optarg));
+      break;
+    case O_CONST: SF_CALL(sf_cli_choice(verbose, "--constancy", optarg, k_constancy, &o->constancy)); break;
+    case O_NORM: SF_CALL(sf_cli_choice(verbose, "--normalization", optarg, k_norm, &o->separate_norm)); break;
+    case O_SFLOW: o->save_flow = 1; break;
+    case O_SVALID: o->save_valid = 1; break;
+    case O_CCINIT: o->cc_init = 1; break;
+    case O_CCHW: SF_CALL(sf_cli_size(verbose, "--cc-hw", optarg, 8, 1u << 16, &o->cc_hw)); break;
     case '?':
     default:
       status = optopt ? sf_cli_usage_error(verbose, "unknown or incomplete option '-%c'", optopt)
@@ -121,6 +211,7 @@ static int reg_parse(int argc, char **argv, int verbose, reg_opts *o, int *help)
       goto cleanup;
     }
   }
+  if (!o->buffer) o->buffer = o->method == REG_FLOW ? 128 : 64;
   if (optind < argc) o->in = argv[optind++];
   SF_CHECK(o->in || !verbose, SF_ERR_USAGE, "register: no input file given (see --help)");
   if (!o->in) SF_FAIL_QUIET(SF_ERR_USAGE);
@@ -130,34 +221,7 @@ cleanup:
   return status;
 }
 
-/* ---- the job's state ------------------------------------------------------ */
-
-typedef struct reg_ws {
-  sf_xcorr_ws *xc;
-  float *gray, *tmp, *warped;
-} reg_ws;
-
-typedef struct reg_job {
-  reg_opts o;
-  const sf_source_meta *m;
-  size_t hw, ue;             /* pixels per frame, values per frame (h*w*c) */
-  float wch[MAX_CH];         /* normalised channel weights */
-  sf_xcorr_plan *xc;
-  sf_node *node;
-  sf_interp interp;
-  const float *fill;         /* reference used for out-of-bounds pixels */
-  /* per-batch buffers (one segment) */
-  const sf_batch *b;
-  float *shifts;             /* seg x 2 */
-  void *outbuf;              /* seg x ue in the input dtype */
-  float *warped;             /* seg x ue (reference pass) */
-  double *partials;          /* reference pass: one partial sum per owned segment */
-  size_t n_partials;
-  int keep_warped;           /* reference pass: keep floats; main pass: convert */
-  sf_output *out;
-  int id_reg, id_shift, id_ref;
-  double sum_shift, max_shift;
-} reg_job;
+/* ---- the job's state (register_impl.h) ------------------------------------ */
 
 static void reg_ws_destroy(void *ctx, void **p);
 
@@ -168,10 +232,11 @@ static int reg_ws_create(void *ctx, int t, void **out) {
   reg_ws *w = NULL;
   (void)t;
   SF_ALLOC(w, 1);
-  SF_CALL(sf_xcorr_ws_create(j->xc, &w->xc));
+  if (j->xc) SF_CALL(sf_xcorr_ws_create(j->xc, &w->xc));
   SF_ALLOC(w->gray, j->hw);
   SF_ALLOC(w->tmp, j->ue);
   SF_ALLOC(w->warped, j->ue);
+  if (j->o.method == REG_FLOW) SF_CALL(reg_flow_ws_create(j, w));
   *out = w;
   w = NULL;
 cleanup:
@@ -185,6 +250,7 @@ static void reg_ws_destroy(void *ctx, void **p) {
   reg_ws *w = *p;
   if (!w) return;
   sf_xcorr_ws_destroy(&w->xc);
+  reg_flow_ws_destroy(w);
   free(w->gray);
   free(w->tmp);
   free(w->warped);
@@ -280,14 +346,29 @@ cleanup:
   return status;
 }
 
-/* Mean over n frames from the fixed-order sum of the per-segment partials. */
-static int ordered_mean(reg_job *j, size_t n, float *mean) {
+/* Flow main pass commit: registered frames, statistics, optional flow and valid mask. */
+static int flow_commit(void *ctx, const sf_batch *b) {
+  reg_job *j = ctx;
+  int status = 0;
+  SF_CALL(sf_output_write_rows(j->out, j->id_reg, b->first, b->count, sf_h5_native_type(j->m->dtype), j->outbuf));
+  for (int k = 0; k < 4; k++)
+    SF_CALL(sf_output_write_rows(j->out, j->id_stats[k], b->first, b->count, H5T_NATIVE_FLOAT,
+                                 j->stats + (size_t)k * j->o.buffer));
+  if (j->o.save_flow) SF_CALL(sf_output_write_rows(j->out, j->id_flow, b->first, b->count, H5T_NATIVE_FLOAT, j->flow));
+  if (j->o.save_valid)
+    SF_CALL(sf_output_write_rows(j->out, j->id_valid, b->first, b->count, H5T_NATIVE_UCHAR, j->valid));
+  SF_CALL(sf_output_mark_done(j->out, b->segment));
+cleanup:
+  return status;
+}
+
+int reg_ordered_mean(double *partials, size_t *n_partials, size_t len, size_t n, float *mean) {
   int status = 0;
   double *tot = NULL;
-  SF_ALLOC(tot, j->ue);
-  SF_CALL(sf_mpi_ordered_sum(j->partials, j->n_partials, j->ue, tot, MPI_COMM_WORLD));
-  for (size_t i = 0; i < j->ue; i++) mean[i] = (float)(tot[i] / (double)n);
-  j->n_partials = 0;
+  SF_ALLOC(tot, len);
+  SF_CALL(sf_mpi_ordered_sum(partials, *n_partials, len, tot, MPI_COMM_WORLD));
+  for (size_t i = 0; i < len; i++) mean[i] = (float)(tot[i] / (double)n);
+  *n_partials = 0;
 cleanup:
   free(tot);
   return status;
@@ -317,18 +398,18 @@ static int build_reference(reg_job *j, sf_source *src, float *ref, sf_phase_time
     goto cleanup;
   }
   sf_progress prog;
-  sf_sweep_ops ops = {j, ref_sum_compute, NULL};
+  sf_sweep_ops ops = {j, ref_sum_compute, NULL, 0};
   /* Progress counts frame visits: each reference frame is read twice (sum, then register). */
   sf_progress_start(&prog, rank == 0, "reference", "frame visits", 2 * plan.n_units);
   SF_CALL(sf_sweep_run(MPI_COMM_WORLD, &plan, src, &ops, NULL, tm));
-  SF_CALL(ordered_mean(j, plan.n_units, mean0));
+  SF_CALL(reg_ordered_mean(j->partials, &j->n_partials, j->ue, plan.n_units, mean0));
   sf_progress_update(&prog, plan.n_units);
   SF_CALL(set_reference(j, mean0));
   j->fill = mean0;
   j->keep_warped = 1;
   ops.compute = ref_reg_compute;
   SF_CALL(sf_sweep_run(MPI_COMM_WORLD, &plan, src, &ops, NULL, tm));
-  SF_CALL(ordered_mean(j, plan.n_units, ref));
+  SF_CALL(reg_ordered_mean(j->partials, &j->n_partials, j->ue, plan.n_units, ref));
   sf_progress_end(&prog);
 cleanup:
   j->keep_warped = 0;
@@ -389,14 +470,24 @@ cleanup:
 static int write_provenance(reg_job *j, int argc, char **argv, int nranks, const double *t) {
   int status = 0;
   hid_t root = sf_output_root(j->out);
-  char cmd[8192], opts[1024];
+  char cmd[8192], opts[2048];
+  const reg_opts *o = &j->o;
   sf_cli_join(argc, argv, cmd, sizeof cmd);
-  snprintf(opts, sizeof opts,
-           "method=%s dataset=%s reference-frames=%zu:%zu reference-file=%s cc-up=%zu "
-           "cc-sigma=%g interp=%s buffer-size=%zu",
-           k_methods[j->o.method], j->o.dataset, j->o.ref_a, j->o.ref_b,
-           j->o.ref_file ? j->o.ref_file : "-", j->o.cc_up, j->o.cc_sigma,
-           k_interps[j->o.interp], j->o.buffer);
+  int used = snprintf(opts, sizeof opts,
+                      "method=%s dataset=%s reference-frames=%zu:%zu reference-file=%s cc-up=%zu "
+                      "cc-sigma=%g interp=%s buffer-size=%zu",
+                      k_methods[o->method], o->dataset, o->ref_a, o->ref_b,
+                      o->ref_file ? o->ref_file : "-", o->cc_up, o->cc_sigma, k_interps[o->interp], o->buffer);
+  if (o->method == REG_FLOW) {
+    used += snprintf(opts + used, sizeof opts - (size_t)used,
+                     " quality=%s min-level=%d alpha=%g,%g levels=%ld eta=%g iterations=%ld update-lag=%ld "
+                     "a-smooth=%g sigma=%g,%g,%g constancy=%s normalization=%s cc-init=%d cc-hw=%zu a-data=",
+                     k_quality[o->quality], sf_flow_pyramid(j->fp)->min_level, o->alpha[0], o->alpha[1],
+                     o->levels, o->eta, o->iterations, o->update_lag, o->a_smooth, o->sigma[0], o->sigma[1],
+                     o->sigma[2], k_constancy[o->constancy], k_norm[o->separate_norm], o->cc_init, o->cc_hw);
+    for (size_t k = 0; k < o->n_a_data && used < (int)sizeof opts; k++)
+      used += snprintf(opts + used, sizeof opts - (size_t)used, "%s%g", k ? "," : "", o->a_data[k]);
+  }
   SF_CALL(sf_h5_attr_string(root, "slabflow_version", SF_VERSION));
   SF_CALL(sf_h5_attr_string(root, "command", "register"));
   SF_CALL(sf_h5_attr_string(root, "command_line", cmd));
@@ -439,6 +530,10 @@ int sf_cmd_register(int argc, char **argv) {
   if (j->o.n_weight && j->o.n_weight != j->m->c)
     SF_CALL(sf_cli_usage_error(rank == 0, "--weight: %zu weights given but %s has %zu channel(s)",
                                j->o.n_weight, j->m->path, j->m->c));
+  if (j->m->c > REG_MAX_CH)
+    SF_CALL(sf_cli_usage_error(rank == 0, "%s: %zu channels; register handles at most %d", j->m->path, j->m->c,
+                               REG_MAX_CH));
+  j->nch = (int)j->m->c;
   {
     double wsum = 0;
     for (size_t c = 0; c < j->m->c; c++) wsum += j->o.n_weight ? j->o.weight[c] : 1.0;
@@ -446,11 +541,18 @@ int sf_cmd_register(int argc, char **argv) {
     for (size_t c = 0; c < j->m->c; c++) j->wch[c] = (float)((j->o.n_weight ? j->o.weight[c] : 1.0) / wsum);
   }
   j->interp = j->o.interp == 0 ? SF_INTERP_LINEAR : SF_INTERP_CUBIC;
+  if (j->o.method == REG_FLOW && j->o.n_a_data != 1 && j->o.n_a_data != j->m->c)
+    SF_CALL(sf_cli_usage_error(rank == 0, "--a-data: %zu values given but %s has %zu channel(s)",
+                               j->o.n_a_data, j->m->path, j->m->c));
   SF_ALLOC(ref, j->ue);
   if (j->o.ref_file) SF_CALL(load_reference_file(j, ref));
   /* Setup: plans once (FFTW_ESTIMATE: the same algorithm on every rank), workspaces once. */
-  status = sf_xcorr_plan_create(j->m->h, j->m->w, (int)j->o.cc_up, (float)j->o.cc_sigma, &j->xc);
-  if (status < 0) sf_error_report(status, __FILE__, __LINE__, __func__, "cannot plan the FFTs");
+  if (j->o.method == REG_RIGID) {
+    status = sf_xcorr_plan_create(j->m->h, j->m->w, (int)j->o.cc_up, (float)j->o.cc_sigma, &j->xc);
+    if (status < 0) sf_error_report(status, __FILE__, __LINE__, __func__, "cannot plan the FFTs");
+  } else {
+    status = reg_flow_setup(j);
+  }
   SF_CALL(sf_mpi_agree(status, MPI_COMM_WORLD));
   status = sf_node_create(j->o.threads, reg_ws_create, reg_ws_destroy, j, &j->node);
   SF_CALL(sf_mpi_agree(status, MPI_COMM_WORLD));
@@ -464,10 +566,15 @@ int sf_cmd_register(int argc, char **argv) {
   }
   t_setup = MPI_Wtime() - t_start;
   /* Run-once: the reference. */
-  if (!j->o.ref_file) SF_CALL(build_reference(j, src, ref, &tm_ref));
+  if (j->o.method == REG_RIGID) {
+    if (!j->o.ref_file) SF_CALL(build_reference(j, src, ref, &tm_ref));
+    SF_CALL(set_reference(j, ref));
+    j->fill = ref;
+  } else {
+    if (!j->o.ref_file) SF_CALL(reg_flow_build_reference(j, src, ref, &tm_ref));
+    SF_CALL(reg_flow_set_reference(j, ref));
+  }
   t_ref = MPI_Wtime() - t_start - t_setup;
-  SF_CALL(set_reference(j, ref));
-  j->fill = ref;
   /* Output, every dataset at its final size, chunked by frame. */
   sf_plan plan;
   sf_plan_init(&plan, 0, j->m->t, j->o.buffer, size);
@@ -477,13 +584,27 @@ int sf_cmd_register(int argc, char **argv) {
     hsize_t dims[4] = {j->m->t, j->m->h, j->m->w, j->m->c}, chunk[4] = {1, j->m->h, j->m->w, j->m->c};
     hsize_t sdims[2] = {j->m->t, 2}, rdims[3] = {j->m->h, j->m->w, j->m->c};
     SF_CALL(sf_output_add(j->out, "/registered", sf_h5_native_type(j->m->dtype), j->m->ndims, dims, chunk, &j->id_reg));
-    SF_CALL(sf_output_add(j->out, "/shifts", H5T_NATIVE_FLOAT, 2, sdims, NULL, &j->id_shift));
     SF_CALL(sf_output_add(j->out, "/reference", H5T_NATIVE_FLOAT, j->m->ndims - 1, rdims, NULL, &j->id_ref));
+    if (j->o.method == REG_RIGID) {
+      SF_CALL(sf_output_add(j->out, "/shifts", H5T_NATIVE_FLOAT, 2, sdims, NULL, &j->id_shift));
+    } else {
+      static const char *stat_names[4] = {"/stats/mean_disp", "/stats/max_disp", "/stats/mean_div",
+                                          "/stats/mean_translation"};
+      hsize_t tdims[1] = {j->m->t}, fdims[4] = {j->m->t, j->m->h, j->m->w, 2}, fchunk[4] = {1, j->m->h, j->m->w, 2};
+      for (int k = 0; k < 4; k++)
+        SF_CALL(sf_output_add(j->out, stat_names[k], H5T_NATIVE_FLOAT, 1, tdims, NULL, &j->id_stats[k]));
+      if (j->o.save_flow) SF_CALL(sf_output_add(j->out, "/flow", H5T_NATIVE_FLOAT, 4, fdims, fchunk, &j->id_flow));
+      if (j->o.save_valid) SF_CALL(sf_output_add(j->out, "/valid", H5T_NATIVE_UCHAR, 3, dims, chunk, &j->id_valid));
+    }
   }
   /* The per-frame node loop over every rank's segments. */
   {
     sf_progress prog;
-    sf_sweep_ops ops = {j, main_compute, main_commit};
+    sf_sweep_ops ops = {j, main_compute, main_commit, 0};
+    if (j->o.method == REG_FLOW) {
+      ops.compute = reg_flow_main_compute;
+      ops.commit = flow_commit;
+    }
     sf_progress_start(&prog, rank == 0, "register", "frames", j->m->t);
     SF_CALL(sf_sweep_run(MPI_COMM_WORLD, &plan, src, &ops, &prog, &tm));
     sf_progress_end(&prog);
@@ -508,8 +629,15 @@ int sf_cmd_register(int argc, char **argv) {
              j->m->t, j->m->h, j->m->w, j->m->c, sf_dtype_name(j->m->dtype), size, sf_node_threads(j->node));
       printf("  %.1f frames/s overall (%.2f s: setup %.2f, reference %.2f, read %.2f, compute %.2f, write %.2f)\n",
              (double)j->m->t / total, total, t_setup, t_ref, mx[0], mx[1], mx[2]);
-      printf("  shift: mean %.3f px, max %.3f px\n", gsum / (double)j->m->t, gmax);
-      printf("  output: %s (/registered, /shifts, /reference)\n", j->o.out);
+      if (j->o.method == REG_RIGID) {
+        printf("  shift: mean %.3f px, max %.3f px\n", gsum / (double)j->m->t, gmax);
+        printf("  output: %s (/registered, /shifts, /reference)\n", j->o.out);
+      } else {
+        printf("  displacement: mean %.3f px, max %.3f px (%s, finest level %d)\n", gsum / (double)j->m->t,
+               gmax, j->o.min_level >= 0 ? "custom" : k_quality[j->o.quality], sf_flow_pyramid(j->fp)->min_level);
+        printf("  output: %s (/registered, /reference, /stats%s%s)\n", j->o.out, j->o.save_flow ? ", /flow" : "",
+               j->o.save_valid ? ", /valid" : "");
+      }
       fflush(stdout);
     }
   }
@@ -517,6 +645,18 @@ cleanup:
   status = sf_output_finish(&j->out, status);
   sf_node_destroy(&j->node);
   sf_xcorr_plan_destroy(&j->xc);
+  sf_flow_plan_destroy(&j->fp);
+  sf_smooth_destroy(&j->sm);
+  sf_smooth_destroy(&j->sm_ref);
+  sf_smooth_destroy(&j->sm_def);
+  sf_resample_destroy(&j->cc_down);
+  free(j->proc);
+  free(j->proc_t);
+  free(j->ref_proc);
+  free(j->flow);
+  free(j->winit);
+  free(j->stats);
+  free(j->valid);
   sf_source_close(&src);
   free(ref);
   free(j->shifts);

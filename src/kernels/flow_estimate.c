@@ -1,0 +1,289 @@
+/* The variational flow pyramid (spec register.md §1.2–§1.4): per level, resample both
+ * images from full resolution, warp the moving one by the flow so far, build the motion
+ * tensors, solve for the increments, median-filter them and accumulate. */
+#include "kernels/flow_estimate.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/flow_median.h"
+#include "kernels/flow_pyramid.h"
+#include "kernels/flow_resample.h"
+#include "kernels/flow_warp.h"
+#include "sf_error.h"
+
+struct sf_flow_plan {
+  size_t h, w;
+  int nch;
+  sf_flow_params p;
+  sf_pyramid pyr;
+  sf_resample **img;   /* [level]: full resolution -> level (NULL outside min..top) */
+  sf_resample **up;    /* [level]: level+1 -> level, for the flow (NULL at the top) */
+  sf_resample *fin;    /* min_level -> full resolution (NULL when min_level == 0) */
+  float **ref;         /* [level]: nch planes of the reference at that level */
+  size_t max_h, max_w; /* largest level processed */
+  size_t scratch;      /* floats of scratch for any resample, tensor or median call */
+};
+
+struct sf_flow_ws {
+  float *f2, *f2w;                   /* nch level planes */
+  float *u, *v, *pu, *pv, *du, *dv;  /* padded level arrays (current, previous, increments) */
+  float *med;                        /* padded median output */
+  float *J[6 * SF_FLOW_MAX_CH];
+  float *jmem;
+  float *scratch;
+  sf_solver *solver;
+};
+
+void sf_flow_params_default(sf_flow_params *p, int nch) {
+  memset(p, 0, sizeof *p);
+  p->alpha[0] = p->alpha[1] = 1.5;
+  p->levels = 100;
+  p->min_level = 4;
+  p->eta = 0.8;
+  p->iterations = 50;
+  p->update_lag = 5;
+  p->a_smooth = 1.0;
+  p->constancy = SF_CONST_GC;
+  p->omega = 1.95;
+  for (int k = 0; k < nch && k < SF_FLOW_MAX_CH; k++) {
+    p->a_data[k] = 0.45;
+    p->weight[k] = 1.0f / (float)nch;
+  }
+}
+
+const struct sf_pyramid *sf_flow_pyramid(const sf_flow_plan *plan) { return &plan->pyr; }
+
+void sf_flow_plan_destroy(sf_flow_plan **pp) {
+  sf_flow_plan *pl = *pp;
+  if (!pl) return;
+  for (int i = 0; i < pl->pyr.n_levels; i++) {
+    if (pl->img) sf_resample_destroy(&pl->img[i]);
+    if (pl->up) sf_resample_destroy(&pl->up[i]);
+    if (pl->ref) free(pl->ref[i]);
+  }
+  free(pl->img);
+  free(pl->up);
+  free(pl->ref);
+  sf_resample_destroy(&pl->fin);
+  sf_pyramid_free(&pl->pyr);
+  free(pl);
+  *pp = NULL;
+}
+
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+
+int sf_flow_plan_create(size_t h, size_t w, int nch, const sf_flow_params *p, sf_flow_plan **out) {
+  int status = 0;
+  sf_flow_plan *pl = NULL;
+  *out = NULL;
+  if (nch < 1 || nch > SF_FLOW_MAX_CH || h < 1 || w < 1 || !(p->eta > 0 && p->eta <= 1) ||
+      !(p->alpha[0] > 0 && p->alpha[1] > 0) || p->iterations < 0 || p->update_lag < 1 ||
+      p->levels < 1 || p->min_level < 0 || !(p->a_smooth >= 0))
+    return SF_ERR_USAGE;
+  SF_ALLOC(pl, 1);
+  pl->h = h;
+  pl->w = w;
+  pl->nch = nch;
+  pl->p = *p;
+  SF_CALL(sf_pyramid_schedule(h, w, p->eta, p->levels, p->min_level, &pl->pyr));
+  int n = pl->pyr.n_levels, lo = pl->pyr.min_level, top = pl->pyr.ltop;
+  SF_ALLOC(pl->img, n);
+  SF_ALLOC(pl->up, n);
+  SF_ALLOC(pl->ref, n);
+  for (int i = lo; i <= top; i++) {
+    const sf_pyramid_level *L = &pl->pyr.lv[i];
+    SF_CALL(sf_resample_create(h, w, L->h, L->w, &pl->img[i]));
+    pl->scratch = max_sz(pl->scratch, sf_resample_scratch(pl->img[i]));
+    if (i < top) {
+      const sf_pyramid_level *P = &pl->pyr.lv[i + 1];
+      SF_CALL(sf_resample_create(P->h, P->w, L->h, L->w, &pl->up[i]));
+      pl->scratch = max_sz(pl->scratch, sf_resample_scratch(pl->up[i]));
+    }
+    SF_ALLOC(pl->ref[i], (size_t)nch * L->h * L->w);
+    pl->max_h = max_sz(pl->max_h, L->h);
+    pl->max_w = max_sz(pl->max_w, L->w);
+    pl->scratch = max_sz(pl->scratch, sf_tensor_scratch(L->h, L->w));
+    pl->scratch = max_sz(pl->scratch, sf_median5_scratch(L->h, L->w));
+  }
+  if (lo > 0) {
+    const sf_pyramid_level *L = &pl->pyr.lv[lo];
+    SF_CALL(sf_resample_create(L->h, L->w, h, w, &pl->fin));
+    pl->scratch = max_sz(pl->scratch, sf_resample_scratch(pl->fin));
+  }
+  *out = pl;
+  pl = NULL;
+cleanup:
+  sf_flow_plan_destroy(&pl);
+  return status;
+}
+
+void sf_flow_ws_destroy(sf_flow_ws **wp) {
+  sf_flow_ws *ws = *wp;
+  if (!ws) return;
+  free(ws->f2);
+  free(ws->f2w);
+  free(ws->u);
+  free(ws->v);
+  free(ws->pu);
+  free(ws->pv);
+  free(ws->du);
+  free(ws->dv);
+  free(ws->med);
+  free(ws->jmem);
+  free(ws->scratch);
+  sf_solver_destroy(&ws->solver);
+  free(ws);
+  *wp = NULL;
+}
+
+int sf_flow_ws_create(const sf_flow_plan *pl, sf_flow_ws **out) {
+  int status = 0;
+  sf_flow_ws *ws = NULL;
+  size_t lvl = pl->max_h * pl->max_w, pad = (pl->max_h + 2) * (pl->max_w + 2);
+  *out = NULL;
+  SF_ALLOC(ws, 1);
+  SF_ALLOC(ws->f2, (size_t)pl->nch * lvl);
+  SF_ALLOC(ws->f2w, (size_t)pl->nch * lvl);
+  SF_ALLOC(ws->u, pad);
+  SF_ALLOC(ws->v, pad);
+  SF_ALLOC(ws->pu, pad);
+  SF_ALLOC(ws->pv, pad);
+  SF_ALLOC(ws->du, pad);
+  SF_ALLOC(ws->dv, pad);
+  SF_ALLOC(ws->med, pad);
+  SF_ALLOC(ws->jmem, (size_t)6 * pl->nch * pad);
+  for (int k = 0; k < 6 * pl->nch; k++) ws->J[k] = ws->jmem + (size_t)k * pad;
+  SF_ALLOC(ws->scratch, pl->scratch + 1);
+  SF_CALL(sf_solver_create(pl->max_h, pl->max_w, pl->nch, &ws->solver));
+  *out = ws;
+  ws = NULL;
+cleanup:
+  sf_flow_ws_destroy(&ws);
+  return status;
+}
+
+int sf_flow_set_reference(sf_flow_plan *pl, sf_flow_ws *ws, const float *ref) {
+  size_t hw = pl->h * pl->w;
+  for (int i = pl->pyr.min_level; i <= pl->pyr.ltop; i++) {
+    const sf_pyramid_level *L = &pl->pyr.lv[i];
+    for (int k = 0; k < pl->nch; k++)
+      sf_resample_execute(pl->img[i], ref + (size_t)k * hw, pl->w,
+                          pl->ref[i] + (size_t)k * L->h * L->w, L->w, ws->scratch);
+  }
+  return 0;
+}
+
+/* Edge replication into the one-pixel frame of a padded (h+2) x (w+2) array. */
+static void pad_edge(float *a, size_t h, size_t w) {
+  size_t s = w + 2;
+  for (size_t y = 1; y <= h; y++) {
+    a[y * s] = a[y * s + 1];
+    a[y * s + w + 1] = a[y * s + w];
+  }
+  memcpy(a, a + s, s * sizeof(float));
+  memcpy(a + (h + 1) * s, a + h * s, s * sizeof(float));
+}
+
+/* Zero array of a padded level. */
+static void zero_pad(float *a, size_t h, size_t w) { memset(a, 0, (h + 2) * (w + 2) * sizeof(float)); }
+
+void sf_flow_execute(const sf_flow_plan *pl, sf_flow_ws *ws, const float *mov, const float *u0,
+                     const float *v0, float *u, float *v) {
+  const sf_flow_params *p = &pl->p;
+  size_t hw = pl->h * pl->w;
+  int top = pl->pyr.ltop, lo = pl->pyr.min_level;
+  sf_solver_params sp;
+  memset(&sp, 0, sizeof sp);
+  sp.a_smooth = p->a_smooth;
+  sp.nch = pl->nch;
+  sp.iterations = p->iterations;
+  sp.update_lag = p->update_lag;
+  sp.omega = p->omega;
+  for (int k = 0; k < pl->nch; k++) {
+    sp.a_data[k] = p->a_data[k];
+    sp.weight[k] = p->weight[k];
+  }
+  size_t ph = 0, pw = 0; /* previous (coarser) level size */
+  for (int i = top; i >= lo; i--) {
+    const sf_pyramid_level *L = &pl->pyr.lv[i];
+    size_t h = L->h, w = L->w, s = w + 2, n = h * w;
+    const float *f1 = pl->ref[i];
+    for (int k = 0; k < pl->nch; k++)
+      sf_resample_execute(pl->img[i], mov + (size_t)k * hw, pl->w, ws->f2 + (size_t)k * n, w, ws->scratch);
+    const float *f2w = ws->f2;
+    if (i == top) {
+      /* The coarsest level starts from the initial flow and does not warp (§1.4 item 17). */
+      if (u0 && v0) {
+        sf_resample_execute(pl->img[i], u0, pl->w, ws->u + s + 1, s, ws->scratch);
+        sf_resample_execute(pl->img[i], v0, pl->w, ws->v + s + 1, s, ws->scratch);
+        pad_edge(ws->u, h, w);
+        pad_edge(ws->v, h, w);
+      } else {
+        zero_pad(ws->u, h, w);
+        zero_pad(ws->v, h, w);
+      }
+    } else {
+      size_t ps = pw + 2;
+      sf_resample_execute(pl->up[i], ws->pu + ps + 1, ps, ws->u + s + 1, s, ws->scratch);
+      sf_resample_execute(pl->up[i], ws->pv + ps + 1, ps, ws->v + s + 1, s, ws->scratch);
+      pad_edge(ws->u, h, w);
+      pad_edge(ws->v, h, w);
+      for (int k = 0; k < pl->nch; k++)
+        sf_warp_flow(ws->f2 + (size_t)k * n, f1 + (size_t)k * n, h, w, 1, ws->u + s + 1, ws->v + s + 1, s,
+                     (float)(1.0 / L->hx), (float)(1.0 / L->hy), SF_INTERP_CUBIC, ws->f2w + (size_t)k * n, NULL);
+      f2w = ws->f2w;
+    }
+    for (int k = 0; k < pl->nch; k++)
+      sf_tensor_compute(p->constancy, f1 + (size_t)k * n, f2w + (size_t)k * n, h, w, L->hy, L->hx,
+                        ws->J + 6 * k, ws->scratch);
+    double scale = L->alpha_scale;
+    sp.alpha_x = p->alpha[0] * scale;
+    sp.alpha_y = p->alpha[1] * scale;
+    sp.hx = L->hx;
+    sp.hy = L->hy;
+    sf_solver_execute(ws->solver, h, w, (const float *const *)ws->J, ws->u, ws->v, &sp, ws->du, ws->dv);
+    float *du = ws->du, *dv = ws->dv;
+    if ((h < w ? h : w) > 5) {
+      /* The increments, not the accumulated flow, are median filtered (§1.4 item 22). */
+      sf_median5(ws->du + s + 1, s, h, w, ws->med + s + 1, s, ws->scratch);
+      float *t = ws->du;
+      ws->du = ws->med;
+      ws->med = t;
+      sf_median5(ws->dv + s + 1, s, h, w, ws->med + s + 1, s, ws->scratch);
+      t = ws->dv;
+      ws->dv = ws->med;
+      ws->med = t;
+      du = ws->du;
+      dv = ws->dv;
+    }
+    for (size_t y = 1; y <= h; y++) {
+      float *ur = ws->u + y * s, *vr = ws->v + y * s;
+      const float *dur = du + y * s, *dvr = dv + y * s;
+      for (size_t x = 1; x <= w; x++) {
+        ur[x] += dur[x];
+        vr[x] += dvr[x];
+      }
+    }
+    /* This level's flow becomes the previous one. */
+    float *t = ws->pu;
+    ws->pu = ws->u;
+    ws->u = t;
+    t = ws->pv;
+    ws->pv = ws->v;
+    ws->v = t;
+    ph = h;
+    pw = w;
+  }
+  size_t ps = pw + 2;
+  if (lo > 0) {
+    sf_resample_execute(pl->fin, ws->pu + ps + 1, ps, u, pl->w, ws->scratch);
+    sf_resample_execute(pl->fin, ws->pv + ps + 1, ps, v, pl->w, ws->scratch);
+  } else {
+    for (size_t y = 0; y < ph; y++) {
+      memcpy(u + y * pl->w, ws->pu + (y + 1) * ps + 1, pl->w * sizeof(float));
+      memcpy(v + y * pl->w, ws->pv + (y + 1) * ps + 1, pl->w * sizeof(float));
+    }
+  }
+}

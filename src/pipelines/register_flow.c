@@ -1,0 +1,508 @@
+/* `slabflow register --method flow`: the nonrigid steps of the job (spec register.md §1–§4,
+ * §6, §7 and slabflow decisions 3–7). Frames are preprocessed (normalised by the reference
+ * range, smoothed), each segment starts from the mean flow of its first frames, every frame's
+ * flow is estimated against the reference pyramid and the raw frame is warped by it. */
+#include <math.h>
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/dtype_convert.h"
+#include "kernels/flow_warp.h"
+#include "mpi/mpi_agree.h"
+#include "mpi/plan.h"
+#include "mpi/progress.h"
+#include "pipelines/register_impl.h"
+#include "sf_error.h"
+
+/* Effective finest level of a --quality preset (spec §5 item 51). */
+static int preset_min_level(int quality) { return quality == 0 ? 6 : quality == 1 ? 4 : 0; }
+
+/* Flow parameters from the options; alpha_add is added to both alphas (reference pass). */
+static void flow_params(const reg_job *j, double alpha_add, sf_flow_params *p) {
+  const reg_opts *o = &j->o;
+  sf_flow_params_default(p, j->nch);
+  p->alpha[0] = o->alpha[0] + alpha_add;
+  p->alpha[1] = o->alpha[1] + alpha_add;
+  p->levels = (int)o->levels;
+  p->min_level = o->min_level >= 0 ? (int)o->min_level : preset_min_level(o->quality);
+  p->eta = o->eta;
+  p->iterations = (int)o->iterations;
+  p->update_lag = (int)o->update_lag;
+  p->a_smooth = o->a_smooth;
+  p->constancy = o->constancy ? SF_CONST_GRAY : SF_CONST_GC;
+  for (int k = 0; k < j->nch; k++) {
+    p->a_data[k] = o->n_a_data == 1 ? o->a_data[0] : o->a_data[k];
+    p->weight[k] = j->wch[k];
+  }
+}
+
+static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Temporal radius of a sigma (scipy truncate 4). */
+static int trad(double s) {
+  double k[2 * SF_GAUSS_MAX_RADIUS + 1];
+  int r = sf_gauss_weights(s, k);
+  return r < 0 ? SF_GAUSS_MAX_RADIUS + 1 : r;
+}
+
+int reg_flow_setup(reg_job *j) {
+  int status = 0;
+  const reg_opts *o = &j->o;
+  size_t h = j->m->h, w = j->m->w, hw = j->hw, nch = (size_t)j->nch;
+  sf_flow_params p;
+  flow_params(j, 0.0, &p);
+  status = sf_flow_plan_create(h, w, j->nch, &p, &j->fp);
+  SF_CHECK(status == 0, status, "cannot plan the flow pyramid for %zux%zu frames", h, w);
+  status = sf_smooth_create(h, w, o->sigma[0], o->sigma[1], &j->sm);
+  SF_CHECK(status == 0, status, "--sigma: cannot plan the smoothing");
+  status = sf_smooth_create(h, w, o->sigma[0] + 1.0, o->sigma[1] + 1.0, &j->sm_ref);
+  SF_CHECK(status == 0, status, "--sigma: cannot plan the reference smoothing");
+  status = sf_smooth_create(h, w, 1.0, 1.0, &j->sm_def);
+  SF_CHECK(status == 0, status, "cannot plan the reference smoothing");
+  j->scratch_n = zmax(sf_smooth_scratch(j->sm), sf_smooth_scratch(j->sm_ref));
+  j->scratch_n = zmax(j->scratch_n, sf_smooth_scratch(j->sm_def));
+  if (o->cc_init) {
+    j->cc_h = h < o->cc_hw ? h : o->cc_hw;
+    j->cc_w = w < o->cc_hw ? w : o->cc_hw;
+    status = sf_resample_create(h, w, j->cc_h, j->cc_w, &j->cc_down);
+    SF_CHECK(status == 0, status, "cannot plan the --cc-init downsampling");
+    j->scratch_n = zmax(j->scratch_n, sf_resample_scratch(j->cc_down));
+    status = sf_xcorr_plan_create(j->cc_h, j->cc_w, (int)o->cc_up, (float)o->cc_sigma, &j->xc);
+    SF_CHECK(status == 0, status, "cannot plan the --cc-init correlation");
+  }
+  /* Halo: the temporal context of the reference stack smoothing (sigma_t + 0.5, spec §4). */
+  size_t halo = (size_t)trad(o->sigma[2] + 0.5), seg = o->buffer;
+  SF_ALLOC(j->proc, (seg + 2 * halo) * nch * hw);
+  SF_ALLOC(j->proc_t, seg * nch * hw);
+  SF_ALLOC(j->ref_proc, nch * hw);
+  SF_ALLOC(j->flow, seg * hw * 2);
+  SF_ALLOC(j->winit, 2 * hw);
+  SF_ALLOC(j->stats, 4 * seg);
+  if (o->save_valid) SF_ALLOC(j->valid, seg * hw);
+cleanup:
+  return status;
+}
+
+int reg_flow_ws_create(reg_job *j, reg_ws *w) {
+  int status = 0;
+  size_t nch = (size_t)j->nch;
+  SF_CALL(sf_flow_ws_create(j->fp, &w->fw));
+  SF_ALLOC(w->fu, j->hw);
+  SF_ALLOC(w->fv, j->hw);
+  SF_ALLOC(w->pa, nch * j->hw);
+  SF_ALLOC(w->pb, (nch > 2 ? nch : 2) * j->hw);
+  SF_ALLOC(w->scratch, j->scratch_n + 1);
+  if (j->o.cc_init) SF_ALLOC(w->small, j->cc_h * j->cc_w);
+cleanup:
+  return status;
+}
+
+void reg_flow_ws_destroy(reg_ws *w) {
+  sf_flow_ws_destroy(&w->fw);
+  free(w->fu);
+  free(w->fv);
+  free(w->pa);
+  free(w->pb);
+  free(w->scratch);
+  free(w->small);
+  w->fu = w->fv = w->pa = w->pb = w->scratch = w->small = NULL;
+}
+
+/* ---- per-frame steps ------------------------------------------------------- */
+
+/* Which preprocessing a pass applies. */
+enum { PASS_MAIN = 0, PASS_REF1 = 1, PASS_REF2 = 2 };
+
+/* Input frame k of the batch counted from the first halo frame. */
+static const float *batch_frame(const reg_job *j, size_t k) {
+  return j->b->in + ((long)k - (long)j->b->halo_lo) * (long)j->ue;
+}
+
+/* Step 1, every read frame (halo included): main pass normalise + smooth; reference passes
+ * smooth the raw frame with sigma + [1, 1] (spec §3 item 44, §4 item 47.1). */
+static int pre_unit(void *ctx, void *wsp, size_t k) {
+  reg_job *j = ctx;
+  reg_ws *w = wsp;
+  size_t hw = j->hw, nch = (size_t)j->nch;
+  float *dst = j->proc + k * nch * hw;
+  if (j->ref_pass) {
+    static const float zero[REG_MAX_CH], one[REG_MAX_CH] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    sf_normalize_deinterleave(batch_frame(j, k), hw, nch, zero, one, dst);
+    for (size_t c = 0; c < nch; c++) sf_smooth_execute(j->sm_ref, dst + c * hw, dst + c * hw, w->scratch);
+  } else {
+    sf_normalize_deinterleave(batch_frame(j, k), hw, nch, j->lo, j->inv, dst);
+    for (size_t c = 0; c < nch; c++) sf_smooth_execute(j->sm, dst + c * hw, dst + c * hw, w->scratch);
+  }
+  return 0;
+}
+
+/* Reflects absolute unit index i into [a, b] (edge-duplicating, scipy "reflect"). */
+static long reflect_index(long i, long a, long b) {
+  long n = b - a + 1;
+  if (n == 1) return a;
+  while (i < a || i > b) {
+    if (i < a) i = 2 * a - 1 - i;
+    if (i > b) i = 2 * b + 1 - i;
+  }
+  (void)n;
+  return i;
+}
+
+/* Step 2, every frame of the batch: temporal smoothing, reflected at the ends of the
+ * reference range (reference passes) or of the batch (main pass, spec §3 item 44); in the
+ * second reference pass also the two normalisations and the default smoothing of the
+ * preregistration (spec §4 item 47.4). */
+static int post_unit(void *ctx, void *wsp, size_t k) {
+  reg_job *j = ctx;
+  reg_ws *w = wsp;
+  size_t hw = j->hw, nch = (size_t)j->nch, fe = nch * hw;
+  float *dst = j->proc_t + k * fe;
+  const sf_batch *b = j->b;
+  long first_read = (long)b->first - (long)b->halo_lo;
+  long n_read = (long)(b->count + b->halo_lo + b->halo_hi);
+  long ra = j->ta >= 0 ? j->ta : (long)b->first;
+  long rb = j->ta >= 0 ? j->tb : (long)(b->first + b->count) - 1;
+  if (j->rt == 0) {
+    memcpy(dst, j->proc + (k + b->halo_lo) * fe, fe * sizeof(float));
+  } else {
+    for (size_t i = 0; i < fe; i++) dst[i] = 0.0f;
+    for (int d = -j->rt; d <= j->rt; d++) {
+      long src = reflect_index((long)(b->first + k) + d, ra, rb) - first_read;
+      src = src < 0 ? 0 : src >= n_read ? n_read - 1 : src; /* only when the halo is short */
+      const float *s = j->proc + (size_t)src * fe;
+      float g = (float)j->gt[d + j->rt];
+      for (size_t i = 0; i < fe; i++) dst[i] += g * s[i];
+    }
+  }
+  if (j->ref_pass == PASS_REF2) {
+    for (size_t c = 0; c < nch; c++) {
+      float *pl = dst + c * hw;
+      for (size_t i = 0; i < hw; i++) pl[i] = ((pl[i] - j->lo[c]) * j->inv[c] - j->lo2[c]) * j->inv2[c];
+      sf_smooth_execute(j->sm_def, pl, pl, w->scratch);
+    }
+  }
+  return 0;
+}
+
+/* Channel combination with the normalised weights (planar input). */
+static void combine_planes(const reg_job *j, const float *planes, float *gray) {
+  for (size_t i = 0; i < j->hw; i++) gray[i] = 0.0f;
+  for (int c = 0; c < j->nch; c++) {
+    const float *p = planes + (size_t)c * j->hw;
+    float wc = j->wch[c];
+    for (size_t i = 0; i < j->hw; i++) gray[i] += wc * p[i];
+  }
+}
+
+/* Flow of preprocessed frame mov (planar) into w->fu, w->fv. With --cc-init (main pass) the
+ * rigid prealignment of spec §6: estimate a shift on the frame warped by the initial flow,
+ * estimate the residual flow of the frame warped by initial flow + shift, add them. */
+static void frame_flow(reg_job *j, reg_ws *w, const float *mov, int from_init) {
+  size_t hw = j->hw, h = j->m->h, wd = j->m->w;
+  const float *u0 = from_init ? j->winit : NULL, *v0 = from_init ? j->winit + hw : NULL;
+  if (!j->o.cc_init || j->ref_pass) {
+    sf_flow_execute(j->fp_active, w->fw, mov, u0, v0, w->fu, w->fv);
+    return;
+  }
+  for (size_t i = 0; i < hw; i++) {
+    w->fu[i] = u0 ? u0[i] : 0.0f;
+    w->fv[i] = v0 ? v0[i] : 0.0f;
+  }
+  for (int c = 0; c < j->nch; c++)
+    sf_warp_flow(mov + c * hw, j->ref_proc + c * hw, h, wd, 1, w->fu, w->fv, wd, 1.0f, 1.0f,
+                 SF_INTERP_LINEAR, w->pa + c * hw, NULL);
+  combine_planes(j, w->pa, w->pb);
+  sf_resample_execute(j->cc_down, w->pb, wd, w->small, j->cc_w, w->scratch);
+  float sh[2];
+  sf_xcorr_execute(j->xc, w->xc, w->small, sh);
+  float dx = sh[0] * (float)wd / (float)j->cc_w, dy = sh[1] * (float)h / (float)j->cc_h;
+  for (size_t i = 0; i < hw; i++) {
+    w->fu[i] += dx;
+    w->fv[i] += dy;
+  }
+  for (int c = 0; c < j->nch; c++)
+    sf_warp_flow(mov + c * hw, j->ref_proc + c * hw, h, wd, 1, w->fu, w->fv, wd, 1.0f, 1.0f,
+                 SF_INTERP_LINEAR, w->pa + c * hw, NULL);
+  float *ru = w->pb, *rv = w->pb + hw;
+  sf_flow_execute(j->fp_active, w->fw, w->pa, NULL, NULL, ru, rv);
+  for (size_t i = 0; i < hw; i++) {
+    w->fu[i] += ru[i];
+    w->fv[i] += rv[i];
+  }
+}
+
+/* Initial-flow stage: frame k's flow from zero, kept in j->flow. */
+static int init_unit(void *ctx, void *wsp, size_t k) {
+  reg_job *j = ctx;
+  reg_ws *w = wsp;
+  frame_flow(j, w, j->proc_t + k * (size_t)j->nch * j->hw, 0);
+  float *f = j->flow + k * 2 * j->hw;
+  memcpy(f, w->fu, j->hw * sizeof(float));
+  memcpy(f + j->hw, w->fv, j->hw * sizeof(float));
+  return 0;
+}
+
+/* Main stage: frame k's flow from the segment's initial flow, the raw frame warped by it. */
+static int flow_unit(void *ctx, void *wsp, size_t k) {
+  reg_job *j = ctx;
+  reg_ws *w = wsp;
+  size_t hw = j->hw, ue = j->ue;
+  frame_flow(j, w, j->proc_t + k * (size_t)j->nch * hw, 1);
+  const float *raw = j->b->in + k * ue;
+  if (j->ref_pass) {
+    sf_warp_flow(raw, j->fill, j->m->h, j->m->w, j->m->c, w->fu, w->fv, j->m->w, 1.0f, 1.0f,
+                 SF_INTERP_CUBIC, j->warped + k * ue, NULL);
+    return 0;
+  }
+  sf_warp_flow(raw, j->fill, j->m->h, j->m->w, j->m->c, w->fu, w->fv, j->m->w, 1.0f, 1.0f, j->interp,
+               w->warped, j->valid ? j->valid + k * hw : NULL);
+  sf_dtype_from_float(j->m->dtype, w->warped, (char *)j->outbuf + k * ue * sf_dtype_size(j->m->dtype), ue);
+  float st[4];
+  sf_flow_stats(w->fu, w->fv, j->m->h, j->m->w, st);
+  size_t seg = j->o.buffer;
+  for (int s = 0; s < 4; s++) j->stats[s * seg + k] = st[s];
+  float *f = j->flow + k * 2 * hw;
+  for (size_t i = 0; i < hw; i++) {
+    f[2 * i] = w->fu[i];
+    f[2 * i + 1] = w->fv[i];
+  }
+  return 0;
+}
+
+/* A batch through preprocessing, the segment's initial flow (decision 3: the mean flow of
+ * its first min(22, n) frames from zero) and the per-frame flows. */
+static int flow_batch(reg_job *j, const sf_batch *b) {
+  int status = 0;
+  j->b = b;
+  SF_CALL(sf_node_run(j->node, b->count + b->halo_lo + b->halo_hi, pre_unit, j));
+  SF_CALL(sf_node_run(j->node, b->count, post_unit, j));
+  size_t n0 = b->count < REG_INIT_FRAMES ? b->count : REG_INIT_FRAMES, hw = j->hw;
+  SF_CALL(sf_node_run(j->node, n0, init_unit, j));
+  for (size_t i = 0; i < 2 * hw; i++) {
+    double s = 0.0;
+    for (size_t k = 0; k < n0; k++) s += j->flow[k * 2 * hw + i];
+    j->winit[i] = (float)(s / (double)n0);
+  }
+  SF_CALL(sf_node_run(j->node, b->count, flow_unit, j));
+cleanup:
+  return status;
+}
+
+int reg_flow_main_compute(void *ctx, const sf_batch *b) {
+  reg_job *j = ctx;
+  int status = 0;
+  SF_CALL(flow_batch(j, b));
+  for (size_t k = 0; k < b->count; k++) {
+    double md = j->stats[k], mx = j->stats[j->o.buffer + k];
+    j->sum_shift += md;
+    if (mx > j->max_shift) j->max_shift = mx;
+  }
+cleanup:
+  return status;
+}
+
+/* ---- reference -------------------------------------------------------------- */
+
+/* Normalisation constants lo, inv from per-channel min/max (joint: over all channels). */
+static void norm_from_range(const reg_job *j, const double *mn, const double *mx, float *lo, float *inv) {
+  double gmn = mn[0], gmx = mx[0];
+  for (int c = 1; c < j->nch; c++) {
+    gmn = fmin(gmn, mn[c]);
+    gmx = fmax(gmx, mx[c]);
+  }
+  for (int c = 0; c < j->nch; c++) {
+    double a = j->o.separate_norm ? mn[c] : gmn, z = j->o.separate_norm ? mx[c] : gmx;
+    lo[c] = (float)a;
+    inv[c] = (float)(1.0 / (z - a + 1e-8));
+  }
+}
+
+/* Per-channel min/max of an interleaved (c = 0) or planar image. */
+static void image_range(const reg_job *j, const float *img, int planar, double *mn, double *mx) {
+  for (int c = 0; c < j->nch; c++) {
+    mn[c] = INFINITY;
+    mx[c] = -INFINITY;
+  }
+  size_t nch = (size_t)j->nch;
+  for (size_t i = 0; i < j->hw; i++)
+    for (size_t c = 0; c < nch; c++) {
+      double x = planar ? img[c * j->hw + i] : img[i * nch + c];
+      if (x < mn[c]) mn[c] = x;
+      if (x > mx[c]) mx[c] = x;
+    }
+}
+
+/* Reference pass 1: smoothed stack sums, its range, raw sums. */
+static int ref1_compute(void *ctx, const sf_batch *b) {
+  reg_job *j = ctx;
+  int status = 0;
+  j->b = b;
+  SF_CALL(sf_node_run(j->node, b->count + b->halo_lo + b->halo_hi, pre_unit, j));
+  SF_CALL(sf_node_run(j->node, b->count, post_unit, j));
+  size_t fe = (size_t)j->nch * j->hw;
+  double *ps = j->partials2 + j->n_partials2 * fe, *pr = j->partials + j->n_partials * j->ue;
+  for (size_t i = 0; i < fe; i++) ps[i] = 0.0;
+  for (size_t i = 0; i < j->ue; i++) pr[i] = 0.0;
+  for (size_t k = 0; k < b->count; k++) {
+    const float *f = j->proc_t + k * fe, *r = b->in + k * j->ue;
+    for (size_t c = 0; c < (size_t)j->nch; c++)
+      for (size_t i = 0; i < j->hw; i++) {
+        double x = f[c * j->hw + i];
+        if (x < j->smin[c]) j->smin[c] = x;
+        if (x > j->smax[c]) j->smax[c] = x;
+      }
+    for (size_t i = 0; i < fe; i++) ps[i] += f[i];
+    for (size_t i = 0; i < j->ue; i++) pr[i] += r[i];
+  }
+  j->n_partials2++;
+  j->n_partials++;
+cleanup:
+  return status;
+}
+
+/* Reference pass 2: frames registered to the provisional reference, raw frames warped. */
+static int ref2_compute(void *ctx, const sf_batch *b) {
+  reg_job *j = ctx;
+  int status = 0;
+  SF_CALL(flow_batch(j, b));
+  double *p = j->partials + j->n_partials * j->ue;
+  for (size_t i = 0; i < j->ue; i++) p[i] = 0.0;
+  for (size_t k = 0; k < b->count; k++) {
+    const float *f = j->warped + k * j->ue;
+    for (size_t i = 0; i < j->ue; i++) p[i] += f[i];
+  }
+  j->n_partials++;
+cleanup:
+  return status;
+}
+
+/* Preprocessed planar reference from a planar or interleaved image with constants lo, inv,
+ * smoothed by sm, into j->ref_proc; the flow plan's pyramid is built from it. */
+static int make_ref_proc(reg_job *j, const float *img, int planar, sf_smooth *sm, sf_flow_plan *fp) {
+  reg_ws *w = sf_node_workspace(j->node, 0);
+  size_t hw = j->hw, nch = (size_t)j->nch;
+  for (size_t c = 0; c < nch; c++)
+    for (size_t i = 0; i < hw; i++) {
+      float x = planar ? img[c * hw + i] : img[i * nch + c];
+      j->ref_proc[c * hw + i] = (x - j->lo[c]) * j->inv[c];
+    }
+  for (size_t c = 0; c < nch; c++) sf_smooth_execute(sm, j->ref_proc + c * hw, j->ref_proc + c * hw, w->scratch);
+  return sf_flow_set_reference(fp, w->fw, j->ref_proc);
+}
+
+int reg_flow_set_reference(reg_job *j, const float *ref) {
+  int status = 0;
+  double mn[REG_MAX_CH], mx[REG_MAX_CH];
+  image_range(j, ref, 0, mn, mx);
+  norm_from_range(j, mn, mx, j->lo, j->inv);
+  SF_CALL(make_ref_proc(j, ref, 0, j->sm, j->fp));
+  j->fp_active = j->fp;
+  j->fill = ref;
+  if (j->o.cc_init) {
+    reg_ws *w = sf_node_workspace(j->node, 0);
+    combine_planes(j, j->ref_proc, w->pb);
+    sf_resample_execute(j->cc_down, w->pb, j->m->w, w->small, j->cc_w, w->scratch);
+    SF_CALL(sf_xcorr_set_reference(j->xc, w->xc, w->small));
+  }
+  j->rt = trad(j->o.sigma[2]);
+  sf_gauss_weights(j->o.sigma[2], j->gt);
+  j->ta = j->tb = -1;
+  j->ref_pass = PASS_MAIN;
+cleanup:
+  return sf_mpi_agree(status, MPI_COMM_WORLD);
+}
+
+int reg_flow_build_reference(reg_job *j, sf_source *src, float *ref, sf_phase_times *tm) {
+  int status = 0, rank, size;
+  sf_flow_plan *fp2 = NULL;
+  float *prov = NULL, *rawmean = NULL;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  size_t a = j->o.ref_a, b = j->o.ref_b, fe = (size_t)j->nch * j->hw;
+  if (a >= j->m->t) { a = 0; b = j->m->t - 1; }
+  if (b >= j->m->t) b = j->m->t - 1;
+  sf_plan plan;
+  sf_plan_init(&plan, a, b - a + 1, j->o.buffer, size);
+  size_t s0, ns;
+  sf_plan_rank_segments(&plan, rank, &s0, &ns);
+  double smin[REG_MAX_CH], smax[REG_MAX_CH];
+  for (int c = 0; c < j->nch; c++) {
+    smin[c] = INFINITY;
+    smax[c] = -INFINITY;
+  }
+  j->smin = smin;
+  j->smax = smax;
+  j->partials = calloc((ns ? ns : 1) * j->ue, sizeof(double));
+  j->partials2 = calloc((ns ? ns : 1) * fe, sizeof(double));
+  prov = calloc(fe, sizeof(float));
+  rawmean = calloc(j->ue, sizeof(float));
+  status = sf_mpi_agree(j->partials && j->partials2 && prov && rawmean ? 0 : SF_ERR_NOMEM, MPI_COMM_WORLD);
+  if (status < 0) {
+    sf_error_report(status, __FILE__, __LINE__, __func__, "out of memory for the reference sums");
+    goto cleanup;
+  }
+  /* Pass 1: the stack smoothed with sigma + [1, 1, 0.5] over (y, x, t), its range and mean. */
+  j->ref_pass = PASS_REF1;
+  j->ta = (long)a;
+  j->tb = (long)b;
+  j->rt = trad(j->o.sigma[2] + 0.5);
+  sf_gauss_weights(j->o.sigma[2] + 0.5, j->gt);
+  sf_progress prog;
+  sf_progress_start(&prog, rank == 0, "reference", "frame visits", 2 * plan.n_units);
+  sf_sweep_ops ops = {j, ref1_compute, NULL, (size_t)j->rt};
+  SF_CALL(sf_sweep_run(MPI_COMM_WORLD, &plan, src, &ops, NULL, tm));
+  SF_CALL(reg_ordered_mean(j->partials, &j->n_partials, j->ue, plan.n_units, rawmean));
+  SF_CALL(reg_ordered_mean(j->partials2, &j->n_partials2, fe, plan.n_units, prov));
+  sf_progress_update(&prog, plan.n_units);
+  if (plan.n_units == 1) {
+    /* A single frame is the reference as it is (spec §4 item 47). */
+    memcpy(ref, rawmean, j->ue * sizeof(float));
+    goto cleanup;
+  }
+  {
+    double gmn[REG_MAX_CH], gmx[REG_MAX_CH], pmn[REG_MAX_CH], pmx[REG_MAX_CH];
+    MPI_Allreduce(smin, gmn, j->nch, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(smax, gmx, j->nch, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    /* Frames are normalised by the stack's range; the provisional reference is their mean. */
+    norm_from_range(j, gmn, gmx, j->lo, j->inv);
+    for (size_t c = 0; c < (size_t)j->nch; c++)
+      for (size_t i = 0; i < j->hw; i++) prov[c * j->hw + i] = (prov[c * j->hw + i] - j->lo[c]) * j->inv[c];
+    /* compensate_arr against it: alpha + 2, the default smoothing, no prealignment. */
+    image_range(j, prov, 1, pmn, pmx);
+    norm_from_range(j, pmn, pmx, j->lo2, j->inv2);
+    sf_flow_params p;
+    flow_params(j, 2.0, &p);
+    status = sf_flow_plan_create(j->m->h, j->m->w, j->nch, &p, &fp2);
+    SF_CHECK(status == 0, status, "cannot plan the reference flow pyramid");
+    {
+      float lo[REG_MAX_CH], inv[REG_MAX_CH];
+      memcpy(lo, j->lo, sizeof lo);
+      memcpy(inv, j->inv, sizeof inv);
+      memcpy(j->lo, j->lo2, sizeof lo);
+      memcpy(j->inv, j->inv2, sizeof inv);
+      SF_CALL(make_ref_proc(j, prov, 1, j->sm_def, fp2));
+      memcpy(j->lo, lo, sizeof lo);
+      memcpy(j->inv, inv, sizeof inv);
+    }
+  }
+  j->fp_active = fp2;
+  j->fill = rawmean;
+  j->ref_pass = PASS_REF2;
+  ops.compute = ref2_compute;
+  SF_CALL(sf_sweep_run(MPI_COMM_WORLD, &plan, src, &ops, NULL, tm));
+  SF_CALL(reg_ordered_mean(j->partials, &j->n_partials, j->ue, plan.n_units, ref));
+  sf_progress_end(&prog);
+cleanup:
+  j->ref_pass = PASS_MAIN;
+  j->fp_active = j->fp;
+  j->fill = NULL;
+  j->smin = j->smax = NULL;
+  sf_flow_plan_destroy(&fp2);
+  free(prov);
+  free(rawmean);
+  free(j->partials);
+  free(j->partials2);
+  j->partials = j->partials2 = NULL;
+  return status;
+}
