@@ -7,6 +7,7 @@ source "$(dirname "$0")/../mpi/common.sh"
 case_=$1 dir=$2 np=${3:-2}
 rm -rf "$dir" && mkdir -p "$dir"
 in="$dir/in.h5" out="$dir/out.h5" extra=() want_code=2 want_msg=""
+method=rigid; [[ "$case_" == flow-* ]] && method=flow
 good() { "$SLABFLOW" synth video -o "$1" --frames 12 --height 48 --width 56 --seed 2 >/dev/null; }
 case "$case_" in
   missing-file)    in="$dir/nope.h5"; want_msg="nope.h5: cannot open input: No such file" ;;
@@ -31,6 +32,16 @@ case "$case_" in
   ref-shape)       good "$in"; "$SF_H5CHECK" mkbad ref-wrong-shape "$dir/ref.h5"; extra=(--reference-file "$dir/ref.h5:/reference")
                    want_msg="ref.h5:/reference: reference is 32x48x1 but the frames are 48x56x1" ;;
   weights)         good "$in"; extra=(--weight 1,2); want_msg="--weight: 2 weights given but .*in.h5 has 1 channel" ;;
+  flow-alpha)      good "$in"; extra=(--alpha 0); want_msg="--alpha: every value must be in \(0, 1e\+06\], got '0'" ;;
+  flow-alpha-neg)  good "$in"; extra=(--alpha 2,-1); want_msg="--alpha: every value must be in \(0, 1e\+06\], got '2,-1'" ;;
+  flow-eta-high)   good "$in"; extra=(--eta 1.2); want_msg="--eta: every value must be in \(0, 1\], got '1.2'" ;;
+  flow-eta-zero)   good "$in"; extra=(--eta 0); want_msg="--eta: every value must be in \(0, 1\], got '0'" ;;
+  flow-a-data)     good "$in"; extra=(--a-data 1.5); want_msg="--a-data: every value must be in \(0, 1\], got '1.5'" ;;
+  flow-a-data-count) good "$in"; extra=(--a-data 0.4,0.5); want_msg="--a-data: 2 values given but .*in.h5 has 1 channel" ;;
+  flow-weights)    good "$in"; extra=(--weight 1,2,3); want_msg="--weight: 3 weights given but .*in.h5 has 1 channel" ;;
+  flow-ref-shape)  good "$in"; "$SF_H5CHECK" mkbad ref-wrong-shape "$dir/ref.h5"; extra=(--reference-file "$dir/ref.h5:/reference")
+                   want_msg="ref.h5:/reference: reference is 32x48x1 but the frames are 48x56x1" ;;
+  flow-sigma)      good "$in"; extra=(--sigma 1,2); want_msg="--sigma: expected S or SY,SX,ST, got '1,2'" ;;
   *) fail "unknown case $case_" ;;
 esac
 # A previous output at the target must survive a failed run.
@@ -41,7 +52,7 @@ fi
 before=""; [ -f "$in" ] && before=$(md5sum < "$in")
 set +e
 OMP_NUM_THREADS=1 timeout 120 mpirun -np "$np" --oversubscribe --bind-to none \
-  "$SLABFLOW" register "$in" -o "$out" --method rigid "${extra[@]}" 2> "$dir/stderr" > "$dir/stdout"
+  "$SLABFLOW" register "$in" -o "$out" --method "$method" "${extra[@]}" 2> "$dir/stderr" > "$dir/stdout"
 code=$?
 set -e
 cat "$dir/stderr" >&2

@@ -3,6 +3,9 @@
  *   sf_h5check same A.h5 B.h5 DSET...        exit 0 if every DSET has identical bytes
  *   sf_h5check shift-rms OUT.h5 IN.h5 TOL [MAXOFF]  RMS of /shifts - /truth/shifts (mean
  *                                             offset removed); MAXOFF bounds that offset
+ *   sf_h5check epe OUT.h5 IN.h5 BORDER MAXEPE [RATIO]  mean endpoint error of /flow against
+ *                                             /truth/flow with BORDER px cropped; fails above
+ *                                             MAXEPE or when EPE * RATIO > the zero-flow error
  *   sf_h5check attr FILE NAME                 prints a numeric attribute of /
  *   sf_h5check mkbad KIND FILE                KIND: 2d, zero-frames, int32, nan, float-ok,
  *                                             compound, tiny, ref-wrong-shape */
@@ -81,6 +84,41 @@ static int cmd_shift_rms(int argc, char **argv) {
   double maxoff = argc > 5 ? atof(argv[5]) : INFINITY;
   if (hypot(mu[0], mu[1]) > maxoff) fprintf(stderr, "offset %.4f px exceeds %.4f px\n", hypot(mu[0], mu[1]), maxoff);
   return rms <= tol && hypot(mu[0], mu[1]) <= maxoff ? 0 : 1;
+}
+
+static int cmd_epe(int argc, char **argv) {
+  if (argc < 6) return 2;
+  size_t n1, n2;
+  hsize_t dims[8];
+  int nd = 0;
+  size_t nb;
+  unsigned char *probe = read_raw(argv[2], "/flow", &nb, dims, &nd);
+  double *w = read_f64(argv[2], "/flow", &n1), *t = read_f64(argv[3], "/truth/flow", &n2);
+  if (!probe || !w || !t || n1 != n2 || nd != 4 || dims[3] != 2) {
+    fprintf(stderr, "cannot read /flow (T,H,W,2) or a matching /truth/flow\n");
+    return 2;
+  }
+  size_t T = dims[0], H = dims[1], W = dims[2], b = (size_t)atoi(argv[4]);
+  if (2 * b >= H || 2 * b >= W) return 2;
+  double se = 0, sz = 0, worst = 0;
+  for (size_t k = 0; k < T; k++) {
+    double fe = 0;
+    for (size_t y = b; y < H - b; y++)
+      for (size_t x = b; x < W - b; x++) {
+        size_t i = ((k * H + y) * W + x) * 2;
+        fe += hypot(w[i] - t[i], w[i + 1] - t[i + 1]);
+        sz += hypot(t[i], t[i + 1]);
+      }
+    fe /= (double)((H - 2 * b) * (W - 2 * b));
+    se += fe;
+    if (fe > worst) worst = fe;
+  }
+  double n = (double)T * (double)((H - 2 * b) * (W - 2 * b));
+  double epe = se / T, zero = sz / n, tol = atof(argv[5]), ratio = argc > 6 ? atof(argv[6]) : 0;
+  printf("frames %zu  EPE %.4f px (worst frame %.4f)  zero-flow EPE %.4f px  ratio %.1f  (max %.3f%s%s)\n", T, epe,
+         worst, zero, zero / epe, tol, ratio > 0 ? ", ratio >= " : "", ratio > 0 ? argv[6] : "");
+  free(probe); free(w); free(t);
+  return epe <= tol && (ratio <= 0 || epe * ratio <= zero) ? 0 : 1;
 }
 
 static int cmd_attr(int argc, char **argv) {
@@ -163,6 +201,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "same") && argc >= 5) return cmd_same(argc, argv);
   if (!strcmp(argv[1], "shift-rms")) return cmd_shift_rms(argc, argv);
   if (!strcmp(argv[1], "attr")) return cmd_attr(argc, argv);
+  if (!strcmp(argv[1], "epe")) return cmd_epe(argc, argv);
   if (!strcmp(argv[1], "mkbad")) return cmd_mkbad(argc, argv);
   fprintf(stderr, "usage: see the comment at the top of sf_h5check.c\n");
   return 2;
