@@ -164,6 +164,10 @@ cleanup:
   return status;
 }
 
+int sf_flow_ws_force_path(sf_flow_ws *ws, const char *path) { return sf_solver_force_path(ws->solver, path); }
+
+const char *sf_flow_ws_path(const sf_flow_ws *ws) { return sf_solver_path(ws->solver); }
+
 int sf_flow_set_reference(sf_flow_plan *pl, sf_flow_ws *ws, const float *ref) {
   size_t hw = pl->h * pl->w;
   for (int i = pl->pyr.min_level; i <= pl->pyr.ltop; i++) {

@@ -50,6 +50,12 @@ void sf_flow_execute(const sf_flow_plan *plan, sf_flow_ws *ws, const float *mov,
 /* The schedule in use (levels, sizes). Local. */
 const struct sf_pyramid *sf_flow_pyramid(const sf_flow_plan *plan);
 
+/* Forces the solver's code path ("avx512", "avx2", "c", "gs64"); SF_ERR_USAGE if unavailable. */
+int sf_flow_ws_force_path(sf_flow_ws *ws, const char *path);
+
+/* The solver's code path in use. */
+const char *sf_flow_ws_path(const sf_flow_ws *ws);
+
 void sf_flow_ws_destroy(sf_flow_ws **ws);
 void sf_flow_plan_destroy(sf_flow_plan **plan);
 

@@ -20,8 +20,8 @@ size_t sf_resample_scratch(const sf_resample *r);
 
 /* out = R(in). in has in_h rows of in_w floats, row stride in_stride; out has out_h rows of
  * out_w floats, row stride out_stride (so padded arrays can be read and written in place of
- * their interiors). scratch holds sf_resample_scratch(r) floats. Thread-safe on distinct
- * buffers, allocation-free. Local. */
+ * their interiors); out must not overlap in. scratch holds sf_resample_scratch(r) floats.
+ * Thread-safe on distinct buffers, allocation-free. Local. */
 void sf_resample_execute(const sf_resample *r, const float *in, size_t in_stride, float *out,
                          size_t out_stride, float *scratch);
 

@@ -88,6 +88,10 @@ int reg_flow_ws_create(reg_job *j, reg_ws *w) {
   int status = 0;
   size_t nch = (size_t)j->nch;
   SF_CALL(sf_flow_ws_create(j->fp, &w->fw));
+  /* Diagnostics: SLABFLOW_SOLVER=c|avx2|avx512|gs64 picks the solver's code path. */
+  const char *path = getenv("SLABFLOW_SOLVER");
+  if (path && *path) SF_CHECK(sf_flow_ws_force_path(w->fw, path) == 0, SF_ERR_USAGE,
+                              "SLABFLOW_SOLVER=%s: not a solver path this CPU has (c, avx2, avx512, gs64)", path);
   SF_ALLOC(w->fu, j->hw);
   SF_ALLOC(w->fv, j->hw);
   SF_ALLOC(w->pa, nch * j->hw);

@@ -1,0 +1,181 @@
+/* Dense backward warp with reference fill (spec register.md §2, slabflow decision 6) and the
+ * per-frame flow statistics (spec §7 item 60.7). */
+#include "kernels/flow_warp.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+typedef float v4f __attribute__((vector_size(16)));
+#endif
+
+static inline long clampl(long i, long n) { return i < 0 ? 0 : (i >= n ? n - 1 : i); }
+
+/* Pixels per pass: coordinates and weights of a run are computed in a vectorisable loop,
+ * then the taps are gathered pixel by pixel. */
+#define WARP_RUN 64
+
+/* Per-run coordinate data. */
+typedef struct warp_run {
+  float wx[4][WARP_RUN], wy[4][WARP_RUN];
+  int ix[WARP_RUN], iy[WARP_RUN];
+  int ok[WARP_RUN];
+} warp_run;
+
+/* Positions, bounds test and tap weights of pixels x0 .. x0+n-1 of row y. Out-of-bounds and
+ * NaN positions get ok = 0 and a harmless position 0 (no float-to-int conversion of them). */
+static void warp_coords(const float *restrict urow, const float *restrict vrow, long x0, long y,
+                        size_t n, float sx, float sy, float fw, float fh, int cubic,
+                        warp_run *restrict q) {
+  const float xmax = fw - 1.0f, ymax = fh - 1.0f, a = -0.75f;
+  const int xi0 = (int)x0;
+  const float yf = (float)y;
+  for (size_t i = 0; i < n; i++) {
+    float xs = (float)(xi0 + (int)i) + sx * urow[i];
+    float ys = yf + sy * vrow[i];
+    const int inb = (xs >= 0.0f) & (xs < fw) & (ys >= 0.0f) & (ys < fh);
+    /* The reference clips in-bounds positions to [0, n-1] before sampling (§2 item 39);
+     * this only matters in the last interval (n-1, n). */
+    float xc = xs < xmax ? xs : xmax, yc = ys < ymax ? ys : ymax; /* NaN -> max */
+    xc = xc > 0.0f ? xc : 0.0f;                                   /* -inf -> 0 */
+    yc = yc > 0.0f ? yc : 0.0f;
+    /* Out of bounds: position 0 (a product, not a select, which keeps the loop
+     * vectorisable); xc, yc are finite here. */
+    xs = xc * (float)inb;
+    ys = yc * (float)inb;
+    /* xs, ys >= 0, so truncation is floor (floorf is a libm call on baseline x86-64). */
+    const int ix = (int)xs, iy = (int)ys;
+    const float tx = xs - (float)ix, ty = ys - (float)iy;
+    q->ok[i] = inb;
+    q->ix[i] = ix;
+    q->iy[i] = iy;
+    q->wx[0][i] = tx;
+    q->wy[0][i] = ty;
+  }
+  if (!cubic) return; /* bilinear uses the fractions themselves */
+  /* Keys (a = -0.75) weights of taps -1, 0, 1, 2: K(t+1), K(t), K(1-t), K(2-t) as
+   * polynomials in t (the kernel of sf_keys_cubic, evaluated once per pixel and axis). */
+  for (size_t i = 0; i < n; i++) {
+    const float tx = q->wx[0][i], ty = q->wy[0][i];
+    q->wx[0][i] = a * tx * (tx - 1.0f) * (tx - 1.0f);
+    q->wx[1][i] = ((a + 2.0f) * tx - (a + 3.0f)) * tx * tx + 1.0f;
+    q->wx[2][i] = ((-(a + 2.0f) * tx + (2.0f * a + 3.0f)) * tx - a) * tx;
+    q->wx[3][i] = a * tx * tx * (1.0f - tx);
+    q->wy[0][i] = a * ty * (ty - 1.0f) * (ty - 1.0f);
+    q->wy[1][i] = ((a + 2.0f) * ty - (a + 3.0f)) * ty * ty + 1.0f;
+    q->wy[2][i] = ((-(a + 2.0f) * ty + (2.0f * a + 3.0f)) * ty - a) * ty;
+    q->wy[3][i] = a * ty * ty * (1.0f - ty);
+  }
+}
+
+void sf_warp_flow(const float *img, const float *fill, size_t h, size_t w, size_t c, const float *u,
+                  const float *v, size_t flow_stride, float sx, float sy, sf_interp interp,
+                  float *out, unsigned char *valid) {
+  const long W = (long)w, H = (long)h;
+  const size_t rs = w * c; /* row stride of img, fill and out */
+  const int cubic = interp != SF_INTERP_LINEAR;
+  warp_run q;
+  for (long y = 0; y < H; y++) {
+    const float *urow = u + (size_t)y * flow_stride, *vrow = v + (size_t)y * flow_stride;
+    for (long x0 = 0; x0 < W; x0 += WARP_RUN) {
+      const size_t n = (size_t)(W - x0 < WARP_RUN ? W - x0 : WARP_RUN);
+      warp_coords(urow + x0, vrow + x0, x0, y, n, sx, sy, (float)w, (float)h, cubic, &q);
+      if (valid)
+        for (size_t i = 0; i < n; i++)
+          valid[(size_t)y * w + (size_t)x0 + i] = (unsigned char)q.ok[i];
+      for (size_t i = 0; i < n; i++) {
+        const size_t o = (size_t)y * rs + ((size_t)x0 + i) * c;
+        if (!q.ok[i]) {
+          for (size_t k = 0; k < c; k++)
+            out[o + k] = fill[o + k];
+          continue;
+        }
+        const long ix = q.ix[i], iy = q.iy[i];
+        if (cubic) {
+          const float wx0 = q.wx[0][i], wx1 = q.wx[1][i], wx2 = q.wx[2][i], wx3 = q.wx[3][i];
+          const float wy0 = q.wy[0][i], wy1 = q.wy[1][i], wy2 = q.wy[2][i], wy3 = q.wy[3][i];
+          /* Columns first (sum over the rows of each tap column), then across: with one
+           * channel in the interior the four column sums are one vector expression. */
+          if (c == 1 && ix >= 1 && ix + 2 < W && iy >= 1 && iy + 2 < H) {
+            const float *b0 = img + (size_t)(iy - 1) * w + (size_t)(ix - 1);
+            const float *b1 = b0 + w, *b2 = b1 + w, *b3 = b2 + w;
+#if defined(__GNUC__)
+            /* Same arithmetic, element by element, as the scalar form below. */
+            v4f r0, r1, r2, r3;
+            memcpy(&r0, b0, sizeof r0);
+            memcpy(&r1, b1, sizeof r1);
+            memcpy(&r2, b2, sizeof r2);
+            memcpy(&r3, b3, sizeof r3);
+            const v4f col = wy0 * r0 + wy1 * r1 + wy2 * r2 + wy3 * r3;
+#else
+            float col[4];
+            for (int k = 0; k < 4; k++)
+              col[k] = wy0 * b0[k] + wy1 * b1[k] + wy2 * b2[k] + wy3 * b3[k];
+#endif
+            out[o] = wx0 * col[0] + wx1 * col[1] + wx2 * col[2] + wx3 * col[3];
+            continue;
+          }
+          const float *p[4];
+          size_t cx[4];
+          for (int j = 0; j < 4; j++) {
+            p[j] = img + (size_t)clampl(iy - 1 + j, H) * rs;
+            cx[j] = (size_t)clampl(ix - 1 + j, W) * c;
+          }
+          for (size_t k = 0; k < c; k++) {
+            float col[4];
+            for (int j = 0; j < 4; j++)
+              col[j] = wy0 * p[0][cx[j] + k] + wy1 * p[1][cx[j] + k] + wy2 * p[2][cx[j] + k] +
+                       wy3 * p[3][cx[j] + k];
+            out[o + k] = wx0 * col[0] + wx1 * col[1] + wx2 * col[2] + wx3 * col[3];
+          }
+        } else {
+          /* xs <= w-1, so ix+1 passes the edge only when tx == 0 (weight 0): replicate. */
+          const float tx = q.wx[0][i], ty = q.wy[0][i];
+          const size_t c0 = (size_t)ix * c, c1 = (size_t)(ix + 1 < W ? ix + 1 : ix) * c;
+          const float *r0 = img + (size_t)iy * rs,
+                      *r1 = img + (size_t)(iy + 1 < H ? iy + 1 : iy) * rs;
+          for (size_t k = 0; k < c; k++) {
+            const float a0 = r0[c0 + k] + tx * (r0[c1 + k] - r0[c0 + k]);
+            const float a1 = r1[c0 + k] + tx * (r1[c1 + k] - r1[c0 + k]);
+            out[o + k] = a0 + ty * (a1 - a0);
+          }
+        }
+      }
+    }
+  }
+}
+
+/* Sum over one line of numpy.gradient with unit spacing (central inside, one-sided at the
+ * ends, 0 for a single sample). The central terms telescope, leaving
+ * (p1 - p0) + (p[n-1] - p[n-2]) + ((p[n-1] + p[n-2]) - (p0 + p1)) / 2, also right for n = 2. */
+static double grad_line_sum(const float *p, size_t stride, size_t n) {
+  if (n < 2) return 0.0;
+  const double a = p[0], b = p[stride], y = p[(n - 2) * stride], z = p[(n - 1) * stride];
+  return (b - a) + (z - y) + 0.5 * ((z + y) - (a + b));
+}
+
+void sf_flow_stats(const float *u, const float *v, size_t h, size_t w, float out[4]) {
+  double sum_mag = 0.0, max_mag = 0.0, sum_div = 0.0, sum_u = 0.0, sum_v = 0.0;
+  for (size_t i = 0; i < h * w; i++) {
+    const double a = u[i], b = v[i];
+    const double m = sqrt(a * a + b * b);
+    sum_mag += m;
+    max_mag = m > max_mag ? m : max_mag;
+    sum_u += a;
+    sum_v += b;
+  }
+  for (size_t y = 0; y < h; y++)
+    sum_div += grad_line_sum(u + y * w, 1, w);
+  for (size_t x = 0; x < w; x++)
+    sum_div += grad_line_sum(v + x, w, h);
+  const double n = (double)h * (double)w;
+  if (n == 0.0) {
+    out[0] = out[1] = out[2] = out[3] = 0.0f;
+    return;
+  }
+  const double mu = sum_u / n, mv = sum_v / n;
+  out[0] = (float)(sum_mag / n);
+  out[1] = (float)max_mag;
+  out[2] = (float)(sum_div / n);
+  out[3] = (float)sqrt(mu * mu + mv * mv);
+}
