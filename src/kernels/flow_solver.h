@@ -59,4 +59,11 @@ int sf_solver_force_path(sf_solver *s, const char *path);
 /* Frees; accepts NULL and sets *s to NULL. */
 void sf_solver_destroy(sf_solver **s);
 
+/* Notes on the above. sf_solver_force_path also accepts "gs64": the reference's order
+ * (column index outer, row index inner, lexicographic Gauss-Seidel) in double precision,
+ * scalar, for parity experiments; its bytes differ from the other paths', which sweep in
+ * red-black order and agree byte for byte with each other. sf_solver_execute cannot return
+ * an error: for a level larger than the workspace was planned for, or more channels, it
+ * writes NaN increments. */
+
 #endif

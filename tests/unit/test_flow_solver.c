@@ -1,7 +1,8 @@
 /* CUnit tests of the motion tensors and the level solver (src/kernels/flow_solver.c):
  * analytic tensors, zero flow for identical frames, recovery of a known shift and of a
- * smooth flow, byte-identical code paths, red-black vs the reference order (gs64), and
- * the a_smooth != 1 path. */
+ * smooth flow, byte-identical code paths, workspace reuse, the converged solution against
+ * the reference order (gs64), red-black vs gs64 after 50 sweeps, and the a_smooth != 1
+ * path. */
 #include <CUnit/Basic.h>
 #include <math.h>
 #include <stdio.h>
@@ -427,7 +428,7 @@ static void test_paths_identical(void) {
     for (size_t c = 0; c < sizeof lag_iter / sizeof lag_iter[0]; c++) {
       sf_solver_params p;
       default_params(&p, 2, 1.5, 0.45);
-      p.a_data[1] = 0.7;
+      p.a_data[1] = c == 2 ? 1.0 : 0.7; /* 1: the channel's psi stays 1, no pow */
       p.weight[0] = 0.6f;
       p.weight[1] = 0.4f;
       p.hx = 0.9;
@@ -480,6 +481,45 @@ static void test_workspace_reuse(void) {
   free(keep);
   level_free(&A);
   level_free(&B);
+}
+
+/* Run to convergence, every order reaches the same solution of the level equations: the
+ * red-black float paths must agree with the reference order in double (gs64). This checks
+ * the equations themselves (neighbour weights, Neumann frame, data coefficients, spacings)
+ * independently of the order. a_data = 1 (convex); a_smooth 1 and 0.5. */
+static void test_converged_equals_gs64(void) {
+  const double as[2] = {1.0, 0.5};
+  level L;
+  make_pair_level(&L, 37, 52);
+  const size_t N = (L.h + 2) * (L.w + 2);
+  float *du = malloc(N * sizeof(float)), *dv = malloc(N * sizeof(float));
+  for (int c = 0; c < 2; c++) {
+    sf_solver_params p;
+    default_params(&p, 2, 1.5, 1.0);
+    p.hx = 0.9;
+    p.hy = 1.1;
+    p.alpha_y = 2.0;
+    p.weight[0] = 0.7f;
+    p.weight[1] = 0.3f;
+    p.a_smooth = as[c];
+    p.iterations = 1500;
+    solve(&L, &p, NULL);
+    memcpy(du, L.du, N * sizeof(float));
+    memcpy(dv, L.dv, N * sizeof(float));
+    solve(&L, &p, "gs64");
+    double mx = 0;
+    for (size_t i = 1; i <= L.h; i++)
+      for (size_t j = 1; j <= L.w; j++) {
+        size_t x = i * (L.w + 2) + j;
+        double d = fmax(fabs((double)du[x] - L.du[x]), fabs((double)dv[x] - L.dv[x]));
+        if (d > mx) mx = d;
+      }
+    printf("\n    a_smooth %.1f, 1500 it: max |red-black - gs64| %.2e px", as[c], mx);
+    CU_ASSERT(mx <= 1e-4);
+  }
+  free(du);
+  free(dv);
+  level_free(&L);
 }
 
 /* Red-black (float) against the reference order (gs64, double) on a realistic pair. */
@@ -576,6 +616,7 @@ int main(void) {
   CU_add_test(s, "smooth flow recovered", test_smooth_flow_recovered);
   CU_add_test(s, "all float paths give the same bytes", test_paths_identical);
   CU_add_test(s, "workspace reuse and oversize levels", test_workspace_reuse);
+  CU_add_test(s, "converged solution equals gs64", test_converged_equals_gs64);
   CU_add_test(s, "red-black vs gs64", test_redblack_vs_gs64);
   CU_add_test(s, "a_smooth != 1 path", test_asmooth_path);
   CU_basic_set_mode(CU_BRM_VERBOSE);
