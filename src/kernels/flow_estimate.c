@@ -20,7 +20,10 @@ struct sf_flow_plan {
   sf_pyramid pyr;
   sf_resample **img;   /* [level]: full resolution -> level (NULL outside min..top) */
   sf_resample **up;    /* [level]: level+1 -> level, for the flow (NULL at the top) */
-  sf_resample *fin;    /* min_level -> full resolution (NULL when min_level == 0) */
+  /* min_level -> full resolution (min_level > 0): OpenCV-style bicubic resize, Keys
+   * a = -0.75, half-pixel centres, edge replicated (§1.4 item 24); 4 taps per output. */
+  int *fy_i, *fx_i;
+  float *fy_w, *fx_w;
   float **ref;         /* [level]: nch planes of the reference at that level */
   size_t max_h, max_w; /* largest level processed */
   size_t scratch;      /* floats of scratch for any resample, tensor or median call */
@@ -47,6 +50,7 @@ void sf_flow_params_default(sf_flow_params *p, int nch) {
   p->a_smooth = 1.0;
   p->constancy = SF_CONST_GC;
   p->omega = 1.95;
+  p->warp_q32 = 1;
   for (int k = 0; k < nch && k < SF_FLOW_MAX_CH; k++) {
     p->a_data[k] = 0.45;
     p->weight[k] = 1.0f / (float)nch;
@@ -66,13 +70,51 @@ void sf_flow_plan_destroy(sf_flow_plan **pp) {
   free(pl->img);
   free(pl->up);
   free(pl->ref);
-  sf_resample_destroy(&pl->fin);
+  free(pl->fy_i);
+  free(pl->fx_i);
+  free(pl->fy_w);
+  free(pl->fx_w);
   sf_pyramid_free(&pl->pyr);
   free(pl);
   *pp = NULL;
 }
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Keys cubic (a = -0.75) tap table from in_len to out_len samples: out i at source
+ * (i + 0.5) in/out - 0.5, taps floor - 1 .. floor + 2 clamped to the edge. */
+static void keys_taps(size_t in_len, size_t out_len, int *idx, float *wt) {
+  const double a = -0.75, sc = (double)in_len / (double)out_len;
+  for (size_t i = 0; i < out_len; i++) {
+    double x = ((double)i + 0.5) * sc - 0.5, f = floor(x), t = x - f;
+    double k[4] = {a * t * (t - 1) * (t - 1), ((a + 2) * t - (a + 3)) * t * t + 1,
+                   ((-(a + 2) * t + (2 * a + 3)) * t - a) * t, a * t * t * (1 - t)};
+    for (int p = 0; p < 4; p++) {
+      long j = (long)f - 1 + p;
+      idx[4 * i + p] = (int)(j < 0 ? 0 : j >= (long)in_len ? (long)in_len - 1 : j);
+      wt[4 * i + p] = (float)k[p];
+    }
+  }
+}
+
+/* Bicubic upsampling of one plane with the plan's final tap tables: columns of each output
+ * row from four input rows (row AXPYs), then four taps along the row. tmp: w_in floats. */
+static void upsample_final(const sf_flow_plan *pl, const float *in, size_t in_stride, size_t in_w, float *out,
+                           float *tmp) {
+  for (size_t y = 0; y < pl->h; y++) {
+    const int *iy = pl->fy_i + 4 * y;
+    const float *wy = pl->fy_w + 4 * y;
+    const float *r0 = in + (size_t)iy[0] * in_stride, *r1 = in + (size_t)iy[1] * in_stride;
+    const float *r2 = in + (size_t)iy[2] * in_stride, *r3 = in + (size_t)iy[3] * in_stride;
+    for (size_t x = 0; x < in_w; x++) tmp[x] = wy[0] * r0[x] + wy[1] * r1[x] + wy[2] * r2[x] + wy[3] * r3[x];
+    float *o = out + y * pl->w;
+    for (size_t x = 0; x < pl->w; x++) {
+      const int *ix = pl->fx_i + 4 * x;
+      const float *wx = pl->fx_w + 4 * x;
+      o[x] = wx[0] * tmp[ix[0]] + wx[1] * tmp[ix[1]] + wx[2] * tmp[ix[2]] + wx[3] * tmp[ix[3]];
+    }
+  }
+}
 
 int sf_flow_plan_create(size_t h, size_t w, int nch, const sf_flow_params *p, sf_flow_plan **out) {
   int status = 0;
@@ -105,12 +147,17 @@ int sf_flow_plan_create(size_t h, size_t w, int nch, const sf_flow_params *p, sf
     pl->max_h = max_sz(pl->max_h, L->h);
     pl->max_w = max_sz(pl->max_w, L->w);
     pl->scratch = max_sz(pl->scratch, sf_tensor_scratch(L->h, L->w));
+    pl->scratch = max_sz(pl->scratch, w); /* the final upsampling's row */
     pl->scratch = max_sz(pl->scratch, sf_median5_scratch(L->h, L->w));
   }
   if (lo > 0) {
     const sf_pyramid_level *L = &pl->pyr.lv[lo];
-    SF_CALL(sf_resample_create(L->h, L->w, h, w, &pl->fin));
-    pl->scratch = max_sz(pl->scratch, sf_resample_scratch(pl->fin));
+    SF_ALLOC(pl->fy_i, 4 * h);
+    SF_ALLOC(pl->fx_i, 4 * w);
+    SF_ALLOC(pl->fy_w, 4 * h);
+    SF_ALLOC(pl->fx_w, 4 * w);
+    keys_taps(L->h, h, pl->fy_i, pl->fy_w);
+    keys_taps(L->w, w, pl->fx_i, pl->fx_w);
   }
   *out = pl;
   pl = NULL;
@@ -236,7 +283,8 @@ void sf_flow_execute(const sf_flow_plan *pl, sf_flow_ws *ws, const float *mov, c
       pad_edge(ws->v, h, w);
       for (int k = 0; k < pl->nch; k++)
         sf_warp_flow(ws->f2 + (size_t)k * n, f1 + (size_t)k * n, h, w, 1, ws->u + s + 1, ws->v + s + 1, s,
-                     (float)(1.0 / L->hx), (float)(1.0 / L->hy), SF_INTERP_CUBIC, ws->f2w + (size_t)k * n, NULL);
+                     (float)(1.0 / L->hx), (float)(1.0 / L->hy), p->warp_q32 ? SF_INTERP_CUBIC_Q32 : SF_INTERP_CUBIC,
+                     ws->f2w + (size_t)k * n, NULL);
       f2w = ws->f2w;
     }
     for (int k = 0; k < pl->nch; k++)
@@ -282,8 +330,8 @@ void sf_flow_execute(const sf_flow_plan *pl, sf_flow_ws *ws, const float *mov, c
   }
   size_t ps = pw + 2;
   if (lo > 0) {
-    sf_resample_execute(pl->fin, ws->pu + ps + 1, ps, u, pl->w, ws->scratch);
-    sf_resample_execute(pl->fin, ws->pv + ps + 1, ps, v, pl->w, ws->scratch);
+    upsample_final(pl, ws->pu + ps + 1, ps, pw, u, ws->scratch);
+    upsample_final(pl, ws->pv + ps + 1, ps, pw, v, ws->scratch);
   } else {
     for (size_t y = 0; y < ph; y++) {
       memcpy(u + y * pl->w, ws->pu + (y + 1) * ps + 1, pl->w * sizeof(float));

@@ -25,7 +25,7 @@ typedef struct warp_run {
 /* Positions, bounds test and tap weights of pixels x0 .. x0+n-1 of row y. Out-of-bounds and
  * NaN positions get ok = 0 and a harmless position 0 (no float-to-int conversion of them). */
 static void warp_coords(const float *restrict urow, const float *restrict vrow, long x0, long y,
-                        size_t n, float sx, float sy, float fw, float fh, int cubic,
+                        size_t n, float sx, float sy, float fw, float fh, int cubic, int quant,
                         warp_run *restrict q) {
   const float xmax = fw - 1.0f, ymax = fh - 1.0f, a = -0.75f;
   const int xi0 = (int)x0;
@@ -43,6 +43,10 @@ static void warp_coords(const float *restrict urow, const float *restrict vrow, 
      * vectorisable); xc, yc are finite here. */
     xs = xc * (float)inb;
     ys = yc * (float)inb;
+    if (quant) { /* OpenCV remap: round(pos * 32) / 32, exact in float */
+      xs = rintf(xs * 32.0f) * (1.0f / 32.0f);
+      ys = rintf(ys * 32.0f) * (1.0f / 32.0f);
+    }
     /* xs, ys >= 0, so truncation is floor (floorf is a libm call on baseline x86-64). */
     const int ix = (int)xs, iy = (int)ys;
     const float tx = xs - (float)ix, ty = ys - (float)iy;
@@ -73,13 +77,13 @@ void sf_warp_flow(const float *img, const float *fill, size_t h, size_t w, size_
                   float *out, unsigned char *valid) {
   const long W = (long)w, H = (long)h;
   const size_t rs = w * c; /* row stride of img, fill and out */
-  const int cubic = interp != SF_INTERP_LINEAR;
+  const int cubic = interp != SF_INTERP_LINEAR, quant = interp == SF_INTERP_CUBIC_Q32;
   warp_run q;
   for (long y = 0; y < H; y++) {
     const float *urow = u + (size_t)y * flow_stride, *vrow = v + (size_t)y * flow_stride;
     for (long x0 = 0; x0 < W; x0 += WARP_RUN) {
       const size_t n = (size_t)(W - x0 < WARP_RUN ? W - x0 : WARP_RUN);
-      warp_coords(urow + x0, vrow + x0, x0, y, n, sx, sy, (float)w, (float)h, cubic, &q);
+      warp_coords(urow + x0, vrow + x0, x0, y, n, sx, sy, (float)w, (float)h, cubic, quant, &q);
       if (valid)
         for (size_t i = 0; i < n; i++)
           valid[(size_t)y * w + (size_t)x0 + i] = (unsigned char)q.ok[i];

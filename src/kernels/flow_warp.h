@@ -9,7 +9,8 @@
 
 /* out(y,x,k) = img(y + sy*v(y,x), x + sx*u(y,x), k) for an h x w image with c interleaved
  * channels; u and v are h x w with row stride flow_stride. Keys cubic (a = -0.75) or bilinear
- * with exact coordinates; taps beyond the edge replicate it. A pixel whose sampling position
+ * with exact coordinates (SF_INTERP_CUBIC_Q32: rounded to 1/32 px like OpenCV's remap);
+ * taps beyond the edge replicate it. A pixel whose sampling position
  * is out of bounds (x+u < 0, x+u >= w, y+v < 0, y+v >= h) takes fill(y,x,k); valid (may be
  * NULL) gets 1 for in-bounds pixels and 0 otherwise. Thread-safe, allocation-free. Local. */
 void sf_warp_flow(const float *img, const float *fill, size_t h, size_t w, size_t c,

@@ -5,7 +5,9 @@
 
 #include <stddef.h>
 
-typedef enum { SF_INTERP_LINEAR = 1, SF_INTERP_CUBIC = 3 } sf_interp;
+/* SF_INTERP_CUBIC_Q32: Keys cubic at positions rounded to 1/32 px (OpenCV remap's fixed
+ * point), used inside the flow pyramid for parity with the reference (sf_warp_flow only). */
+typedef enum { SF_INTERP_LINEAR = 1, SF_INTERP_CUBIC = 3, SF_INTERP_CUBIC_Q32 = 4 } sf_interp;
 
 /* Keys cubic convolution kernel, a = -0.75 (spec register.md §1.3). */
 float sf_keys_cubic(float t);
