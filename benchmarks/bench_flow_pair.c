@@ -72,6 +72,9 @@ static int preset_min_level(const char *name) {
 /* The OFOptions defaults of spec §5 for one channel, with the preset's min_level. */
 static void preset_params(sf_flow_params *p, int min_level) {
   sf_flow_params_default(p, 1);
+  /* Diagnostics: SF_WARP_Q32=1 rounds the pyramid warps' positions to 1/32 px. */
+  const char *q = getenv("SF_WARP_Q32");
+  if (q && *q == '1') p->warp_q32 = 1;
   p->alpha[0] = p->alpha[1] = 1.5;
   p->levels = 100;
   p->min_level = min_level;

@@ -50,7 +50,7 @@ void sf_flow_params_default(sf_flow_params *p, int nch) {
   p->a_smooth = 1.0;
   p->constancy = SF_CONST_GC;
   p->omega = 1.95;
-  p->warp_q32 = 1;
+  p->warp_q32 = 0;
   for (int k = 0; k < nch && k < SF_FLOW_MAX_CH; k++) {
     p->a_data[k] = 0.45;
     p->weight[k] = 1.0f / (float)nch;

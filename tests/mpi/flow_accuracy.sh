@@ -33,3 +33,9 @@ awk -v q="${epe[quality-a16]}" -v b="${epe[balanced-a16]}" 'BEGIN { exit !(q <= 
   fail "quality EPE ${epe[quality-a16]} worse than balanced ${epe[balanced-a16]} (alpha 16)"
 echo "EPE (defaults) fast ${epe[fast]} balanced ${epe[balanced]} quality ${epe[quality]};" \
   "alpha 16: balanced ${epe[balanced-a16]} quality ${epe[quality-a16]}"
+# Rigid prealignment (--cc-init) on a larger motion (up to 16 px, 256x256) stays accurate.
+"$SLABFLOW" synth video -o "$dir/big.h5" --frames 12 --height 256 --width 256 --seed 4 \
+  --motion nonrigid --max-shift 16 --noise-db 30
+OMP_NUM_THREADS=1 sf_mpirun "$np" "$SLABFLOW" register "$dir/big.h5" -o "$dir/cc.h5" --threads 1 \
+  --quality balanced --cc-init --save-flow --buffer-size 6 --reference-file "$dir/big.h5:/truth/clean_mean" >/dev/null
+"$SF_H5CHECK" epe "$dir/cc.h5" "$dir/big.h5" 25 0.15 10 || fail "--cc-init: EPE above 0.15 px"
