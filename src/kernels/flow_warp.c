@@ -24,7 +24,7 @@ typedef struct warp_run {
 
 /* Positions, bounds test and tap weights of pixels x0 .. x0+n-1 of row y. Out-of-bounds and
  * NaN positions get ok = 0 and a harmless position 0 (no float-to-int conversion of them). */
-static void warp_coords(const float *restrict urow, const float *restrict vrow, long x0, long y,
+static inline __attribute__((always_inline)) void warp_coords(const float *restrict urow, const float *restrict vrow, long x0, long y,
                         size_t n, float sx, float sy, float fw, float fh, int cubic, int quant,
                         warp_run *restrict q) {
   const float xmax = fw - 1.0f, ymax = fh - 1.0f, a = -0.75f;
@@ -83,7 +83,11 @@ void sf_warp_flow(const float *img, const float *fill, size_t h, size_t w, size_
     const float *urow = u + (size_t)y * flow_stride, *vrow = v + (size_t)y * flow_stride;
     for (long x0 = 0; x0 < W; x0 += WARP_RUN) {
       const size_t n = (size_t)(W - x0 < WARP_RUN ? W - x0 : WARP_RUN);
-      warp_coords(urow + x0, vrow + x0, x0, y, n, sx, sy, (float)w, (float)h, cubic, quant, &q);
+      /* quant as a constant, so each instance keeps its loop vectorised */
+      if (quant)
+        warp_coords(urow + x0, vrow + x0, x0, y, n, sx, sy, (float)w, (float)h, cubic, 1, &q);
+      else
+        warp_coords(urow + x0, vrow + x0, x0, y, n, sx, sy, (float)w, (float)h, cubic, 0, &q);
       if (valid)
         for (size_t i = 0; i < n; i++)
           valid[(size_t)y * w + (size_t)x0 + i] = (unsigned char)q.ok[i];
