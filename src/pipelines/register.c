@@ -335,28 +335,23 @@ static int main_compute(void *ctx, const sf_batch *b) {
   return rc;
 }
 
-/* Main pass commit: collective writes of the batch and its done mark. */
+/* Main pass commit: collective writes of the batch (registered frames; rigid: shifts; flow:
+ * statistics, optional flow and valid mask) and its done mark. */
 static int main_commit(void *ctx, const sf_batch *b) {
   reg_job *j = ctx;
   int status = 0;
   SF_CALL(sf_output_write_rows(j->out, j->id_reg, b->first, b->count, sf_h5_native_type(j->m->dtype), j->outbuf));
-  SF_CALL(sf_output_write_rows(j->out, j->id_shift, b->first, b->count, H5T_NATIVE_FLOAT, j->shifts));
-  SF_CALL(sf_output_mark_done(j->out, b->segment));
-cleanup:
-  return status;
-}
-
-/* Flow main pass commit: registered frames, statistics, optional flow and valid mask. */
-static int flow_commit(void *ctx, const sf_batch *b) {
-  reg_job *j = ctx;
-  int status = 0;
-  SF_CALL(sf_output_write_rows(j->out, j->id_reg, b->first, b->count, sf_h5_native_type(j->m->dtype), j->outbuf));
-  for (int k = 0; k < 4; k++)
-    SF_CALL(sf_output_write_rows(j->out, j->id_stats[k], b->first, b->count, H5T_NATIVE_FLOAT,
-                                 j->stats + (size_t)k * j->o.buffer));
-  if (j->o.save_flow) SF_CALL(sf_output_write_rows(j->out, j->id_flow, b->first, b->count, H5T_NATIVE_FLOAT, j->flow));
-  if (j->o.save_valid)
-    SF_CALL(sf_output_write_rows(j->out, j->id_valid, b->first, b->count, H5T_NATIVE_UCHAR, j->valid));
+  if (j->o.method == REG_RIGID) {
+    SF_CALL(sf_output_write_rows(j->out, j->id_shift, b->first, b->count, H5T_NATIVE_FLOAT, j->shifts));
+  } else {
+    for (int k = 0; k < 4; k++)
+      SF_CALL(sf_output_write_rows(j->out, j->id_stats[k], b->first, b->count, H5T_NATIVE_FLOAT,
+                                   j->stats + (size_t)k * j->o.buffer));
+    if (j->o.save_flow)
+      SF_CALL(sf_output_write_rows(j->out, j->id_flow, b->first, b->count, H5T_NATIVE_FLOAT, j->flow));
+    if (j->o.save_valid)
+      SF_CALL(sf_output_write_rows(j->out, j->id_valid, b->first, b->count, H5T_NATIVE_UCHAR, j->valid));
+  }
   SF_CALL(sf_output_mark_done(j->out, b->segment));
 cleanup:
   return status;
@@ -601,10 +596,7 @@ int sf_cmd_register(int argc, char **argv) {
   {
     sf_progress prog;
     sf_sweep_ops ops = {j, main_compute, main_commit, 0};
-    if (j->o.method == REG_FLOW) {
-      ops.compute = reg_flow_main_compute;
-      ops.commit = flow_commit;
-    }
+    if (j->o.method == REG_FLOW) ops.compute = reg_flow_main_compute;
     sf_progress_start(&prog, rank == 0, "register", "frames", j->m->t);
     SF_CALL(sf_sweep_run(MPI_COMM_WORLD, &plan, src, &ops, &prog, &tm));
     sf_progress_end(&prog);

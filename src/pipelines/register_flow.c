@@ -39,11 +39,11 @@ static void flow_params(const reg_job *j, double alpha_add, sf_flow_params *p) {
 
 static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
 
-/* Temporal radius of a sigma (scipy truncate 4). */
-static int trad(double s) {
-  double k[2 * SF_GAUSS_MAX_RADIUS + 1];
-  int r = sf_gauss_weights(s, k);
-  return r < 0 ? SF_GAUSS_MAX_RADIUS + 1 : r;
+/* Temporal smoothing of the pass in progress: weights and radius for sigma (frames). The
+ * option parser bounds sigma, so the radius stays within SF_GAUSS_MAX_RADIUS. */
+static int set_temporal(reg_job *j, double sigma) {
+  j->rt = sf_gauss_weights(sigma, j->gt);
+  return j->rt;
 }
 
 int reg_flow_setup(reg_job *j) {
@@ -72,7 +72,7 @@ int reg_flow_setup(reg_job *j) {
     SF_CHECK(status == 0, status, "cannot plan the --cc-init correlation");
   }
   /* Halo: the temporal context of the reference stack smoothing (sigma_t + 0.5, spec §4). */
-  size_t halo = (size_t)trad(o->sigma[2] + 0.5), seg = o->buffer;
+  size_t halo = (size_t)set_temporal(j, o->sigma[2] + 0.5), seg = o->buffer;
   SF_ALLOC(j->proc, (seg + 2 * halo) * nch * hw);
   SF_ALLOC(j->proc_t, seg * nch * hw);
   SF_ALLOC(j->ref_proc, nch * hw);
@@ -131,7 +131,8 @@ static int pre_unit(void *ctx, void *wsp, size_t k) {
   size_t hw = j->hw, nch = (size_t)j->nch;
   float *dst = j->proc + k * nch * hw;
   if (j->ref_pass) {
-    static const float zero[REG_MAX_CH], one[REG_MAX_CH] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    float zero[REG_MAX_CH] = {0}, one[REG_MAX_CH];
+    for (int c = 0; c < REG_MAX_CH; c++) one[c] = 1.0f;
     sf_normalize_deinterleave(batch_frame(j, k), hw, nch, zero, one, dst);
     for (size_t c = 0; c < nch; c++) sf_smooth_execute(j->sm_ref, dst + c * hw, dst + c * hw, w->scratch);
   } else {
@@ -143,13 +144,11 @@ static int pre_unit(void *ctx, void *wsp, size_t k) {
 
 /* Reflects absolute unit index i into [a, b] (edge-duplicating, scipy "reflect"). */
 static long reflect_index(long i, long a, long b) {
-  long n = b - a + 1;
-  if (n == 1) return a;
+  if (a == b) return a;
   while (i < a || i > b) {
     if (i < a) i = 2 * a - 1 - i;
     if (i > b) i = 2 * b + 1 - i;
   }
-  (void)n;
   return i;
 }
 
@@ -381,15 +380,16 @@ cleanup:
   return status;
 }
 
-/* Preprocessed planar reference from a planar or interleaved image with constants lo, inv,
- * smoothed by sm, into j->ref_proc; the flow plan's pyramid is built from it. */
-static int make_ref_proc(reg_job *j, const float *img, int planar, sf_smooth *sm, sf_flow_plan *fp) {
+/* Preprocessed planar reference from a planar or interleaved image normalised with lo, inv
+ * and smoothed by sm, into j->ref_proc; the flow plan's pyramid is built from it. */
+static int make_ref_proc(reg_job *j, const float *img, int planar, const float *lo, const float *inv,
+                         sf_smooth *sm, sf_flow_plan *fp) {
   reg_ws *w = sf_node_workspace(j->node, 0);
   size_t hw = j->hw, nch = (size_t)j->nch;
   for (size_t c = 0; c < nch; c++)
     for (size_t i = 0; i < hw; i++) {
       float x = planar ? img[c * hw + i] : img[i * nch + c];
-      j->ref_proc[c * hw + i] = (x - j->lo[c]) * j->inv[c];
+      j->ref_proc[c * hw + i] = (x - lo[c]) * inv[c];
     }
   for (size_t c = 0; c < nch; c++) sf_smooth_execute(sm, j->ref_proc + c * hw, j->ref_proc + c * hw, w->scratch);
   return sf_flow_set_reference(fp, w->fw, j->ref_proc);
@@ -400,7 +400,7 @@ int reg_flow_set_reference(reg_job *j, const float *ref) {
   double mn[REG_MAX_CH], mx[REG_MAX_CH];
   image_range(j, ref, 0, mn, mx);
   norm_from_range(j, mn, mx, j->lo, j->inv);
-  SF_CALL(make_ref_proc(j, ref, 0, j->sm, j->fp));
+  SF_CALL(make_ref_proc(j, ref, 0, j->lo, j->inv, j->sm, j->fp));
   j->fp_active = j->fp;
   j->fill = ref;
   if (j->o.cc_init) {
@@ -409,8 +409,7 @@ int reg_flow_set_reference(reg_job *j, const float *ref) {
     sf_resample_execute(j->cc_down, w->pb, j->m->w, w->small, j->cc_w, w->scratch);
     SF_CALL(sf_xcorr_set_reference(j->xc, w->xc, w->small));
   }
-  j->rt = trad(j->o.sigma[2]);
-  sf_gauss_weights(j->o.sigma[2], j->gt);
+  set_temporal(j, j->o.sigma[2]);
   j->ta = j->tb = -1;
   j->ref_pass = PASS_MAIN;
 cleanup:
@@ -450,8 +449,7 @@ int reg_flow_build_reference(reg_job *j, sf_source *src, float *ref, sf_phase_ti
   j->ref_pass = PASS_REF1;
   j->ta = (long)a;
   j->tb = (long)b;
-  j->rt = trad(j->o.sigma[2] + 0.5);
-  sf_gauss_weights(j->o.sigma[2] + 0.5, j->gt);
+  set_temporal(j, j->o.sigma[2] + 0.5);
   sf_progress prog;
   sf_progress_start(&prog, rank == 0, "reference", "frame visits", 2 * plan.n_units);
   sf_sweep_ops ops = {j, ref1_compute, NULL, (size_t)j->rt};
@@ -479,16 +477,7 @@ int reg_flow_build_reference(reg_job *j, sf_source *src, float *ref, sf_phase_ti
     flow_params(j, 2.0, &p);
     status = sf_flow_plan_create(j->m->h, j->m->w, j->nch, &p, &fp2);
     SF_CHECK(status == 0, status, "cannot plan the reference flow pyramid");
-    {
-      float lo[REG_MAX_CH], inv[REG_MAX_CH];
-      memcpy(lo, j->lo, sizeof lo);
-      memcpy(inv, j->inv, sizeof inv);
-      memcpy(j->lo, j->lo2, sizeof lo);
-      memcpy(j->inv, j->inv2, sizeof inv);
-      SF_CALL(make_ref_proc(j, prov, 1, j->sm_def, fp2));
-      memcpy(j->lo, lo, sizeof lo);
-      memcpy(j->inv, inv, sizeof inv);
-    }
+    SF_CALL(make_ref_proc(j, prov, 1, j->lo2, j->inv2, j->sm_def, fp2));
   }
   j->fp_active = fp2;
   j->fill = rawmean;
