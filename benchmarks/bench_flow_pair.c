@@ -72,9 +72,12 @@ static int preset_min_level(const char *name) {
 /* The OFOptions defaults of spec §5 for one channel, with the preset's min_level. */
 static void preset_params(sf_flow_params *p, int min_level) {
   sf_flow_params_default(p, 1);
-  /* Diagnostics: SF_WARP_Q32=1 rounds the pyramid warps' positions to 1/32 px. */
+  /* Diagnostics: SF_WARP_Q32=0 warps the pyramid levels at exact positions instead of the
+   * reference's 1/32-px grid; SF_SWEEP=redblack sweeps in red-black order. */
   const char *q = getenv("SF_WARP_Q32");
-  if (q && *q == '1') p->warp_q32 = 1;
+  if (q && *q) p->warp_q32 = *q == '1';
+  const char *o = getenv("SF_SWEEP");
+  if (o && !strcmp(o, "redblack")) p->order = SF_SWEEP_REDBLACK;
   p->alpha[0] = p->alpha[1] = 1.5;
   p->levels = 100;
   p->min_level = min_level;

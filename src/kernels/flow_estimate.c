@@ -50,7 +50,11 @@ void sf_flow_params_default(sf_flow_params *p, int nch) {
   p->a_smooth = 1.0;
   p->constancy = SF_CONST_GC;
   p->omega = 1.95;
-  p->warp_q32 = 0;
+  /* Fidelity (decision 1): the flow follows the reference's iterates only with both its
+   * sweep order and its 1/32-px warp grid; either change alone moves the fast preset's
+   * flow by ~0.06 px (benchmarks/README.md, bench_flow_peer.sh). */
+  p->warp_q32 = 1;
+  p->order = SF_SWEEP_REFERENCE;
   for (int k = 0; k < nch && k < SF_FLOW_MAX_CH; k++) {
     p->a_data[k] = 0.45;
     p->weight[k] = 1.0f / (float)nch;
@@ -252,6 +256,7 @@ void sf_flow_execute(const sf_flow_plan *pl, sf_flow_ws *ws, const float *mov, c
   sp.iterations = p->iterations;
   sp.update_lag = p->update_lag;
   sp.omega = p->omega;
+  sp.order = p->order;
   for (int k = 0; k < pl->nch; k++) {
     sp.a_data[k] = p->a_data[k];
     sp.weight[k] = p->weight[k];

@@ -22,9 +22,9 @@ typedef struct sf_flow_params {
   float weight[SF_FLOW_MAX_CH];   /* per channel, summing to 1 */
   sf_constancy constancy;         /* [gc] */
   double omega;                   /* SOR relaxation [1.95] */
-  int warp_q32;                   /* 1: pyramid warps round positions to 1/32 px (OpenCV
-                                     remap's fixed point); [0]: exact coordinates (decision
-                                     6; measured closer to the reference and lower EPE) */
+  int warp_q32;                   /* [1]: pyramid warps round positions to 1/32 px as the
+                                     reference's remap does; 0: exact coordinates */
+  sf_sweep_order order;           /* SOR order [SF_SWEEP_REFERENCE] */
 } sf_flow_params;
 
 /* Fills p with the defaults above for nch channels (equal weights, min_level 4). Local. */

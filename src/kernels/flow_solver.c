@@ -45,6 +45,7 @@
 
 enum { PATH_C = 0, PATH_AVX2 = 1, PATH_AVX512 = 2, PATH_GS64 = 3 };
 static int cpu_has(int path);
+static size_t gs_workspace_floats(size_t h, size_t w, int nch);
 
 /* ---------------------------------------------------------------------------------------
  * Motion tensors (§1.5)
@@ -393,7 +394,9 @@ static size_t workspace_floats(size_t h, size_t w, int nch) {
   size_t gen = GA_COUNT * padded_floats(h, w);
   size_t gs = (size_t)(3 + nch) * 2 * padded_floats(h, w); /* doubles */
   size_t m = fast > gen ? fast : gen;
-  return m > gs ? m : gs;
+  m = m > gs ? m : gs;
+  size_t wf = gs_workspace_floats(h, w, nch);
+  return m > wf ? m : wf;
 }
 
 static int cpu_has(int path) {
@@ -1363,6 +1366,345 @@ static void solve_gs64(sf_solver *s, size_t h, size_t w, const float *const *J, 
 }
 
 /* ---------------------------------------------------------------------------------------
+ * Reference order (a_smooth = 1): lexicographic Gauss-Seidel as a skewed wavefront
+ *
+ * The reference sweeps column by column, top to bottom, so every pixel sees its upper and
+ * left neighbours already updated in the sweep and its lower and right neighbours not yet.
+ * Any order that keeps this gives the same result. Here the padded rows go in blocks of V
+ * (one row per vector lane) and lane k runs one column behind lane k-1: at step s, lane k
+ * updates padded column s - k; its left neighbour is its own result of step s-1, its upper
+ * neighbour lane k-1's result of step s-1 (lane 0's is the last row of the block above,
+ * finished earlier), and its right and lower neighbours lie in vector s+1, not yet
+ * touched. The arrays are stored skewed so that the V pixels of a step are one vector:
+ * padded row p = bV + k, column c lives in block b (after one leading spare block),
+ * vector c + k, lane k. With V = 1 this is the plain padded layout. Every pixel goes through
+ * the same operations as in sweep_px, in every path, so c (V = 1), avx2 (V = 8) and avx512
+ * (V = 16) give the same bytes. The frame (Neumann copy, §1.6 item 31) is refreshed before
+ * every sweep and the nonlinearity before the sweeps refresh_due names, as in gs64.
+ * ------------------------------------------------------------------------------------- */
+
+enum { GS_DU, GS_DV, GS_CU, GS_CV, GS_B1, GS_B2, GS_A12, GS_R1, GS_R2, GS_J };
+
+typedef struct gs_ctx {
+  size_t h, w, V, nb, bs; /* padded rows in nb blocks of V; floats per block */
+  size_t af;              /* floats per skewed array */
+  int nch;
+  float *arr[GS_J + 6 * SF_FLOW_MAX_CH];
+  float wx, wy, c1;
+  refresh_consts rc;
+} gs_ctx;
+
+static inline size_t gs_blocks(size_t h, size_t V) { return (h + 2 + V - 1) / V; }
+static inline size_t gs_block_floats(size_t w, size_t V) { return (w + V + 1) * V; }
+/* Blocks plus a spare one before and after (read by the first and last rows' lanes). */
+static inline size_t gs_array_floats(size_t h, size_t w, size_t V) {
+  return round16((gs_blocks(h, V) + 2) * gs_block_floats(w, V));
+}
+static size_t gs_workspace_floats(size_t h, size_t w, int nch) {
+  size_t m = 0;
+  for (size_t V = 1; V <= 16; V *= 2) {
+    size_t a = gs_array_floats(h, w, V);
+    m = a > m ? a : m;
+  }
+  return (size_t)(GS_J + 6 * nch) * m;
+}
+
+/* Index of padded (p, c). */
+static inline size_t gs_at(const gs_ctx *g, size_t p, size_t c) {
+  const size_t k = p % g->V;
+  return (p / g->V + 1) * g->bs + (c + k) * g->V + k;
+}
+
+static void gs_skew(const gs_ctx *g, const float *src, float *dst) {
+  const size_t S = g->w + 2;
+  for (size_t p = 0; p < g->h + 2; p++) {
+    float *d = dst + gs_at(g, p, 0);
+    const float *s = src + p * S;
+    for (size_t c = 0; c < S; c++) d[c * g->V] = s[c];
+  }
+}
+
+static void gs_unskew(const gs_ctx *g, const float *src, float *dst) {
+  const size_t S = g->w + 2;
+  for (size_t p = 0; p < g->h + 2; p++) {
+    const float *s = src + gs_at(g, p, 0);
+    float *d = dst + p * S;
+    for (size_t c = 0; c < S; c++) d[c] = s[c * g->V];
+  }
+}
+
+/* Neumann frame from the current interior (boundary_d). Corners are never read. */
+static void gs_frame(const gs_ctx *g, float *a) {
+  const size_t h = g->h, w = g->w;
+  for (size_t c = 1; c <= w; c++) {
+    a[gs_at(g, 0, c)] = a[gs_at(g, 1, c)];
+    a[gs_at(g, h + 1, c)] = a[gs_at(g, h, c)];
+  }
+  for (size_t p = 1; p <= h; p++) {
+    a[gs_at(g, p, 0)] = a[gs_at(g, p, 1)];
+    a[gs_at(g, p, w + 1)] = a[gs_at(g, p, w)];
+  }
+}
+
+/* Coefficients at every position of the skewed arrays (frame and spare lanes too: they
+ * compute finite values nobody uses). n floats from the first block. */
+static void gs_refresh_c(const gs_ctx *g, size_t first, size_t n) {
+  const refresh_consts *rc = &g->rc;
+  float *const *A = g->arr;
+  for (size_t x = first; x < first + n; x++) {
+    float a11 = 0.0f, a22 = 0.0f, s12 = 0.0f, s13 = 0.0f, s23 = 0.0f;
+    for (int ch = 0; ch < rc->nch; ch++) {
+      float *const *Jk = A + GS_J + 6 * ch;
+      float j11 = Jk[0][x], j22 = Jk[1][x], j12 = Jk[3][x], j13 = Jk[4][x], j23 = Jk[5][x];
+      float wk = data_weight(rc, ch, j11, j22, Jk[2][x], j12, j13, j23, A[GS_DU][x], A[GS_DV][x]);
+      a11 = fmaf(wk, j11, a11);
+      a22 = fmaf(wk, j22, a22);
+      s12 = fmaf(wk, j12, s12);
+      s13 = fmaf(wk, j13, s13);
+      s23 = fmaf(wk, j23, s23);
+    }
+    coef_finish(rc, a11, a22, s12, s13, s23, A[GS_CU][x], A[GS_CV][x], A[GS_B1] + x,
+                A[GS_B2] + x, A[GS_A12] + x, A[GS_R1] + x, A[GS_R2] + x);
+  }
+}
+
+/* One sweep, V = 1: the plain lexicographic order on the padded layout. */
+static void gs_sweep_c(const gs_ctx *g) {
+  const size_t bs = g->bs;
+  float *const *A = g->arr;
+  for (size_t p = 1; p <= g->h; p++) {
+    const size_t o = (p + 1) * bs;
+    float *du = A[GS_DU] + o, *dv = A[GS_DV] + o;
+    const float *b1 = A[GS_B1] + o, *b2 = A[GS_B2] + o, *a12 = A[GS_A12] + o;
+    const float *r1 = A[GS_R1] + o, *r2 = A[GS_R2] + o;
+    for (size_t c = 1; c <= g->w; c++)
+      sweep_px(du + c, dv + c, du[c - 1], du[c + 1], du[c - bs], du[c + bs], dv[c - 1], dv[c + 1],
+               dv[c - bs], dv[c + bs], b1[c], b2[c], a12[c], r1[c], r2[c], g->wx, g->wy, g->c1);
+  }
+}
+
+#if SF_SOLVER_X86 && defined(__GNUC__)
+
+AVX2 static void gs_refresh_avx2(const gs_ctx *g, size_t first, size_t n) {
+  const refresh_consts *rc = &g->rc;
+  float *const *A = g->arr;
+  const __m256 zero = _mm256_setzero_ps();
+  for (size_t x = first; x < first + n; x += 8) {
+    __m256 u = _mm256_load_ps(A[GS_DU] + x), v = _mm256_load_ps(A[GS_DV] + x);
+    __m256 a11 = zero, a22 = zero, s12 = zero, s13 = zero, s23 = zero;
+    for (int ch = 0; ch < rc->nch; ch++) {
+      float *const *Jk = A + GS_J + 6 * ch;
+      __m256 j11 = _mm256_load_ps(Jk[0] + x), j22 = _mm256_load_ps(Jk[1] + x);
+      __m256 j12 = _mm256_load_ps(Jk[3] + x), j13 = _mm256_load_ps(Jk[4] + x);
+      __m256 j23 = _mm256_load_ps(Jk[5] + x), wk;
+      if (rc->real && !rc->lin[ch])
+        wk = data_weight8(j11, j22, _mm256_load_ps(Jk[2] + x), j12, j13, j23, u, v,
+                          _mm256_set1_ps(rc->e[ch]), _mm256_set1_ps(rc->aW[ch]));
+      else
+        wk = _mm256_set1_ps(rc->W[ch]);
+      a11 = _mm256_fmadd_ps(wk, j11, a11);
+      a22 = _mm256_fmadd_ps(wk, j22, a22);
+      s12 = _mm256_fmadd_ps(wk, j12, s12);
+      s13 = _mm256_fmadd_ps(wk, j13, s13);
+      s23 = _mm256_fmadd_ps(wk, j23, s23);
+    }
+    coef_finish8(rc, a11, a22, s12, s13, s23, A[GS_CU] + x, A[GS_CV] + x, A[GS_B1] + x,
+                 A[GS_B2] + x, A[GS_A12] + x, A[GS_R1] + x, A[GS_R2] + x);
+  }
+}
+
+/* One sweep, V = 8. Vector s holds lane k = (row 8b + k, column s - k). */
+AVX2 static void gs_sweep_avx2(const gs_ctx *g) {
+  const size_t bs = g->bs, w = g->w, h = g->h;
+  float *const *A = g->arr;
+  const __m256 wx = _mm256_set1_ps(g->wx), wy = _mm256_set1_ps(g->wy), c1 = _mm256_set1_ps(g->c1);
+  const __m256i rot_up = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);
+  const __m256i rot_dn = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i wmax = _mm256_set1_epi32((int)w + 1);
+  for (size_t b = 0; b < g->nb; b++) {
+    /* lanes whose row is an interior row 1..h */
+    const __m256i row = _mm256_add_epi32(_mm256_set1_epi32((int)(8 * b)), lane);
+    const __m256i rows = _mm256_and_si256(_mm256_cmpgt_epi32(row, _mm256_setzero_si256()),
+                                          _mm256_cmpgt_epi32(_mm256_set1_epi32((int)h + 1), row));
+    if (_mm256_testz_si256(rows, rows)) continue;
+    const size_t o0 = (b + 1) * bs;
+    float *du = A[GS_DU] + o0, *dv = A[GS_DV] + o0;
+    const float *b1 = A[GS_B1] + o0, *b2 = A[GS_B2] + o0, *a12 = A[GS_A12] + o0;
+    const float *r1 = A[GS_R1] + o0, *r2 = A[GS_R2] + o0;
+    __m256 up = _mm256_load_ps(du), vp = _mm256_load_ps(dv);
+    __m256 uc = _mm256_load_ps(du + 8), vc = _mm256_load_ps(dv + 8);
+    for (size_t s = 1; s <= w + 7; s++) {
+      const size_t o = s * 8;
+      __m256 un = _mm256_load_ps(du + o + 8), vn = _mm256_load_ps(dv + o + 8);
+      /* upper: lane k-1 of vector s-1, lane 0 from lane 7 of the block above (vector s+7);
+       * lower: lane k+1 of vector s+1, lane 7 from lane 0 of the block below (vector s-7) */
+      __m256 uu = _mm256_blend_ps(_mm256_permutevar8x32_ps(up, rot_up),
+                                  _mm256_permutevar8x32_ps(_mm256_load_ps(du - bs + o + 56), rot_up), 0x01);
+      __m256 ud = _mm256_blend_ps(_mm256_permutevar8x32_ps(un, rot_dn),
+                                  _mm256_permutevar8x32_ps(_mm256_load_ps(du + bs + o - 56), rot_dn), 0x80);
+      __m256 vu = _mm256_blend_ps(_mm256_permutevar8x32_ps(vp, rot_up),
+                                  _mm256_permutevar8x32_ps(_mm256_load_ps(dv - bs + o + 56), rot_up), 0x01);
+      __m256 vd = _mm256_blend_ps(_mm256_permutevar8x32_ps(vn, rot_dn),
+                                  _mm256_permutevar8x32_ps(_mm256_load_ps(dv + bs + o - 56), rot_dn), 0x80);
+      __m256 a = _mm256_load_ps(a12 + o);
+      __m256 nn = _mm256_fmadd_ps(wx, _mm256_add_ps(up, un), _mm256_load_ps(b1 + o));
+      nn = _mm256_fmadd_ps(wy, _mm256_add_ps(uu, ud), nn);
+      nn = _mm256_fnmadd_ps(a, vc, nn);
+      __m256 u1 = _mm256_fmadd_ps(nn, _mm256_load_ps(r1 + o), _mm256_mul_ps(c1, uc));
+      __m256 mm = _mm256_fmadd_ps(wx, _mm256_add_ps(vp, vn), _mm256_load_ps(b2 + o));
+      mm = _mm256_fmadd_ps(wy, _mm256_add_ps(vu, vd), mm);
+      mm = _mm256_fnmadd_ps(a, u1, mm);
+      __m256 v1 = _mm256_fmadd_ps(mm, _mm256_load_ps(r2 + o), _mm256_mul_ps(c1, vc));
+      /* lanes whose column s - k is an interior column 1..w */
+      const __m256i col = _mm256_sub_epi32(_mm256_set1_epi32((int)s), lane);
+      const __m256i ok = _mm256_and_si256(
+          rows, _mm256_and_si256(_mm256_cmpgt_epi32(col, _mm256_setzero_si256()),
+                                 _mm256_cmpgt_epi32(wmax, col)));
+      u1 = _mm256_blendv_ps(uc, u1, _mm256_castsi256_ps(ok));
+      v1 = _mm256_blendv_ps(vc, v1, _mm256_castsi256_ps(ok));
+      _mm256_store_ps(du + o, u1);
+      _mm256_store_ps(dv + o, v1);
+      up = u1;
+      vp = v1;
+      uc = un;
+      vc = vn;
+    }
+  }
+}
+
+AVX512 static void gs_refresh_avx512(const gs_ctx *g, size_t first, size_t n) {
+  const refresh_consts *rc = &g->rc;
+  float *const *A = g->arr;
+  const __m512 zero = _mm512_setzero_ps();
+  for (size_t x = first; x < first + n; x += 16) {
+    __m512 u = _mm512_load_ps(A[GS_DU] + x), v = _mm512_load_ps(A[GS_DV] + x);
+    __m512 a11 = zero, a22 = zero, s12 = zero, s13 = zero, s23 = zero;
+    for (int ch = 0; ch < rc->nch; ch++) {
+      float *const *Jk = A + GS_J + 6 * ch;
+      __m512 j11 = _mm512_load_ps(Jk[0] + x), j22 = _mm512_load_ps(Jk[1] + x);
+      __m512 j12 = _mm512_load_ps(Jk[3] + x), j13 = _mm512_load_ps(Jk[4] + x);
+      __m512 j23 = _mm512_load_ps(Jk[5] + x), wk;
+      if (rc->real && !rc->lin[ch])
+        wk = data_weight16(j11, j22, _mm512_load_ps(Jk[2] + x), j12, j13, j23, u, v,
+                           _mm512_set1_ps(rc->e[ch]), _mm512_set1_ps(rc->aW[ch]));
+      else
+        wk = _mm512_set1_ps(rc->W[ch]);
+      a11 = _mm512_fmadd_ps(wk, j11, a11);
+      a22 = _mm512_fmadd_ps(wk, j22, a22);
+      s12 = _mm512_fmadd_ps(wk, j12, s12);
+      s13 = _mm512_fmadd_ps(wk, j13, s13);
+      s23 = _mm512_fmadd_ps(wk, j23, s23);
+    }
+    coef_finish16(rc, a11, a22, s12, s13, s23, A[GS_CU] + x, A[GS_CV] + x, A[GS_B1] + x,
+                  A[GS_B2] + x, A[GS_A12] + x, A[GS_R1] + x, A[GS_R2] + x);
+  }
+}
+
+/* One sweep, V = 16 (see gs_sweep_avx2). */
+AVX512 static void gs_sweep_avx512(const gs_ctx *g) {
+  const size_t bs = g->bs, w = g->w, h = g->h;
+  float *const *A = g->arr;
+  const __m512 wx = _mm512_set1_ps(g->wx), wy = _mm512_set1_ps(g->wy), c1 = _mm512_set1_ps(g->c1);
+  const __m512i idx_up = _mm512_setr_epi32(31, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
+  const __m512i idx_dn = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i one = _mm512_set1_epi32(1), wlast = _mm512_set1_epi32((int)w);
+  for (size_t b = 0; b < g->nb; b++) {
+    const __m512i row = _mm512_add_epi32(_mm512_set1_epi32((int)(16 * b)), lane);
+    const __mmask16 rows = _mm512_cmpge_epi32_mask(row, one) &
+                           _mm512_cmple_epi32_mask(row, _mm512_set1_epi32((int)h));
+    if (!rows) continue;
+    const size_t o0 = (b + 1) * bs;
+    float *du = A[GS_DU] + o0, *dv = A[GS_DV] + o0;
+    const float *b1 = A[GS_B1] + o0, *b2 = A[GS_B2] + o0, *a12 = A[GS_A12] + o0;
+    const float *r1 = A[GS_R1] + o0, *r2 = A[GS_R2] + o0;
+    __m512 up = _mm512_load_ps(du), vp = _mm512_load_ps(dv);
+    __m512 uc = _mm512_load_ps(du + 16), vc = _mm512_load_ps(dv + 16);
+    for (size_t s = 1; s <= w + 15; s++) {
+      const size_t o = s * 16;
+      __m512 un = _mm512_load_ps(du + o + 16), vn = _mm512_load_ps(dv + o + 16);
+      __m512 uu = _mm512_permutex2var_ps(up, idx_up, _mm512_load_ps(du - bs + o + 240));
+      __m512 ud = _mm512_permutex2var_ps(un, idx_dn, _mm512_load_ps(du + bs + o - 240));
+      __m512 vu = _mm512_permutex2var_ps(vp, idx_up, _mm512_load_ps(dv - bs + o + 240));
+      __m512 vd = _mm512_permutex2var_ps(vn, idx_dn, _mm512_load_ps(dv + bs + o - 240));
+      __m512 a = _mm512_load_ps(a12 + o);
+      __m512 nn = _mm512_fmadd_ps(wx, _mm512_add_ps(up, un), _mm512_load_ps(b1 + o));
+      nn = _mm512_fmadd_ps(wy, _mm512_add_ps(uu, ud), nn);
+      nn = _mm512_fnmadd_ps(a, vc, nn);
+      __m512 u1 = _mm512_fmadd_ps(nn, _mm512_load_ps(r1 + o), _mm512_mul_ps(c1, uc));
+      __m512 mm = _mm512_fmadd_ps(wx, _mm512_add_ps(vp, vn), _mm512_load_ps(b2 + o));
+      mm = _mm512_fmadd_ps(wy, _mm512_add_ps(vu, vd), mm);
+      mm = _mm512_fnmadd_ps(a, u1, mm);
+      __m512 v1 = _mm512_fmadd_ps(mm, _mm512_load_ps(r2 + o), _mm512_mul_ps(c1, vc));
+      const __m512i col = _mm512_sub_epi32(_mm512_set1_epi32((int)s), lane);
+      const __mmask16 ok = rows & _mm512_cmpge_epi32_mask(col, one) & _mm512_cmple_epi32_mask(col, wlast);
+      u1 = _mm512_mask_blend_ps(ok, uc, u1);
+      v1 = _mm512_mask_blend_ps(ok, vc, v1);
+      _mm512_store_ps(du + o, u1);
+      _mm512_store_ps(dv + o, v1);
+      up = u1;
+      vp = v1;
+      uc = un;
+      vc = vn;
+    }
+  }
+}
+#endif
+
+static void solve_gs(sf_solver *s, size_t h, size_t w, const float *const *J, const float *u,
+                     const float *v, const sf_solver_params *p, float *du_out, float *dv_out) {
+  gs_ctx g;
+  void (*sweep)(const gs_ctx *) = gs_sweep_c;
+  void (*refresh)(const gs_ctx *, size_t, size_t) = gs_refresh_c;
+  g.V = 1;
+#if SF_SOLVER_X86 && defined(__GNUC__)
+  if (s->path == PATH_AVX2) {
+    g.V = 8;
+    sweep = gs_sweep_avx2;
+    refresh = gs_refresh_avx2;
+  }
+  if (s->path == PATH_AVX512) {
+    g.V = 16;
+    sweep = gs_sweep_avx512;
+    refresh = gs_refresh_avx512;
+  }
+#endif
+  g.h = h;
+  g.w = w;
+  g.nb = gs_blocks(h, g.V);
+  g.bs = gs_block_floats(w, g.V);
+  g.af = gs_array_floats(h, w, g.V);
+  g.nch = p->nch;
+  for (int a = 0; a < GS_J + 6 * p->nch; a++) g.arr[a] = s->buf + (size_t)a * g.af;
+  g.wx = (float)(p->alpha_x / (p->hx * p->hx));
+  g.wy = (float)(p->alpha_y / (p->hy * p->hy));
+  g.c1 = (float)(1.0 - p->omega);
+  refresh_consts_init(&g.rc, p);
+  const size_t S = w + 2;
+  memset(g.arr[GS_DU], 0, g.af * sizeof(float));
+  memset(g.arr[GS_DV], 0, g.af * sizeof(float));
+  for (int a = 0; a < 6 * p->nch; a++) gs_skew(&g, J[a], g.arr[GS_J + a]);
+  /* sum_q w_q (u_q - u_p) of the interior, constant during the solve */
+  for (size_t r = 1; r <= h; r++)
+    for (size_t c = 1; c <= w; c++) {
+      const size_t x = gs_at(&g, r, c);
+      g.arr[GS_CU][x] = smooth_part(u + r * S + c, S, g.wx, g.wy);
+      g.arr[GS_CV][x] = smooth_part(v + r * S + c, S, g.wx, g.wy);
+    }
+  const size_t first = g.bs, n = g.nb * g.bs; /* the blocks, without the spare ones */
+  for (int t = 0; t < p->iterations; t++) {
+    g.rc.real = refresh_due(t, p->update_lag);
+    if (t == 0 || g.rc.real) refresh(&g, first, n);
+    gs_frame(&g, g.arr[GS_DU]);
+    gs_frame(&g, g.arr[GS_DV]);
+    sweep(&g);
+  }
+  gs_unskew(&g, g.arr[GS_DU], du_out);
+  gs_unskew(&g, g.arr[GS_DV], dv_out);
+}
+
+/* ---------------------------------------------------------------------------------------
  * Entry point
  * ------------------------------------------------------------------------------------- */
 
@@ -1385,6 +1727,8 @@ void sf_solver_execute(sf_solver *s, size_t h, size_t w, const float *const *J, 
     solve_gs64(s, h, w, J, u, v, p, du, dv);
   else if (p->a_smooth != 1.0)
     solve_generic(s, h, w, J, u, v, p, du, dv);
+  else if (p->order == SF_SWEEP_REFERENCE)
+    solve_gs(s, h, w, J, u, v, p, du, dv);
   else
     solve_fast(s, h, w, J, u, v, p, du, dv);
 }

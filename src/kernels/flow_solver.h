@@ -23,6 +23,12 @@ size_t sf_tensor_scratch(size_t h, size_t w);
 void sf_tensor_compute(sf_constancy kind, const float *f1, const float *f2w, size_t h, size_t w,
                        double hy, double hx, float *const J[6], float *scratch);
 
+/* Sweep order of the SOR. REFERENCE: the reference's lexicographic Gauss-Seidel (each pixel
+ * sees its upper and left neighbours updated in the sweep), whose iterates the flow must
+ * follow to stay within the parity bound of decision 1; REDBLACK: red-black order, a
+ * different (equally valid) iteration whose flows differ from the reference's by more. */
+typedef enum { SF_SWEEP_REFERENCE = 0, SF_SWEEP_REDBLACK = 1 } sf_sweep_order;
+
 typedef struct sf_solver_params {
   double alpha_x, alpha_y;       /* smoothness weights at this level (already scaled) */
   double hx, hy;                 /* spacings: columns, rows */
@@ -33,6 +39,7 @@ typedef struct sf_solver_params {
   int iterations;                /* SOR sweeps */
   int update_lag;                /* psi refreshed at the start of sweep t when (t+1) % lag == 0 */
   double omega;                  /* relaxation factor (1.95) */
+  sf_sweep_order order;          /* [SF_SWEEP_REFERENCE]; a_smooth != 1 is always red-black */
 } sf_solver_params;
 
 typedef struct sf_solver sf_solver;
