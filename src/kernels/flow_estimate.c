@@ -103,20 +103,28 @@ static void keys_taps(size_t in_len, size_t out_len, int *idx, float *wt) {
 
 /* Bicubic upsampling of one plane with the plan's final tap tables: columns of each output
  * row from four input rows (row AXPYs), then four taps along the row. tmp: w_in floats. */
-static void upsample_final(const sf_flow_plan *pl, const float *in, size_t in_stride, size_t in_w, float *out,
-                           float *tmp) {
+/* Final upsampling of one flow component from the in_h x in_w level to h x w: across
+ * each of the in_h source rows first (the taps' gathers then touch in_h rows, not h), then
+ * down the columns, which is unit-stride. tmp holds in_h x w floats. */
+static void upsample_final(const sf_flow_plan *pl, const float *in, size_t in_stride, size_t in_h,
+                           float *out, float *tmp) {
+  const size_t W = pl->w;
+  for (size_t r = 0; r < in_h; r++) {
+    const float *src = in + r * in_stride;
+    float *t = tmp + r * W;
+    for (size_t x = 0; x < W; x++) {
+      const int *ix = pl->fx_i + 4 * x;
+      const float *wx = pl->fx_w + 4 * x;
+      t[x] = wx[0] * src[ix[0]] + wx[1] * src[ix[1]] + wx[2] * src[ix[2]] + wx[3] * src[ix[3]];
+    }
+  }
   for (size_t y = 0; y < pl->h; y++) {
     const int *iy = pl->fy_i + 4 * y;
     const float *wy = pl->fy_w + 4 * y;
-    const float *r0 = in + (size_t)iy[0] * in_stride, *r1 = in + (size_t)iy[1] * in_stride;
-    const float *r2 = in + (size_t)iy[2] * in_stride, *r3 = in + (size_t)iy[3] * in_stride;
-    for (size_t x = 0; x < in_w; x++) tmp[x] = wy[0] * r0[x] + wy[1] * r1[x] + wy[2] * r2[x] + wy[3] * r3[x];
-    float *o = out + y * pl->w;
-    for (size_t x = 0; x < pl->w; x++) {
-      const int *ix = pl->fx_i + 4 * x;
-      const float *wx = pl->fx_w + 4 * x;
-      o[x] = wx[0] * tmp[ix[0]] + wx[1] * tmp[ix[1]] + wx[2] * tmp[ix[2]] + wx[3] * tmp[ix[3]];
-    }
+    const float *r0 = tmp + (size_t)iy[0] * W, *r1 = tmp + (size_t)iy[1] * W;
+    const float *r2 = tmp + (size_t)iy[2] * W, *r3 = tmp + (size_t)iy[3] * W;
+    float *o = out + y * W;
+    for (size_t x = 0; x < W; x++) o[x] = wy[0] * r0[x] + wy[1] * r1[x] + wy[2] * r2[x] + wy[3] * r3[x];
   }
 }
 
@@ -151,7 +159,7 @@ int sf_flow_plan_create(size_t h, size_t w, int nch, const sf_flow_params *p, sf
     pl->max_h = max_sz(pl->max_h, L->h);
     pl->max_w = max_sz(pl->max_w, L->w);
     pl->scratch = max_sz(pl->scratch, sf_tensor_scratch(L->h, L->w));
-    pl->scratch = max_sz(pl->scratch, w); /* the final upsampling's row */
+    pl->scratch = max_sz(pl->scratch, L->h * w); /* the final upsampling's rows */
     pl->scratch = max_sz(pl->scratch, sf_median5_scratch(L->h, L->w));
   }
   if (lo > 0) {
@@ -335,8 +343,8 @@ void sf_flow_execute(const sf_flow_plan *pl, sf_flow_ws *ws, const float *mov, c
   }
   size_t ps = pw + 2;
   if (lo > 0) {
-    upsample_final(pl, ws->pu + ps + 1, ps, pw, u, ws->scratch);
-    upsample_final(pl, ws->pv + ps + 1, ps, pw, v, ws->scratch);
+    upsample_final(pl, ws->pu + ps + 1, ps, ph, u, ws->scratch);
+    upsample_final(pl, ws->pv + ps + 1, ps, ph, v, ws->scratch);
   } else {
     for (size_t y = 0; y < ph; y++) {
       memcpy(u + y * pl->w, ws->pu + (y + 1) * ps + 1, pl->w * sizeof(float));

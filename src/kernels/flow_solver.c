@@ -1386,8 +1386,8 @@ static void solve_gs64(sf_solver *s, size_t h, size_t w, const float *const *J, 
 enum { GS_DU, GS_DV, GS_CU, GS_CV, GS_B1, GS_B2, GS_A12, GS_R1, GS_R2, GS_J };
 
 typedef struct gs_ctx {
-  size_t h, w, V, nb, bs; /* padded rows in nb blocks of V; floats per block */
-  size_t af;              /* floats per skewed array */
+  size_t h, w, V, lv, nb, bs; /* padded rows in nb blocks of V = 2^lv; floats per block */
+  size_t af;                  /* floats per skewed array */
   int nch;
   float *arr[GS_J + 6 * SF_FLOW_MAX_CH];
   float wx, wy, c1;
@@ -1411,65 +1411,67 @@ static size_t gs_workspace_floats(size_t h, size_t w, int nch) {
 
 /* Index of padded (p, c). */
 static inline size_t gs_at(const gs_ctx *g, size_t p, size_t c) {
-  const size_t k = p % g->V;
-  return (p / g->V + 1) * g->bs + (c + k) * g->V + k;
+  const size_t k = p & (g->V - 1);
+  return ((p >> g->lv) + 1) * g->bs + (c + k) * g->V + k;
 }
 
 static void gs_skew(const gs_ctx *g, const float *src, float *dst) {
-  const size_t S = g->w + 2;
+  const size_t S = g->w + 2, V = g->V;
   for (size_t p = 0; p < g->h + 2; p++) {
     float *d = dst + gs_at(g, p, 0);
     const float *s = src + p * S;
-    for (size_t c = 0; c < S; c++) d[c * g->V] = s[c];
+    for (size_t c = 0; c < S; c++) d[c * V] = s[c];
   }
 }
 
 static void gs_unskew(const gs_ctx *g, const float *src, float *dst) {
-  const size_t S = g->w + 2;
+  const size_t S = g->w + 2, V = g->V;
   for (size_t p = 0; p < g->h + 2; p++) {
     const float *s = src + gs_at(g, p, 0);
     float *d = dst + p * S;
-    for (size_t c = 0; c < S; c++) d[c] = s[c * g->V];
+    for (size_t c = 0; c < S; c++) d[c] = s[c * V];
   }
 }
 
 /* Neumann frame from the current interior (boundary_d). Corners are never read. */
 static void gs_frame(const gs_ctx *g, float *a) {
-  const size_t h = g->h, w = g->w;
+  const size_t h = g->h, w = g->w, V = g->V;
+  float *r0 = a + gs_at(g, 0, 0), *r1 = a + gs_at(g, 1, 0);
+  float *rh = a + gs_at(g, h, 0), *rh1 = a + gs_at(g, h + 1, 0);
   for (size_t c = 1; c <= w; c++) {
-    a[gs_at(g, 0, c)] = a[gs_at(g, 1, c)];
-    a[gs_at(g, h + 1, c)] = a[gs_at(g, h, c)];
+    r0[c * V] = r1[c * V];
+    rh1[c * V] = rh[c * V];
   }
   for (size_t p = 1; p <= h; p++) {
-    a[gs_at(g, p, 0)] = a[gs_at(g, p, 1)];
-    a[gs_at(g, p, w + 1)] = a[gs_at(g, p, w)];
+    float *r = a + gs_at(g, p, 0);
+    r[0] = r[V];
+    r[(w + 1) * V] = r[w * V];
   }
 }
 
-/* Coefficients at every position of the skewed arrays (frame and spare lanes too: they
- * compute finite values nobody uses). n floats from the first block. */
-static void gs_refresh_c(const gs_ctx *g, size_t first, size_t n) {
+/* Coefficients of one pixel at x from its increments before the sweep (refresh_c). */
+static inline void gs_coef_px(const gs_ctx *g, size_t x, float du, float dv) {
   const refresh_consts *rc = &g->rc;
   float *const *A = g->arr;
-  for (size_t x = first; x < first + n; x++) {
-    float a11 = 0.0f, a22 = 0.0f, s12 = 0.0f, s13 = 0.0f, s23 = 0.0f;
-    for (int ch = 0; ch < rc->nch; ch++) {
-      float *const *Jk = A + GS_J + 6 * ch;
-      float j11 = Jk[0][x], j22 = Jk[1][x], j12 = Jk[3][x], j13 = Jk[4][x], j23 = Jk[5][x];
-      float wk = data_weight(rc, ch, j11, j22, Jk[2][x], j12, j13, j23, A[GS_DU][x], A[GS_DV][x]);
-      a11 = fmaf(wk, j11, a11);
-      a22 = fmaf(wk, j22, a22);
-      s12 = fmaf(wk, j12, s12);
-      s13 = fmaf(wk, j13, s13);
-      s23 = fmaf(wk, j23, s23);
-    }
-    coef_finish(rc, a11, a22, s12, s13, s23, A[GS_CU][x], A[GS_CV][x], A[GS_B1] + x,
-                A[GS_B2] + x, A[GS_A12] + x, A[GS_R1] + x, A[GS_R2] + x);
+  float a11 = 0.0f, a22 = 0.0f, s12 = 0.0f, s13 = 0.0f, s23 = 0.0f;
+  for (int ch = 0; ch < rc->nch; ch++) {
+    float *const *Jk = A + GS_J + 6 * ch;
+    float j11 = Jk[0][x], j22 = Jk[1][x], j12 = Jk[3][x], j13 = Jk[4][x], j23 = Jk[5][x];
+    float wk = data_weight(rc, ch, j11, j22, Jk[2][x], j12, j13, j23, du, dv);
+    a11 = fmaf(wk, j11, a11);
+    a22 = fmaf(wk, j22, a22);
+    s12 = fmaf(wk, j12, s12);
+    s13 = fmaf(wk, j13, s13);
+    s23 = fmaf(wk, j23, s23);
   }
+  coef_finish(rc, a11, a22, s12, s13, s23, A[GS_CU][x], A[GS_CV][x], A[GS_B1] + x,
+              A[GS_B2] + x, A[GS_A12] + x, A[GS_R1] + x, A[GS_R2] + x);
 }
 
-/* One sweep, V = 1: the plain lexicographic order on the padded layout. */
-static void gs_sweep_c(const gs_ctx *g) {
+/* One sweep, V = 1: the plain lexicographic order on the padded layout. With refresh, each
+ * pixel's coefficients are computed from its increments just before its update (they
+ * depend on that pixel alone), which is the same as a refresh pass before the sweep. */
+static void gs_sweep_c(const gs_ctx *g, int refresh) {
   const size_t bs = g->bs;
   float *const *A = g->arr;
   for (size_t p = 1; p <= g->h; p++) {
@@ -1477,44 +1479,45 @@ static void gs_sweep_c(const gs_ctx *g) {
     float *du = A[GS_DU] + o, *dv = A[GS_DV] + o;
     const float *b1 = A[GS_B1] + o, *b2 = A[GS_B2] + o, *a12 = A[GS_A12] + o;
     const float *r1 = A[GS_R1] + o, *r2 = A[GS_R2] + o;
-    for (size_t c = 1; c <= g->w; c++)
+    for (size_t c = 1; c <= g->w; c++) {
+      if (refresh) gs_coef_px(g, o + c, du[c], dv[c]);
       sweep_px(du + c, dv + c, du[c - 1], du[c + 1], du[c - bs], du[c + bs], dv[c - 1], dv[c + 1],
                dv[c - bs], dv[c + bs], b1[c], b2[c], a12[c], r1[c], r2[c], g->wx, g->wy, g->c1);
+    }
   }
 }
 
 #if SF_SOLVER_X86 && defined(__GNUC__)
 
-AVX2 static void gs_refresh_avx2(const gs_ctx *g, size_t first, size_t n) {
+/* Coefficients of the 8 pixels of vector x from their increments u, v (gs_coef_px). */
+AVX2 static inline __attribute__((always_inline)) void gs_coef8(const gs_ctx *g, size_t x, __m256 u,
+                                                                __m256 v) {
   const refresh_consts *rc = &g->rc;
   float *const *A = g->arr;
   const __m256 zero = _mm256_setzero_ps();
-  for (size_t x = first; x < first + n; x += 8) {
-    __m256 u = _mm256_load_ps(A[GS_DU] + x), v = _mm256_load_ps(A[GS_DV] + x);
-    __m256 a11 = zero, a22 = zero, s12 = zero, s13 = zero, s23 = zero;
-    for (int ch = 0; ch < rc->nch; ch++) {
-      float *const *Jk = A + GS_J + 6 * ch;
-      __m256 j11 = _mm256_load_ps(Jk[0] + x), j22 = _mm256_load_ps(Jk[1] + x);
-      __m256 j12 = _mm256_load_ps(Jk[3] + x), j13 = _mm256_load_ps(Jk[4] + x);
-      __m256 j23 = _mm256_load_ps(Jk[5] + x), wk;
-      if (rc->real && !rc->lin[ch])
-        wk = data_weight8(j11, j22, _mm256_load_ps(Jk[2] + x), j12, j13, j23, u, v,
-                          _mm256_set1_ps(rc->e[ch]), _mm256_set1_ps(rc->aW[ch]));
-      else
-        wk = _mm256_set1_ps(rc->W[ch]);
-      a11 = _mm256_fmadd_ps(wk, j11, a11);
-      a22 = _mm256_fmadd_ps(wk, j22, a22);
-      s12 = _mm256_fmadd_ps(wk, j12, s12);
-      s13 = _mm256_fmadd_ps(wk, j13, s13);
-      s23 = _mm256_fmadd_ps(wk, j23, s23);
-    }
-    coef_finish8(rc, a11, a22, s12, s13, s23, A[GS_CU] + x, A[GS_CV] + x, A[GS_B1] + x,
-                 A[GS_B2] + x, A[GS_A12] + x, A[GS_R1] + x, A[GS_R2] + x);
+  __m256 a11 = zero, a22 = zero, s12 = zero, s13 = zero, s23 = zero;
+  for (int ch = 0; ch < rc->nch; ch++) {
+    float *const *Jk = A + GS_J + 6 * ch;
+    __m256 j11 = _mm256_load_ps(Jk[0] + x), j22 = _mm256_load_ps(Jk[1] + x);
+    __m256 j12 = _mm256_load_ps(Jk[3] + x), j13 = _mm256_load_ps(Jk[4] + x);
+    __m256 j23 = _mm256_load_ps(Jk[5] + x), wk;
+    if (rc->real && !rc->lin[ch])
+      wk = data_weight8(j11, j22, _mm256_load_ps(Jk[2] + x), j12, j13, j23, u, v,
+                        _mm256_set1_ps(rc->e[ch]), _mm256_set1_ps(rc->aW[ch]));
+    else
+      wk = _mm256_set1_ps(rc->W[ch]);
+    a11 = _mm256_fmadd_ps(wk, j11, a11);
+    a22 = _mm256_fmadd_ps(wk, j22, a22);
+    s12 = _mm256_fmadd_ps(wk, j12, s12);
+    s13 = _mm256_fmadd_ps(wk, j13, s13);
+    s23 = _mm256_fmadd_ps(wk, j23, s23);
   }
+  coef_finish8(rc, a11, a22, s12, s13, s23, A[GS_CU] + x, A[GS_CV] + x, A[GS_B1] + x,
+               A[GS_B2] + x, A[GS_A12] + x, A[GS_R1] + x, A[GS_R2] + x);
 }
 
-/* One sweep, V = 8. Vector s holds lane k = (row 8b + k, column s - k). */
-AVX2 static void gs_sweep_avx2(const gs_ctx *g) {
+/* One sweep, V = 8. Vector s of block b holds lane k = (padded row 8b + k, column s - k). */
+AVX2 static inline __attribute__((always_inline)) void gs_sweep8(const gs_ctx *g, int refresh) {
   const size_t bs = g->bs, w = g->w, h = g->h;
   float *const *A = g->arr;
   const __m256 wx = _mm256_set1_ps(g->wx), wy = _mm256_set1_ps(g->wy), c1 = _mm256_set1_ps(g->c1);
@@ -1536,6 +1539,7 @@ AVX2 static void gs_sweep_avx2(const gs_ctx *g) {
     __m256 uc = _mm256_load_ps(du + 8), vc = _mm256_load_ps(dv + 8);
     for (size_t s = 1; s <= w + 7; s++) {
       const size_t o = s * 8;
+      if (refresh) gs_coef8(g, o0 + o, uc, vc);
       __m256 un = _mm256_load_ps(du + o + 8), vn = _mm256_load_ps(dv + o + 8);
       /* upper: lane k-1 of vector s-1, lane 0 from lane 7 of the block above (vector s+7);
        * lower: lane k+1 of vector s+1, lane 7 from lane 0 of the block below (vector s-7) */
@@ -1573,101 +1577,171 @@ AVX2 static void gs_sweep_avx2(const gs_ctx *g) {
   }
 }
 
-AVX512 static void gs_refresh_avx512(const gs_ctx *g, size_t first, size_t n) {
+/* One copy per refresh flag, so the plain sweep carries no refresh code. */
+AVX2 static void gs_sweep_avx2(const gs_ctx *g, int refresh) {
+  if (refresh)
+    gs_sweep8(g, 1);
+  else
+    gs_sweep8(g, 0);
+}
+
+/* Coefficients of the 16 pixels of vector x (gs_coef_px). */
+AVX512 static inline __attribute__((always_inline)) void gs_coef16(const gs_ctx *g, size_t x,
+                                                                   __m512 u, __m512 v) {
   const refresh_consts *rc = &g->rc;
   float *const *A = g->arr;
   const __m512 zero = _mm512_setzero_ps();
-  for (size_t x = first; x < first + n; x += 16) {
-    __m512 u = _mm512_load_ps(A[GS_DU] + x), v = _mm512_load_ps(A[GS_DV] + x);
-    __m512 a11 = zero, a22 = zero, s12 = zero, s13 = zero, s23 = zero;
-    for (int ch = 0; ch < rc->nch; ch++) {
-      float *const *Jk = A + GS_J + 6 * ch;
-      __m512 j11 = _mm512_load_ps(Jk[0] + x), j22 = _mm512_load_ps(Jk[1] + x);
-      __m512 j12 = _mm512_load_ps(Jk[3] + x), j13 = _mm512_load_ps(Jk[4] + x);
-      __m512 j23 = _mm512_load_ps(Jk[5] + x), wk;
-      if (rc->real && !rc->lin[ch])
-        wk = data_weight16(j11, j22, _mm512_load_ps(Jk[2] + x), j12, j13, j23, u, v,
-                           _mm512_set1_ps(rc->e[ch]), _mm512_set1_ps(rc->aW[ch]));
-      else
-        wk = _mm512_set1_ps(rc->W[ch]);
-      a11 = _mm512_fmadd_ps(wk, j11, a11);
-      a22 = _mm512_fmadd_ps(wk, j22, a22);
-      s12 = _mm512_fmadd_ps(wk, j12, s12);
-      s13 = _mm512_fmadd_ps(wk, j13, s13);
-      s23 = _mm512_fmadd_ps(wk, j23, s23);
-    }
-    coef_finish16(rc, a11, a22, s12, s13, s23, A[GS_CU] + x, A[GS_CV] + x, A[GS_B1] + x,
-                  A[GS_B2] + x, A[GS_A12] + x, A[GS_R1] + x, A[GS_R2] + x);
+  __m512 a11 = zero, a22 = zero, s12 = zero, s13 = zero, s23 = zero;
+  for (int ch = 0; ch < rc->nch; ch++) {
+    float *const *Jk = A + GS_J + 6 * ch;
+    __m512 j11 = _mm512_load_ps(Jk[0] + x), j22 = _mm512_load_ps(Jk[1] + x);
+    __m512 j12 = _mm512_load_ps(Jk[3] + x), j13 = _mm512_load_ps(Jk[4] + x);
+    __m512 j23 = _mm512_load_ps(Jk[5] + x), wk;
+    if (rc->real && !rc->lin[ch])
+      wk = data_weight16(j11, j22, _mm512_load_ps(Jk[2] + x), j12, j13, j23, u, v,
+                         _mm512_set1_ps(rc->e[ch]), _mm512_set1_ps(rc->aW[ch]));
+    else
+      wk = _mm512_set1_ps(rc->W[ch]);
+    a11 = _mm512_fmadd_ps(wk, j11, a11);
+    a22 = _mm512_fmadd_ps(wk, j22, a22);
+    s12 = _mm512_fmadd_ps(wk, j12, s12);
+    s13 = _mm512_fmadd_ps(wk, j13, s13);
+    s23 = _mm512_fmadd_ps(wk, j23, s23);
   }
+  coef_finish16(rc, a11, a22, s12, s13, s23, A[GS_CU] + x, A[GS_CV] + x, A[GS_B1] + x,
+                A[GS_B2] + x, A[GS_A12] + x, A[GS_R1] + x, A[GS_R2] + x);
 }
 
-/* One sweep, V = 16 (see gs_sweep_avx2). */
-AVX512 static void gs_sweep_avx512(const gs_ctx *g) {
-  const size_t bs = g->bs, w = g->w, h = g->h;
-  float *const *A = g->arr;
+/* One wavefront of 16 rows: block base o0, its row mask, and the state carried from step
+ * to step (vector s-1 updated, vector s not yet). */
+#ifndef GS_PAIR
+#define GS_PAIR 1
+#endif
+typedef struct gs_stream16 {
+  float *du, *dv;                        /* block base of the increments */
+  const float *b1, *b2, *a12, *r1, *r2;  /* and of the coefficients */
+  size_t o0;
+  __mmask16 rows;
+  __m512 up, vp, uc, vc;
+} gs_stream16;
+
+AVX512 static inline __attribute__((always_inline)) void gs_start16(const gs_ctx *g, size_t b,
+                                                                    gs_stream16 *q) {
+  const __m512i row = _mm512_add_epi32(_mm512_set1_epi32((int)(16 * b)),
+                                       _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  q->rows = _mm512_cmpge_epi32_mask(row, _mm512_set1_epi32(1)) &
+            _mm512_cmple_epi32_mask(row, _mm512_set1_epi32((int)g->h));
+  const size_t o0 = (b + 1) * g->bs;
+  q->o0 = o0;
+  q->du = g->arr[GS_DU] + o0;
+  q->dv = g->arr[GS_DV] + o0;
+  q->b1 = g->arr[GS_B1] + o0;
+  q->b2 = g->arr[GS_B2] + o0;
+  q->a12 = g->arr[GS_A12] + o0;
+  q->r1 = g->arr[GS_R1] + o0;
+  q->r2 = g->arr[GS_R2] + o0;
+  q->up = _mm512_load_ps(q->du);
+  q->vp = _mm512_load_ps(q->dv);
+  q->uc = _mm512_load_ps(q->du + 16);
+  q->vc = _mm512_load_ps(q->dv + 16);
+}
+
+/* Step s of a stream: the 16 pixels (row 16b + k, column s - k) of vector s. The vector
+ * stores may alias anything, so every pointer and constant lives in a local. */
+AVX512 static inline __attribute__((always_inline)) void gs_step16(
+    const gs_ctx *g, gs_stream16 *q, size_t s, int refresh, size_t bs, __m512 wx, __m512 wy,
+    __m512 c1, __m512i idx_up, __m512i idx_dn, __m512i lane, __m512i one, __m512i wlast) {
+  const size_t o = s * 16;
+  float *du = q->du, *dv = q->dv;
+  const __m512 uc = q->uc, vc = q->vc, up = q->up, vp = q->vp;
+  if (refresh) gs_coef16(g, q->o0 + o, uc, vc);
+  __m512 un = _mm512_load_ps(du + o + 16), vn = _mm512_load_ps(dv + o + 16);
+  /* upper: lane k-1 of vector s-1, lane 0 from lane 15 of the block above (vector s+15);
+   * lower: lane k+1 of vector s+1, lane 15 from lane 0 of the block below (vector s-15) */
+  __m512 uu = _mm512_permutex2var_ps(up, idx_up, _mm512_load_ps(du - bs + o + 240));
+  __m512 ud = _mm512_permutex2var_ps(un, idx_dn, _mm512_load_ps(du + bs + o - 240));
+  __m512 vu = _mm512_permutex2var_ps(vp, idx_up, _mm512_load_ps(dv - bs + o + 240));
+  __m512 vd = _mm512_permutex2var_ps(vn, idx_dn, _mm512_load_ps(dv + bs + o - 240));
+  __m512 a = _mm512_load_ps(q->a12 + o);
+  __m512 nn = _mm512_fmadd_ps(wx, _mm512_add_ps(up, un), _mm512_load_ps(q->b1 + o));
+  nn = _mm512_fmadd_ps(wy, _mm512_add_ps(uu, ud), nn);
+  nn = _mm512_fnmadd_ps(a, vc, nn);
+  __m512 u1 = _mm512_fmadd_ps(nn, _mm512_load_ps(q->r1 + o), _mm512_mul_ps(c1, uc));
+  __m512 mm = _mm512_fmadd_ps(wx, _mm512_add_ps(vp, vn), _mm512_load_ps(q->b2 + o));
+  mm = _mm512_fmadd_ps(wy, _mm512_add_ps(vu, vd), mm);
+  mm = _mm512_fnmadd_ps(a, u1, mm);
+  __m512 v1 = _mm512_fmadd_ps(mm, _mm512_load_ps(q->r2 + o), _mm512_mul_ps(c1, vc));
+  /* lanes whose column s - k is an interior column 1..w */
+  const __m512i col = _mm512_sub_epi32(_mm512_set1_epi32((int)s), lane);
+  const __mmask16 ok = q->rows & _mm512_cmpge_epi32_mask(col, one) & _mm512_cmple_epi32_mask(col, wlast);
+  u1 = _mm512_mask_blend_ps(ok, uc, u1);
+  v1 = _mm512_mask_blend_ps(ok, vc, v1);
+  _mm512_store_ps(du + o, u1);
+  _mm512_store_ps(dv + o, v1);
+  q->up = u1;
+  q->vp = v1;
+  q->uc = un;
+  q->vc = vn;
+}
+
+/* One sweep, V = 16. Two blocks run at once, the lower one 16 steps behind: it then finds
+ * the upper block's last row done where it needs it (vector s + 15 of the block above),
+ * and the upper block finds its lower neighbours (vector s - 15 of the block below) not
+ * yet touched. The two dependency chains overlap. */
+AVX512 static inline __attribute__((always_inline)) void gs_sweep16(const gs_ctx *g, int refresh) {
+  const size_t steps = g->w + 15, bs = g->bs; /* s = 1 .. w + 15 */
   const __m512 wx = _mm512_set1_ps(g->wx), wy = _mm512_set1_ps(g->wy), c1 = _mm512_set1_ps(g->c1);
   const __m512i idx_up = _mm512_setr_epi32(31, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
   const __m512i idx_dn = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const __m512i one = _mm512_set1_epi32(1), wlast = _mm512_set1_epi32((int)w);
-  for (size_t b = 0; b < g->nb; b++) {
-    const __m512i row = _mm512_add_epi32(_mm512_set1_epi32((int)(16 * b)), lane);
-    const __mmask16 rows = _mm512_cmpge_epi32_mask(row, one) &
-                           _mm512_cmple_epi32_mask(row, _mm512_set1_epi32((int)h));
-    if (!rows) continue;
-    const size_t o0 = (b + 1) * bs;
-    float *du = A[GS_DU] + o0, *dv = A[GS_DV] + o0;
-    const float *b1 = A[GS_B1] + o0, *b2 = A[GS_B2] + o0, *a12 = A[GS_A12] + o0;
-    const float *r1 = A[GS_R1] + o0, *r2 = A[GS_R2] + o0;
-    __m512 up = _mm512_load_ps(du), vp = _mm512_load_ps(dv);
-    __m512 uc = _mm512_load_ps(du + 16), vc = _mm512_load_ps(dv + 16);
-    for (size_t s = 1; s <= w + 15; s++) {
-      const size_t o = s * 16;
-      __m512 un = _mm512_load_ps(du + o + 16), vn = _mm512_load_ps(dv + o + 16);
-      __m512 uu = _mm512_permutex2var_ps(up, idx_up, _mm512_load_ps(du - bs + o + 240));
-      __m512 ud = _mm512_permutex2var_ps(un, idx_dn, _mm512_load_ps(du + bs + o - 240));
-      __m512 vu = _mm512_permutex2var_ps(vp, idx_up, _mm512_load_ps(dv - bs + o + 240));
-      __m512 vd = _mm512_permutex2var_ps(vn, idx_dn, _mm512_load_ps(dv + bs + o - 240));
-      __m512 a = _mm512_load_ps(a12 + o);
-      __m512 nn = _mm512_fmadd_ps(wx, _mm512_add_ps(up, un), _mm512_load_ps(b1 + o));
-      nn = _mm512_fmadd_ps(wy, _mm512_add_ps(uu, ud), nn);
-      nn = _mm512_fnmadd_ps(a, vc, nn);
-      __m512 u1 = _mm512_fmadd_ps(nn, _mm512_load_ps(r1 + o), _mm512_mul_ps(c1, uc));
-      __m512 mm = _mm512_fmadd_ps(wx, _mm512_add_ps(vp, vn), _mm512_load_ps(b2 + o));
-      mm = _mm512_fmadd_ps(wy, _mm512_add_ps(vu, vd), mm);
-      mm = _mm512_fnmadd_ps(a, u1, mm);
-      __m512 v1 = _mm512_fmadd_ps(mm, _mm512_load_ps(r2 + o), _mm512_mul_ps(c1, vc));
-      const __m512i col = _mm512_sub_epi32(_mm512_set1_epi32((int)s), lane);
-      const __mmask16 ok = rows & _mm512_cmpge_epi32_mask(col, one) & _mm512_cmple_epi32_mask(col, wlast);
-      u1 = _mm512_mask_blend_ps(ok, uc, u1);
-      v1 = _mm512_mask_blend_ps(ok, vc, v1);
-      _mm512_store_ps(du + o, u1);
-      _mm512_store_ps(dv + o, v1);
-      up = u1;
-      vp = v1;
-      uc = un;
-      vc = vn;
+  const __m512i one = _mm512_set1_epi32(1), wlast = _mm512_set1_epi32((int)g->w);
+#define GS_STEP(Q, S) gs_step16(g, Q, S, refresh, bs, wx, wy, c1, idx_up, idx_dn, lane, one, wlast)
+  size_t b = 0;
+  while (b < g->nb) {
+    gs_stream16 q0, q1;
+    gs_start16(g, b, &q0);
+    if (GS_PAIR && b + 1 < g->nb) {
+      gs_start16(g, b + 1, &q1);
+      size_t s = 1;
+      for (; s <= 16 && s <= steps; s++) GS_STEP(&q0, s);
+      for (; s <= steps; s++) {
+        GS_STEP(&q0, s);
+        GS_STEP(&q1, s - 16);
+      }
+      for (; s <= steps + 16; s++) GS_STEP(&q1, s - 16);
+      b += 2;
+    } else {
+      for (size_t s = 1; s <= steps; s++) GS_STEP(&q0, s);
+      b += 1;
     }
   }
+#undef GS_STEP
+}
+
+AVX512 static void gs_sweep_avx512(const gs_ctx *g, int refresh) {
+  if (refresh)
+    gs_sweep16(g, 1);
+  else
+    gs_sweep16(g, 0);
 }
 #endif
 
 static void solve_gs(sf_solver *s, size_t h, size_t w, const float *const *J, const float *u,
                      const float *v, const sf_solver_params *p, float *du_out, float *dv_out) {
   gs_ctx g;
-  void (*sweep)(const gs_ctx *) = gs_sweep_c;
-  void (*refresh)(const gs_ctx *, size_t, size_t) = gs_refresh_c;
+  void (*sweep)(const gs_ctx *, int) = gs_sweep_c;
   g.V = 1;
+  g.lv = 0;
 #if SF_SOLVER_X86 && defined(__GNUC__)
   if (s->path == PATH_AVX2) {
     g.V = 8;
+    g.lv = 3;
     sweep = gs_sweep_avx2;
-    refresh = gs_refresh_avx2;
   }
   if (s->path == PATH_AVX512) {
     g.V = 16;
+    g.lv = 4;
     sweep = gs_sweep_avx512;
-    refresh = gs_refresh_avx512;
   }
 #endif
   g.h = h;
@@ -1686,19 +1760,18 @@ static void solve_gs(sf_solver *s, size_t h, size_t w, const float *const *J, co
   memset(g.arr[GS_DV], 0, g.af * sizeof(float));
   for (int a = 0; a < 6 * p->nch; a++) gs_skew(&g, J[a], g.arr[GS_J + a]);
   /* sum_q w_q (u_q - u_p) of the interior, constant during the solve */
-  for (size_t r = 1; r <= h; r++)
+  for (size_t r = 1; r <= h; r++) {
+    float *cu = g.arr[GS_CU] + gs_at(&g, r, 0), *cv = g.arr[GS_CV] + gs_at(&g, r, 0);
     for (size_t c = 1; c <= w; c++) {
-      const size_t x = gs_at(&g, r, c);
-      g.arr[GS_CU][x] = smooth_part(u + r * S + c, S, g.wx, g.wy);
-      g.arr[GS_CV][x] = smooth_part(v + r * S + c, S, g.wx, g.wy);
+      cu[c * g.V] = smooth_part(u + r * S + c, S, g.wx, g.wy);
+      cv[c * g.V] = smooth_part(v + r * S + c, S, g.wx, g.wy);
     }
-  const size_t first = g.bs, n = g.nb * g.bs; /* the blocks, without the spare ones */
+  }
   for (int t = 0; t < p->iterations; t++) {
     g.rc.real = refresh_due(t, p->update_lag);
-    if (t == 0 || g.rc.real) refresh(&g, first, n);
     gs_frame(&g, g.arr[GS_DU]);
     gs_frame(&g, g.arr[GS_DV]);
-    sweep(&g);
+    sweep(&g, t == 0 || g.rc.real);
   }
   gs_unskew(&g, g.arr[GS_DU], du_out);
   gs_unskew(&g, g.arr[GS_DV], dv_out);
