@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels/dtype_convert.h"
 #include "mpi/mpi_agree.h"
@@ -41,10 +42,48 @@ static int check_finite(MPI_Comm comm, const sf_source *src, const sf_batch *b) 
   return SF_ERR_INPUT;
 }
 
+/* A commit deferred by one step (overlap): the batch as it was computed, and the time the
+ * commit took wherever it ran. */
+typedef struct pending_commit {
+  sf_side_task task; /* task.done: nothing pending */
+  const sf_sweep_ops *ops;
+  sf_batch b;
+  double seconds;
+} pending_commit;
+
+/* Overlap modes. SLABFLOW_OVERLAP (diagnostics) chooses among them for sweeps that allow
+ * overlap: 0 = off (each commit right after its compute, as sweeps without overlap do);
+ * late = deferred, but run after the next compute instead of during it, so that a buffer
+ * shared by compute(k) and commit(k-1) would show as wrong output every time rather than by
+ * chance of timing; unset or anything else = overlap. */
+enum { OVERLAP_OFF = 0, OVERLAP_ON = 1, OVERLAP_LATE = 2 };
+
+/* The mode, rank 0's: ranks in different modes would enter the collectives in different
+ * orders. Collective. */
+static int overlap_mode(MPI_Comm comm) {
+  const char *e = getenv("SLABFLOW_OVERLAP");
+  int mode = OVERLAP_ON;
+  if (e && !strcmp(e, "0")) mode = OVERLAP_OFF;
+  else if (e && !strcmp(e, "late")) mode = OVERLAP_LATE;
+  MPI_Bcast(&mode, 1, MPI_INT, 0, comm);
+  return mode;
+}
+
+static int run_pending(void *ctx) {
+  pending_commit *p = ctx;
+  double t = MPI_Wtime();
+  int rc = p->ops->commit(p->ops->ctx, &p->b);
+  p->seconds = MPI_Wtime() - t;
+  return rc;
+}
+
 int sf_sweep_run(MPI_Comm comm, const sf_plan *plan, sf_source *src, const sf_sweep_ops *ops,
                  sf_progress *prog, sf_phase_times *times) {
   int status = 0, rank;
   float *in = NULL;
+  pending_commit pend = {{run_pending, NULL, 1, 0}, ops, {0}, 0.0};
+  pend.task.ctx = &pend;
+  int overlap = ops->overlap && ops->commit ? overlap_mode(comm) : OVERLAP_OFF;
   MPI_Comm_rank(comm, &rank);
   size_t s0, ns, ue = sf_source_unit_elems(src);
   sf_plan_rank_segments(plan, rank, &s0, &ns);
@@ -52,9 +91,9 @@ int sf_sweep_run(MPI_Comm comm, const sf_plan *plan, sf_source *src, const sf_sw
   SF_ALLOC(in, ns ? (plan->seg_units + 2 * halo) * ue : 1);
   status = sf_mpi_agree(status, comm);
   if (status < 0) goto cleanup;
-  size_t steps = sf_plan_steps(plan);
+  size_t steps = sf_plan_steps(plan), committed = 0; /* steps whose commit has run */
   for (size_t step = 0; step < steps; step++) {
-    sf_batch b = {step, -1, 0, 0, in, 0, 0};
+    sf_batch b = {step, -1, 0, 0, in, 0, 0, NULL};
     if (step < ns) {
       b.segment = (long)(s0 + step);
       sf_plan_segment(plan, s0 + step, &b.first, &b.count);
@@ -64,15 +103,29 @@ int sf_sweep_run(MPI_Comm comm, const sf_plan *plan, sf_source *src, const sf_sw
       b.in = in + b.halo_lo * ue;
     }
     double t = MPI_Wtime();
+    /* An error agreed here drops a pending commit: the output is then removed anyway (an
+     * interrupt, which keeps it, is only taken after the commits of finished steps). */
     status = sf_source_read(src, b.first - b.halo_lo, b.count ? b.count + b.halo_lo + b.halo_hi : 0, in);
     if (status < 0) goto cleanup;
     status = check_finite(comm, src, &b);
     if (status < 0) goto cleanup;
     double t1 = MPI_Wtime();
     times->read += t1 - t;
+    /* Every rank has a pending commit at every step after the first, so the collective
+     * writes inside it are entered by all ranks at the same point of the step's sequence of
+     * collectives: during compute, or right after it where compute did not run it (no batch,
+     * an early error, a compute without a node loop to hang it on). */
+    sf_side_task *side = pend.task.done ? NULL : &pend.task;
+    b.side = overlap == OVERLAP_LATE ? NULL : side;
     if (b.count > 0) status = ops->compute(ops->ctx, &b);
+    double side_in = b.side && pend.task.done ? pend.seconds : 0.0;
     double t2 = MPI_Wtime();
-    times->compute += t2 - t1;
+    times->compute += t2 - t1 - side_in;
+    if (side) {
+      int rc = sf_side_task_finish(&pend.task);
+      if (rc < status) status = rc;
+      committed = step;
+    }
     status = sf_mpi_agree(status, comm);
     if (status < 0) goto cleanup;
     status = sf_interrupt_agree(comm);
@@ -80,15 +133,32 @@ int sf_sweep_run(MPI_Comm comm, const sf_plan *plan, sf_source *src, const sf_sw
       if (rank == 0)
         sf_error_report(status, __FILE__, __LINE__, __func__,
                         "interrupted by a signal; stopping after %zu of %zu units",
-                        sf_plan_units_done(plan, step), plan->n_units);
+                        sf_plan_units_done(plan, committed), plan->n_units);
       goto cleanup;
     }
-    if (ops->commit) {
-      status = ops->commit(ops->ctx, &b);
-      if (status < 0) goto cleanup;
+    if (overlap) {
+      pend.b = b;
+      pend.b.in = NULL;
+      pend.b.side = NULL;
+      pend.task.done = 0;
+      pend.task.status = 0;
+    } else {
+      if (ops->commit) {
+        status = ops->commit(ops->ctx, &b);
+        if (status < 0) goto cleanup;
+      }
+      committed = step + 1;
     }
-    times->commit += MPI_Wtime() - t2;
-    if (prog) sf_progress_update(prog, sf_plan_units_done(plan, step + 1));
+    times->commit += MPI_Wtime() - t2 + side_in;
+    if (prog) sf_progress_update(prog, sf_plan_units_done(plan, committed));
+  }
+  if (!pend.task.done) {
+    double t = MPI_Wtime();
+    status = sf_mpi_agree(sf_side_task_finish(&pend.task), comm);
+    times->commit += MPI_Wtime() - t;
+    if (status < 0) goto cleanup;
+    committed = steps;
+    if (prog) sf_progress_update(prog, sf_plan_units_done(plan, committed));
   }
 cleanup:
   free(in);

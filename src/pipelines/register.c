@@ -287,12 +287,12 @@ static int reg_frame(void *ctx, void *wsp, size_t k) {
   float sh[2];
   combine_channels(j, frame, w->gray);
   sf_xcorr_execute(j->xc, w->xc, w->gray, sh);
-  j->shifts[2 * k] = sh[0];
-  j->shifts[2 * k + 1] = sh[1];
+  j->cur->shifts[2 * k] = sh[0];
+  j->cur->shifts[2 * k + 1] = sh[1];
   float *dst = j->keep_warped ? j->warped + k * j->ue : w->warped;
   sf_warp_shift(frame, j->fill, j->m->h, j->m->w, j->m->c, sh[0], sh[1], j->interp, w->tmp, dst);
   if (!j->keep_warped)
-    sf_dtype_from_float(j->m->dtype, dst, (char *)j->outbuf + k * j->ue * sf_dtype_size(j->m->dtype), j->ue);
+    sf_dtype_from_float(j->m->dtype, dst, (char *)j->cur->outbuf + k * j->ue * sf_dtype_size(j->m->dtype), j->ue);
   return 0;
 }
 
@@ -317,18 +317,21 @@ static int ref_sum_compute(void *ctx, const sf_batch *b) {
 static int ref_reg_compute(void *ctx, const sf_batch *b) {
   reg_job *j = ctx;
   j->b = b;
+  j->cur = reg_slot_of(j, b);
   int rc = sf_node_run(j->node, b->count, reg_frame, j);
   if (rc == 0) add_partial(j, b, j->warped);
   return rc;
 }
 
-/* Main pass compute: register every frame of the batch. */
+/* Main pass compute: register every frame of the batch into its slot, while the master
+ * thread first writes the previous batch (b->side) from the other slot. */
 static int main_compute(void *ctx, const sf_batch *b) {
   reg_job *j = ctx;
   j->b = b;
-  int rc = sf_node_run(j->node, b->count, reg_frame, j);
+  j->cur = reg_slot_of(j, b);
+  int rc = sf_node_run_side(j->node, b->count, reg_frame, j, b->side);
   for (size_t k = 0; rc == 0 && k < b->count; k++) {
-    double m = hypot(j->shifts[2 * k], j->shifts[2 * k + 1]);
+    double m = hypot(j->cur->shifts[2 * k], j->cur->shifts[2 * k + 1]);
     j->sum_shift += m;
     if (m > j->max_shift) j->max_shift = m;
   }
@@ -336,21 +339,24 @@ static int main_compute(void *ctx, const sf_batch *b) {
 }
 
 /* Main pass commit: collective writes of the batch (registered frames; rigid: shifts; flow:
- * statistics, optional flow and valid mask) and its done mark. */
+ * statistics, optional flow and valid mask) and its done mark. It runs on the master thread
+ * while the next batch is computed, so it reads only b (never j->b, j->cur, b->in) and the
+ * batch's own slot. */
 static int main_commit(void *ctx, const sf_batch *b) {
   reg_job *j = ctx;
   int status = 0;
-  SF_CALL(sf_output_write_rows(j->out, j->id_reg, b->first, b->count, sf_h5_native_type(j->m->dtype), j->outbuf));
+  const reg_slot *sl = reg_slot_of(j, b);
+  SF_CALL(sf_output_write_rows(j->out, j->id_reg, b->first, b->count, sf_h5_native_type(j->m->dtype), sl->outbuf));
   if (j->o.method == REG_RIGID) {
-    SF_CALL(sf_output_write_rows(j->out, j->id_shift, b->first, b->count, H5T_NATIVE_FLOAT, j->shifts));
+    SF_CALL(sf_output_write_rows(j->out, j->id_shift, b->first, b->count, H5T_NATIVE_FLOAT, sl->shifts));
   } else {
     for (int k = 0; k < 4; k++)
       SF_CALL(sf_output_write_rows(j->out, j->id_stats[k], b->first, b->count, H5T_NATIVE_FLOAT,
-                                   j->stats + (size_t)k * j->o.buffer));
+                                   sl->stats + (size_t)k * j->o.buffer));
     if (j->o.save_flow)
-      SF_CALL(sf_output_write_rows(j->out, j->id_flow, b->first, b->count, H5T_NATIVE_FLOAT, j->flow));
+      SF_CALL(sf_output_write_rows(j->out, j->id_flow, b->first, b->count, H5T_NATIVE_FLOAT, sl->flow));
     if (j->o.save_valid)
-      SF_CALL(sf_output_write_rows(j->out, j->id_valid, b->first, b->count, H5T_NATIVE_UCHAR, j->valid));
+      SF_CALL(sf_output_write_rows(j->out, j->id_valid, b->first, b->count, H5T_NATIVE_UCHAR, sl->valid));
   }
   SF_CALL(sf_output_mark_done(j->out, b->segment));
 cleanup:
@@ -393,7 +399,7 @@ static int build_reference(reg_job *j, sf_source *src, float *ref, sf_phase_time
     goto cleanup;
   }
   sf_progress prog;
-  sf_sweep_ops ops = {j, ref_sum_compute, NULL, 0};
+  sf_sweep_ops ops = {j, ref_sum_compute, NULL, 0, 0};
   /* Progress counts frame visits: each reference frame is read twice (sum, then register). */
   sf_progress_start(&prog, rank == 0, "reference", "frame visits", 2 * plan.n_units);
   SF_CALL(sf_sweep_run(MPI_COMM_WORLD, &plan, src, &ops, NULL, tm));
@@ -551,12 +557,15 @@ int sf_cmd_register(int argc, char **argv) {
   SF_CALL(sf_mpi_agree(status, MPI_COMM_WORLD));
   status = sf_node_create(j->o.threads, reg_ws_create, reg_ws_destroy, j, &j->node);
   SF_CALL(sf_mpi_agree(status, MPI_COMM_WORLD));
-  SF_ALLOC(j->shifts, 2 * j->o.buffer);
   SF_ALLOC(j->warped, j->o.buffer * j->ue);
-  j->outbuf = calloc(j->o.buffer * j->ue, sf_dtype_size(j->m->dtype));
-  status = sf_mpi_agree(j->outbuf ? 0 : SF_ERR_NOMEM, MPI_COMM_WORLD);
+  /* Two output slots: the main pass computes one batch while it writes the other. */
+  for (int s = 0; s < 2; s++) {
+    SF_ALLOC(j->slot[s].shifts, 2 * j->o.buffer);
+    j->slot[s].outbuf = calloc(j->o.buffer * j->ue, sf_dtype_size(j->m->dtype));
+  }
+  status = sf_mpi_agree(j->slot[0].outbuf && j->slot[1].outbuf ? 0 : SF_ERR_NOMEM, MPI_COMM_WORLD);
   if (status < 0) {
-    sf_error_report(status, __FILE__, __LINE__, __func__, "out of memory for a %zu-frame buffer", j->o.buffer);
+    sf_error_report(status, __FILE__, __LINE__, __func__, "out of memory for two %zu-frame buffers", j->o.buffer);
     goto cleanup;
   }
   t_setup = MPI_Wtime() - t_start;
@@ -569,6 +578,10 @@ int sf_cmd_register(int argc, char **argv) {
     if (!j->o.ref_file) SF_CALL(reg_flow_build_reference(j, src, ref, &tm_ref));
     SF_CALL(reg_flow_set_reference(j, ref));
   }
+  /* Only the reference passes keep float frames; freeing them before the main pass more than
+   * pays for its second output slot. */
+  free(j->warped);
+  j->warped = NULL;
   t_ref = MPI_Wtime() - t_start - t_setup;
   /* Output, every dataset at its final size, chunked by frame. */
   sf_plan plan;
@@ -595,7 +608,9 @@ int sf_cmd_register(int argc, char **argv) {
   /* The per-frame node loop over every rank's segments. */
   {
     sf_progress prog;
-    sf_sweep_ops ops = {j, main_compute, main_commit, 0};
+    /* overlap: batch k-1 is written while batch k is computed (slots by step parity); the
+     * main pass's computes never read what an earlier commit wrote. */
+    sf_sweep_ops ops = {j, main_compute, main_commit, 0, 1};
     if (j->o.method == REG_FLOW) ops.compute = reg_flow_main_compute;
     sf_progress_start(&prog, rank == 0, "register", "frames", j->m->t);
     SF_CALL(sf_sweep_run(MPI_COMM_WORLD, &plan, src, &ops, &prog, &tm));
@@ -645,14 +660,16 @@ cleanup:
   free(j->proc);
   free(j->proc_t);
   free(j->ref_proc);
-  free(j->flow);
   free(j->winit);
-  free(j->stats);
-  free(j->valid);
+  for (int s = 0; s < 2; s++) {
+    if (s == 0 || j->slot[1].flow != j->slot[0].flow) free(j->slot[s].flow);
+    free(j->slot[s].stats);
+    free(j->slot[s].valid);
+    free(j->slot[s].shifts);
+    free(j->slot[s].outbuf);
+  }
   sf_source_close(&src);
   free(ref);
-  free(j->shifts);
   free(j->warped);
-  free(j->outbuf);
   return status;
 }

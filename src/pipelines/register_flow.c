@@ -76,10 +76,16 @@ int reg_flow_setup(reg_job *j) {
   SF_ALLOC(j->proc, (seg + 2 * halo) * nch * hw);
   SF_ALLOC(j->proc_t, seg * nch * hw);
   SF_ALLOC(j->ref_proc, nch * hw);
-  SF_ALLOC(j->flow, seg * hw * 2);
   SF_ALLOC(j->winit, 2 * hw);
-  SF_ALLOC(j->stats, 4 * seg);
-  if (o->save_valid) SF_ALLOC(j->valid, seg * hw);
+  /* Two output slots (reg_slot): the main pass computes one batch while the previous one is
+   * written. The flow buffer is also the initial-flow scratch, so a batch in compute always
+   * needs one, but only --save-flow commits it and needs a second. */
+  for (int s = 0; s < 2; s++) {
+    SF_ALLOC(j->slot[s].stats, 4 * seg);
+    if (s == 0 || o->save_flow) SF_ALLOC(j->slot[s].flow, seg * hw * 2);
+    else j->slot[s].flow = j->slot[0].flow;
+    if (o->save_valid) SF_ALLOC(j->slot[s].valid, seg * hw);
+  }
 cleanup:
   return status;
 }
@@ -235,12 +241,12 @@ static void frame_flow(reg_job *j, reg_ws *w, const float *mov, int from_init) {
   }
 }
 
-/* Initial-flow stage: frame k's flow from zero, kept in j->flow. */
+/* Initial-flow stage: frame k's flow from zero, kept in the slot's flow buffer. */
 static int init_unit(void *ctx, void *wsp, size_t k) {
   reg_job *j = ctx;
   reg_ws *w = wsp;
   frame_flow(j, w, j->proc_t + k * (size_t)j->nch * j->hw, 0);
-  float *f = j->flow + k * 2 * j->hw;
+  float *f = j->cur->flow + k * 2 * j->hw;
   memcpy(f, w->fu, j->hw * sizeof(float));
   memcpy(f + j->hw, w->fv, j->hw * sizeof(float));
   return 0;
@@ -258,14 +264,15 @@ static int flow_unit(void *ctx, void *wsp, size_t k) {
                  SF_INTERP_CUBIC, j->warped + k * ue, NULL);
     return 0;
   }
+  reg_slot *out = j->cur;
   sf_warp_flow(raw, j->fill, j->m->h, j->m->w, j->m->c, w->fu, w->fv, j->m->w, 1.0f, 1.0f, j->interp,
-               w->warped, j->valid ? j->valid + k * hw : NULL);
-  sf_dtype_from_float(j->m->dtype, w->warped, (char *)j->outbuf + k * ue * sf_dtype_size(j->m->dtype), ue);
+               w->warped, out->valid ? out->valid + k * hw : NULL);
+  sf_dtype_from_float(j->m->dtype, w->warped, (char *)out->outbuf + k * ue * sf_dtype_size(j->m->dtype), ue);
   float st[4];
   sf_flow_stats(w->fu, w->fv, j->m->h, j->m->w, st);
   size_t seg = j->o.buffer;
-  for (int s = 0; s < 4; s++) j->stats[s * seg + k] = st[s];
-  float *f = j->flow + k * 2 * hw;
+  for (int s = 0; s < 4; s++) out->stats[s * seg + k] = st[s];
+  float *f = out->flow + k * 2 * hw;
   for (size_t i = 0; i < hw; i++) {
     f[2 * i] = w->fu[i];
     f[2 * i + 1] = w->fv[i];
@@ -274,20 +281,23 @@ static int flow_unit(void *ctx, void *wsp, size_t k) {
 }
 
 /* A batch through preprocessing, the segment's initial flow (decision 3: the mean flow of
- * its first min(22, n) frames from zero) and the per-frame flows. */
+ * its first min(22, n) frames from zero) and the per-frame flows. The previous batch's
+ * commit (main pass, b->side) runs on the master thread during the per-frame flows, the
+ * longest loop, so the other threads have the most work to do meanwhile. */
 static int flow_batch(reg_job *j, const sf_batch *b) {
   int status = 0;
   j->b = b;
+  j->cur = reg_slot_of(j, b);
   SF_CALL(sf_node_run(j->node, b->count + b->halo_lo + b->halo_hi, pre_unit, j));
   SF_CALL(sf_node_run(j->node, b->count, post_unit, j));
   size_t n0 = b->count < REG_INIT_FRAMES ? b->count : REG_INIT_FRAMES, hw = j->hw;
   SF_CALL(sf_node_run(j->node, n0, init_unit, j));
   for (size_t i = 0; i < 2 * hw; i++) {
     double s = 0.0;
-    for (size_t k = 0; k < n0; k++) s += j->flow[k * 2 * hw + i];
+    for (size_t k = 0; k < n0; k++) s += j->cur->flow[k * 2 * hw + i];
     j->winit[i] = (float)(s / (double)n0);
   }
-  SF_CALL(sf_node_run(j->node, b->count, flow_unit, j));
+  SF_CALL(sf_node_run_side(j->node, b->count, flow_unit, j, b->side));
 cleanup:
   return status;
 }
@@ -297,7 +307,7 @@ int reg_flow_main_compute(void *ctx, const sf_batch *b) {
   int status = 0;
   SF_CALL(flow_batch(j, b));
   for (size_t k = 0; k < b->count; k++) {
-    double md = j->stats[k], mx = j->stats[j->o.buffer + k];
+    double md = j->cur->stats[k], mx = j->cur->stats[j->o.buffer + k];
     j->sum_shift += md;
     if (mx > j->max_shift) j->max_shift = mx;
   }
@@ -452,7 +462,7 @@ int reg_flow_build_reference(reg_job *j, sf_source *src, float *ref, sf_phase_ti
   set_temporal(j, j->o.sigma[2] + 0.5);
   sf_progress prog;
   sf_progress_start(&prog, rank == 0, "reference", "frame visits", 2 * plan.n_units);
-  sf_sweep_ops ops = {j, ref1_compute, NULL, (size_t)j->rt};
+  sf_sweep_ops ops = {j, ref1_compute, NULL, (size_t)j->rt, 0};
   SF_CALL(sf_sweep_run(MPI_COMM_WORLD, &plan, src, &ops, NULL, tm));
   SF_CALL(reg_ordered_mean(j->partials, &j->n_partials, j->ue, plan.n_units, rawmean));
   SF_CALL(reg_ordered_mean(j->partials2, &j->n_partials2, fe, plan.n_units, prov));

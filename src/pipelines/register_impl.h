@@ -58,6 +58,18 @@ typedef struct reg_ws {
   float *scratch;        /* smoothing / resampling scratch */
 } reg_ws;
 
+/* Everything the main pass's commit writes for one batch (one segment). The main pass
+ * overlaps commit(k-1) with compute(k) (sf_sweep_ops.overlap), so there are two of these and
+ * the batch of step s uses slot s % 2 in every pass (reg_slot_of). */
+typedef struct reg_slot {
+  float *shifts;             /* seg x 2 (rigid) */
+  void *outbuf;              /* seg x ue in the input dtype */
+  float *stats;              /* seg x 4 (flow) */
+  float *flow;               /* seg x hw x 2, interleaved [u, v] (flow); without --save-flow
+                              * nothing commits it and both slots share one buffer */
+  unsigned char *valid;      /* seg x hw (flow, --save-valid only) */
+} reg_slot;
+
 typedef struct reg_job {
   reg_opts o;
   const sf_source_meta *m;
@@ -69,9 +81,9 @@ typedef struct reg_job {
   sf_interp interp;
   const float *fill;         /* reference used for out-of-bounds pixels (interleaved) */
   /* per-batch buffers (one segment) */
-  const sf_batch *b;
-  float *shifts;             /* seg x 2 */
-  void *outbuf;              /* seg x ue in the input dtype */
+  const sf_batch *b;         /* the batch in compute */
+  reg_slot slot[2];
+  reg_slot *cur;             /* slot of the batch in compute: reg_slot_of(j, j->b) */
   float *warped;             /* seg x ue (reference pass) */
   double *partials;          /* reference pass: one partial sum per owned segment */
   size_t n_partials;
@@ -96,16 +108,16 @@ typedef struct reg_job {
   float *ref_proc;           /* nch planes: preprocessed reference of the pass */
   float *proc;               /* seg (+halo) x nch planes: preprocessed frames */
   float *proc_t;             /* seg x nch planes: after temporal smoothing */
-  float *flow;               /* seg x hw x 2, interleaved [u, v] */
   float *winit;              /* 2 planes: initial flow of the segment */
-  unsigned char *valid;      /* seg x hw */
-  float *stats;              /* seg x 4 */
   int use_winit;             /* frames start from winit (else zero) */
   int ref_pass;              /* 1 during the reference preregistration */
   double *smin, *smax;       /* reference pass 1: per channel min/max of the smoothed stack */
   double *partials2;         /* reference pass 1: smoothed sums */
   size_t n_partials2;
 } reg_job;
+
+/* The output slot of batch b (by step parity, see reg_slot). */
+static inline reg_slot *reg_slot_of(reg_job *j, const sf_batch *b) { return &j->slot[b->step & 1]; }
 
 /* Flow-method setup after the options are checked: plans and batch buffers. Local. */
 int reg_flow_setup(reg_job *j);
