@@ -159,7 +159,6 @@ int sf_flow_plan_create(size_t h, size_t w, int nch, const sf_flow_params *p, sf
     pl->max_h = max_sz(pl->max_h, L->h);
     pl->max_w = max_sz(pl->max_w, L->w);
     pl->scratch = max_sz(pl->scratch, sf_tensor_scratch(L->h, L->w));
-    pl->scratch = max_sz(pl->scratch, L->h * w); /* the final upsampling's rows */
     pl->scratch = max_sz(pl->scratch, sf_median5_scratch(L->h, L->w));
   }
   if (lo > 0) {
@@ -170,6 +169,7 @@ int sf_flow_plan_create(size_t h, size_t w, int nch, const sf_flow_params *p, sf
     SF_ALLOC(pl->fx_w, 4 * w);
     keys_taps(L->h, h, pl->fy_i, pl->fy_w);
     keys_taps(L->w, w, pl->fx_i, pl->fx_w);
+    pl->scratch = max_sz(pl->scratch, L->h * w); /* the final upsampling's rows */
   }
   *out = pl;
   pl = NULL;

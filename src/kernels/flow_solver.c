@@ -550,20 +550,10 @@ static void refresh_c(const fast_ctx *c, size_t r) {
     float *b1 = crow(c, CA_B1, r, hf), *b2 = crow(c, CA_B2, r, hf), *a12 = crow(c, CA_A12, r, hf);
     float *r1 = crow(c, CA_R1, r, hf), *r2 = crow(c, CA_R2, r, hf);
     for (size_t k = 0; k < c->n[hf]; k++) {
-      const size_t x = off + 2 * k + (size_t)hf;
-      float a11 = 0.0f, a22 = 0.0f, s12 = 0.0f, s13 = 0.0f, s23 = 0.0f;
-      for (int ch = 0; ch < rc->nch; ch++) {
-        const float *const *Jk = c->J + 6 * ch;
-        float j11 = Jk[0][x], j22 = Jk[1][x], j12 = Jk[3][x], j13 = Jk[4][x], j23 = Jk[5][x];
-        float wk = data_weight(rc, ch, j11, j22, Jk[2][x], j12, j13, j23, du[k], dv[k]);
-        a11 = fmaf(wk, j11, a11);
-        a22 = fmaf(wk, j22, a22);
-        s12 = fmaf(wk, j12, s12);
-        s13 = fmaf(wk, j13, s13);
-        s23 = fmaf(wk, j23, s23);
-      }
-      coef_finish(rc, a11, a22, s12, s13, s23, cu[k], cv[k], b1 + k, b2 + k, a12 + k, r1 + k,
-                  r2 + k);
+      float A[5];
+      data_coef(rc, c->J, off + 2 * k + (size_t)hf, du[k], dv[k], A);
+      coef_finish(rc, A[0], A[1], A[2], A[3], A[4], cu[k], cv[k], b1 + k, b2 + k, a12 + k,
+                  r1 + k, r2 + k);
     }
   }
 }
@@ -1388,7 +1378,6 @@ enum { GS_DU, GS_DV, GS_CU, GS_CV, GS_B1, GS_B2, GS_A12, GS_R1, GS_R2, GS_J };
 typedef struct gs_ctx {
   size_t h, w, V, lv, nb, bs; /* padded rows in nb blocks of V = 2^lv; floats per block */
   size_t af;                  /* floats per skewed array */
-  int nch;
   float *arr[GS_J + 6 * SF_FLOW_MAX_CH];
   float wx, wy, c1;
   refresh_consts rc;
@@ -1451,20 +1440,10 @@ static void gs_frame(const gs_ctx *g, float *a) {
 
 /* Coefficients of one pixel at x from its increments before the sweep (refresh_c). */
 static inline void gs_coef_px(const gs_ctx *g, size_t x, float du, float dv) {
-  const refresh_consts *rc = &g->rc;
   float *const *A = g->arr;
-  float a11 = 0.0f, a22 = 0.0f, s12 = 0.0f, s13 = 0.0f, s23 = 0.0f;
-  for (int ch = 0; ch < rc->nch; ch++) {
-    float *const *Jk = A + GS_J + 6 * ch;
-    float j11 = Jk[0][x], j22 = Jk[1][x], j12 = Jk[3][x], j13 = Jk[4][x], j23 = Jk[5][x];
-    float wk = data_weight(rc, ch, j11, j22, Jk[2][x], j12, j13, j23, du, dv);
-    a11 = fmaf(wk, j11, a11);
-    a22 = fmaf(wk, j22, a22);
-    s12 = fmaf(wk, j12, s12);
-    s13 = fmaf(wk, j13, s13);
-    s23 = fmaf(wk, j23, s23);
-  }
-  coef_finish(rc, a11, a22, s12, s13, s23, A[GS_CU][x], A[GS_CV][x], A[GS_B1] + x,
+  float s[5];
+  data_coef(&g->rc, (const float *const *)(A + GS_J), x, du, dv, s);
+  coef_finish(&g->rc, s[0], s[1], s[2], s[3], s[4], A[GS_CU][x], A[GS_CV][x], A[GS_B1] + x,
               A[GS_B2] + x, A[GS_A12] + x, A[GS_R1] + x, A[GS_R2] + x);
 }
 
@@ -1614,9 +1593,6 @@ AVX512 static inline __attribute__((always_inline)) void gs_coef16(const gs_ctx 
 
 /* One wavefront of 16 rows: block base o0, its row mask, and the state carried from step
  * to step (vector s-1 updated, vector s not yet). */
-#ifndef GS_PAIR
-#define GS_PAIR 1
-#endif
 typedef struct gs_stream16 {
   float *du, *dv;                        /* block base of the increments */
   const float *b1, *b2, *a12, *r1, *r2;  /* and of the coefficients */
@@ -1700,7 +1676,7 @@ AVX512 static inline __attribute__((always_inline)) void gs_sweep16(const gs_ctx
   while (b < g->nb) {
     gs_stream16 q0, q1;
     gs_start16(g, b, &q0);
-    if (GS_PAIR && b + 1 < g->nb) {
+    if (b + 1 < g->nb) {
       gs_start16(g, b + 1, &q1);
       size_t s = 1;
       for (; s <= 16 && s <= steps; s++) GS_STEP(&q0, s);
@@ -1749,7 +1725,6 @@ static void solve_gs(sf_solver *s, size_t h, size_t w, const float *const *J, co
   g.nb = gs_blocks(h, g.V);
   g.bs = gs_block_floats(w, g.V);
   g.af = gs_array_floats(h, w, g.V);
-  g.nch = p->nch;
   for (int a = 0; a < GS_J + 6 * p->nch; a++) g.arr[a] = s->buf + (size_t)a * g.af;
   g.wx = (float)(p->alpha_x / (p->hx * p->hx));
   g.wy = (float)(p->alpha_y / (p->hy * p->hy));
