@@ -2,7 +2,8 @@
 # Installs what slabflow needs to build and test on Debian 12 (run as root; idempotent).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev
-      hdf5-tools libfftw3-dev libcunit1-dev libtiff-dev)
+      hdf5-tools libfftw3-dev libcunit1-dev libtiff-dev libnifti2-dev zlib1g-dev
+      mricron-data python3-numpy python3-nibabel python3-h5py)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
