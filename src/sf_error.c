@@ -4,6 +4,9 @@
 #include <stdlib.h>
 
 static int g_rank = -1;
+/* Deferred errors (sf_error_defer): the first message held instead of printed, per thread. */
+static _Thread_local char *t_defer;
+static _Thread_local size_t t_defer_n;
 
 void sf_error_set_rank(int rank) { g_rank = rank; }
 
@@ -20,9 +23,27 @@ int sf_exit_code(int status) {
   }
 }
 
+void sf_error_defer(char *buf, size_t n) {
+  t_defer = buf && n ? buf : NULL;
+  t_defer_n = t_defer ? n : 0;
+  if (t_defer) t_defer[0] = 0;
+}
+
+void sf_error_print(const char *msg) {
+  if (g_rank >= 0)
+    fprintf(stderr, "slabflow: error: rank %d: %s\n", g_rank, msg);
+  else
+    fprintf(stderr, "slabflow: error: %s\n", msg);
+  fflush(stderr);
+}
+
 static void vreport(const char *kind, const char *file, int line, const char *fmt, va_list ap) {
   char msg[2048];
   vsnprintf(msg, sizeof msg, fmt, ap);
+  if (t_defer && kind[0] == 'e') {
+    if (!t_defer[0]) snprintf(t_defer, t_defer_n, "%s", msg);
+    return;
+  }
   const char *dbg = getenv("SLABFLOW_DEBUG");
   if (g_rank >= 0) {
     if (dbg && *dbg && file)

@@ -3,6 +3,7 @@
 #define SF_ERROR_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /* Every fallible function returns 0 or one of these (negative). main() maps them to exit codes. */
 enum {
@@ -26,6 +27,14 @@ void sf_error_set_rank(int rank);
  * is set. Returns code. Local. */
 int sf_error_report(int code, const char *file, int line, const char *func, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/* Holds error messages of the calling thread instead of printing them: the first goes to
+ * buf (n bytes, emptied now), later ones are dropped; buf NULL prints again. For work whose
+ * errors are reported once by whichever rank met the first of them. Local. */
+void sf_error_defer(char *buf, size_t n);
+
+/* Prints a message held by sf_error_defer in the error format. Local. */
+void sf_error_print(const char *msg);
 
 /* Prints a warning in the same format. Local. */
 void sf_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

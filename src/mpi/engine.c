@@ -105,7 +105,9 @@ int sf_sweep_run(MPI_Comm comm, const sf_plan *plan, sf_source *src, const sf_sw
     double t = MPI_Wtime();
     /* An error agreed here drops a pending commit: the output is then removed anyway (an
      * interrupt, which keeps it, is only taken after the commits of finished steps). */
-    status = sf_source_read(src, b.first - b.halo_lo, b.count ? b.count + b.halo_lo + b.halo_hi : 0, in);
+    status = sf_source_read_batch(src, b.first - b.halo_lo,
+                                  b.count ? b.count + b.halo_lo + b.halo_hi : 0, b.first,
+                                  b.count, in);
     if (status < 0) goto cleanup;
     status = check_finite(comm, src, &b);
     if (status < 0) goto cleanup;

@@ -13,14 +13,12 @@
 #include "mpi/mpi_agree.h"
 #include "sf_error.h"
 
-#define SF_MAX_OUT_DSETS 32
-
 struct sf_output {
   MPI_Comm comm;
   int rank;
   hid_t file, dxpl;
-  hid_t dsets[SF_MAX_OUT_DSETS];
-  int ndsets;
+  hid_t *dsets; /* grows as datasets are added */
+  int ndsets, cap;
   hid_t done;
   char path[PATH_MAX], partial[PATH_MAX + 16];
 };
@@ -109,7 +107,13 @@ int sf_output_add(sf_output *o, const char *name, hid_t type, int ndims, const h
                   const hsize_t *chunk, int *id) {
   int status = 0;
   hid_t sp = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, lcpl = H5I_INVALID_HID, d = H5I_INVALID_HID;
-  SF_CHECK(o->ndsets < SF_MAX_OUT_DSETS, SF_ERR_INTERNAL, "too many output datasets");
+  if (o->ndsets == o->cap) {
+    int cap = o->cap ? 2 * o->cap : 16;
+    hid_t *p = realloc(o->dsets, (size_t)cap * sizeof *p);
+    SF_CHECK(p, SF_ERR_NOMEM, "out of memory for %d output datasets", cap);
+    o->dsets = p;
+    o->cap = cap;
+  }
   sp = H5Screate_simple(ndims, dims, NULL);
   dcpl = H5Pcreate(H5P_DATASET_CREATE);
   lcpl = H5Pcreate(H5P_LINK_CREATE);
@@ -137,9 +141,10 @@ cleanup:
   return status;
 }
 
-/* Collective write of a hyperslab [first, first+count) x full rows (count may be 0). */
-static int write_slab(sf_output *o, hid_t d, const char *what, size_t first, size_t count,
-                      hid_t mtype, const void *buf) {
+/* Collective write of a hyperslab [first, first+count) x full rows (count may be 0); in
+ * memory, row r starts at element r * stride (0: rows packed). */
+static int write_slab_strided(sf_output *o, hid_t d, const char *what, size_t first,
+                              size_t count, hid_t mtype, const void *buf, size_t stride) {
   int status = 0;
   hid_t fsp = H5Dget_space(d), msp = H5I_INVALID_HID;
   hsize_t dims[8], start[8] = {0}, cnt[8];
@@ -150,7 +155,15 @@ static int write_slab(sf_output *o, hid_t d, const char *what, size_t first, siz
   cnt[0] = count;
   if (count > 0) {
     H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, cnt, NULL);
-    msp = H5Screate_simple(nd, cnt, NULL);
+    hsize_t row = 1;
+    for (int i = 1; i < nd; i++) row *= cnt[i];
+    if (stride && stride != row) {
+      hsize_t mdims[2] = {count, stride}, mstart[2] = {0, 0}, mcnt[2] = {count, row};
+      msp = H5Screate_simple(2, mdims, NULL);
+      H5Sselect_hyperslab(msp, H5S_SELECT_SET, mstart, NULL, mcnt, NULL);
+    } else {
+      msp = H5Screate_simple(nd, cnt, NULL);
+    }
   } else {
     H5Sselect_none(fsp);
     msp = H5Scopy(fsp);
@@ -168,11 +181,21 @@ static int write_slab(sf_output *o, hid_t d, const char *what, size_t first, siz
   return status;
 }
 
+static int write_slab(sf_output *o, hid_t d, const char *what, size_t first, size_t count,
+                      hid_t mtype, const void *buf) {
+  return write_slab_strided(o, d, what, first, count, mtype, buf, 0);
+}
+
 int sf_output_write_rows(sf_output *o, int id, size_t first, size_t count, hid_t mtype,
                          const void *buf) {
+  return sf_output_write_rows_strided(o, id, first, count, mtype, buf, 0);
+}
+
+int sf_output_write_rows_strided(sf_output *o, int id, size_t first, size_t count, hid_t mtype,
+                                 const void *buf, size_t stride) {
   char name[256] = "";
   H5Iget_name(o->dsets[id], name, sizeof name);
-  return write_slab(o, o->dsets[id], name, first, count, mtype, buf);
+  return write_slab_strided(o, o->dsets[id], name, first, count, mtype, buf, stride);
 }
 
 int sf_output_write_all(sf_output *o, int id, hid_t mtype, const void *buf) {
@@ -204,6 +227,7 @@ int sf_output_finish(sf_output **po, int status) {
     sf_h5_attr_int(o->file, "complete", 0);
   }
   for (int i = 0; i < o->ndsets; i++) H5Dclose(o->dsets[i]);
+  free(o->dsets);
   if (o->done >= 0) H5Dclose(o->done);
   if (o->dxpl >= 0) H5Pclose(o->dxpl);
   herr_t crc = o->file >= 0 ? H5Fclose(o->file) : 0;

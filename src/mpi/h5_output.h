@@ -28,6 +28,11 @@ int sf_output_add(sf_output *o, const char *name, hid_t type, int ndims, const h
 int sf_output_write_rows(sf_output *o, int id, size_t first, size_t count, hid_t mtype,
                          const void *buf);
 
+/* As sf_output_write_rows with row r of buf starting at element r * stride (stride >= the
+ * row's elements; 0: packed), for rows of different widths in one buffer. Collective. */
+int sf_output_write_rows_strided(sf_output *o, int id, size_t first, size_t count, hid_t mtype,
+                                 const void *buf, size_t stride);
+
 /* Writes a whole dataset from rank 0's buf (other ranks pass anything). Collective. */
 int sf_output_write_all(sf_output *o, int id, hid_t mtype, const void *buf);
 

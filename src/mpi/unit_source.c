@@ -20,6 +20,7 @@ struct sf_source {
   sf_tiff *tiff;       /* TIFF, rank 0 only */
   void *stage;         /* TIFF staging buffer on rank 0 */
   size_t stage_units;
+  sf_source_reader reader; /* custom sources */
 };
 
 const sf_source_meta *sf_source_get_meta(const sf_source *s) { return &s->meta; }
@@ -270,10 +271,45 @@ cleanup:
   return status;
 }
 
-int sf_source_read(sf_source *s, size_t first, size_t count, float *buf) {
-  int rc = s->meta.kind == SF_SOURCE_HDF5 ? read_hdf5(s, first, count, buf)
-                                          : read_tiff(s, first, count, buf);
+int sf_source_custom(MPI_Comm comm, const sf_source_reader *reader, size_t unit_elems,
+                     const char *what, sf_source **out) {
+  int status = 0;
+  sf_source *s = NULL;
+  *out = NULL;
+  SF_ALLOC(s, 1);
+  s->comm = comm;
+  s->file = s->dset = H5I_INVALID_HID;
+  MPI_Comm_rank(comm, &s->rank);
+  MPI_Comm_size(comm, &s->size);
+  s->reader = *reader;
+  s->meta.kind = SF_SOURCE_CUSTOM;
+  s->meta.ndims = 3;
+  s->meta.h = 1;
+  s->meta.w = unit_elems;
+  s->meta.c = 1;
+  s->meta.dtype = SF_DTYPE_NONE;
+  snprintf(s->meta.path, sizeof s->meta.path, "%s", what ? what : "");
+  *out = s;
+  s = NULL;
+cleanup:
+  free(s);
+  return sf_mpi_agree(status, comm);
+}
+
+int sf_source_read_batch(sf_source *s, size_t first, size_t count, size_t core_first,
+                         size_t core_count, float *buf) {
+  int rc;
+  if (s->meta.kind == SF_SOURCE_CUSTOM)
+    rc = s->reader.read(s->reader.ctx, first, count, core_first, core_count, buf);
+  else if (s->meta.kind == SF_SOURCE_HDF5)
+    rc = read_hdf5(s, first, count, buf);
+  else
+    rc = read_tiff(s, first, count, buf);
   return sf_mpi_agree(rc, s->comm);
+}
+
+int sf_source_read(sf_source *s, size_t first, size_t count, float *buf) {
+  return sf_source_read_batch(s, first, count, first, count, buf);
 }
 
 void sf_source_close(sf_source **ps) {

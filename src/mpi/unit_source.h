@@ -1,6 +1,7 @@
-/* Unit source: the input recording seen as a sequence of units (frames) along axis 0.
+/* Unit source: the input seen as a sequence of units (frames, slices) along one axis.
  * HDF5 datasets are read by every rank for its own hyperslab; TIFF stacks are read on rank 0
- * and sent to the other ranks in bounded pieces. Data arrive as float32. */
+ * and sent to the other ranks in bounded pieces; a pipeline may supply its own reader (a
+ * custom source, e.g. the slices of many volumes). Data arrive as float32. */
 #ifndef SF_UNIT_SOURCE_H
 #define SF_UNIT_SOURCE_H
 
@@ -9,7 +10,7 @@
 
 #include "kernels/dtype_convert.h"
 
-typedef enum { SF_SOURCE_HDF5 = 1, SF_SOURCE_TIFF = 2 } sf_source_kind;
+typedef enum { SF_SOURCE_HDF5 = 1, SF_SOURCE_TIFF = 2, SF_SOURCE_CUSTOM = 3 } sf_source_kind;
 
 typedef struct sf_source_meta {
   sf_source_kind kind;
@@ -29,6 +30,22 @@ typedef struct sf_source sf_source;
 int sf_source_open(MPI_Comm comm, const char *path, const char *dataset, size_t min_hw,
                    sf_source **out);
 
+/* A pipeline's own reader. read fills buf with units [first, first+count) (count *
+ * unit_elems floats; count may be 0); [core_first, core_first+core_count) is the batch
+ * proper and the rest its halo, which the reader may leave unfilled where the pipeline never
+ * looks (e.g. the neighbouring slices of another volume). It runs on the calling rank only
+ * and returns 0 or SF_ERR_* after reporting; the source agrees the outcome. Local. */
+typedef struct sf_source_reader {
+  void *ctx;
+  int (*read)(void *ctx, size_t first, size_t count, size_t core_first, size_t core_count,
+              float *buf);
+} sf_source_reader;
+
+/* Wraps a reader as a source of units of unit_elems floats (what names the input in
+ * messages). The engine does not check its values for NaN: the reader does. Collective. */
+int sf_source_custom(MPI_Comm comm, const sf_source_reader *reader, size_t unit_elems,
+                     const char *what, sf_source **out);
+
 /* Metadata, identical on every rank. Local. */
 const sf_source_meta *sf_source_get_meta(const sf_source *s);
 
@@ -39,6 +56,11 @@ size_t sf_source_unit_elems(const sf_source *s);
  * at the same step; count may be 0. Returns 0 or SF_ERR_IO (agreed across ranks).
  * Collective. */
 int sf_source_read(sf_source *s, size_t first, size_t count, float *buf);
+
+/* As sf_source_read for a batch [core_first, core_first+core_count) read together with its
+ * halo as [first, first+count). Collective. */
+int sf_source_read_batch(sf_source *s, size_t first, size_t count, size_t core_first,
+                         size_t core_count, float *buf);
 
 /* Closes; accepts NULL and sets *s to NULL. Collective. */
 void sf_source_close(sf_source **s);
