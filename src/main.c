@@ -15,8 +15,9 @@ static void usage(void) {
   printf("slabflow %s: distributed batch processing of large recordings and volumes\n\n"
          "usage: mpirun -np N slabflow <command> INPUT -o OUTPUT.h5 [options]\n\n"
          "commands:\n"
-         "  register   motion correction of microscopy videos (rigid)\n"
-         "  synth      synthetic inputs with known ground truth (synth video)\n"
+         "  register   motion correction of microscopy videos (optical flow or rigid)\n"
+         "  slices     3-D volumes into 2.5-D training slices with context\n"
+         "  synth      synthetic inputs with known ground truth (synth video|volumes)\n"
          "  version    print the version\n\n"
          "`slabflow <command> --help` lists every option with its default.\n",
          SF_VERSION);
@@ -37,6 +38,8 @@ int main(int argc, char **argv) {
     if (rank == 0) printf("slabflow %s\n", SF_VERSION);
   } else if (!strcmp(cmd, "register")) {
     status = sf_cmd_register(argc - 1, argv + 1);
+  } else if (!strcmp(cmd, "slices")) {
+    status = sf_cmd_slices(argc - 1, argv + 1);
   } else if (!strcmp(cmd, "synth")) {
     status = sf_cmd_synth(argc - 1, argv + 1);
   } else {

@@ -6,7 +6,9 @@
 
 #include "cli/cli_args.h"
 #include "io/synth_video.h"
+#include "io/synth_volume.h"
 #include "mpi/h5_output.h"
+#include "mpi/mpi_agree.h"
 #include "pipelines/pipelines.h"
 #include "sf_error.h"
 
@@ -79,13 +81,91 @@ cleanup:
   return status;
 }
 
+/* Prints `slabflow synth volumes --help`. */
+static void synth_volumes_help(void) {
+  printf(
+      "usage: mpirun -np N slabflow synth volumes -o DIR [options]\n"
+      "\n"
+      "Writes a CT-like dataset in nnU-Net v2 raw layout: DIR/imagesTr/case_NNN_0000.nii.gz\n"
+      "(int16 Hounsfield units: air, body with fat and soft tissue, lungs, liver, kidneys,\n"
+      "aorta, spine, smooth shading, Gaussian noise), DIR/labelsTr/case_NNN.nii.gz (uint8:\n"
+      "0 background, 1 liver, 2 kidney, 3 bone, on the same grid) and DIR/dataset.json.\n"
+      "NIfTI-1, RAS affine (sform = qform, code 1), spacing 0.8 x 0.8 x 2.5 mm, k axial;\n"
+      "the planes near both ends of k carry no labels. Case c is written by rank c %% N from\n"
+      "its own random stream: the same arguments give the same bytes for any rank and\n"
+      "thread count. DIR may exist, but must hold no other cases.\n"
+      "\n"
+      "options (default in brackets):\n"
+      "  -o, --output DIR       dataset directory (created with its parents)\n"
+      "  --cases N              cases, 1..100000 [10]\n"
+      "  --size X Y Z           voxels along i, j, k, each 8..4096 [256 256 128]\n"
+      "  --seed S               random seed [1]\n");
+}
+
+/* `synth volumes`: parse, validate; rank 0 lays out the directory; cases round-robin. */
+static int synth_volumes(int argc, char **argv, int verbose) {
+  enum { O_CASES = 256, O_SIZE, O_SEED };
+  static const struct option lo[] = {
+      {"output", required_argument, 0, 'o'}, {"cases", required_argument, 0, O_CASES},
+      {"size", required_argument, 0, O_SIZE}, {"seed", required_argument, 0, O_SEED},
+      {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+  sf_synth_volume_opts o = {10, {256, 256, 128}, 1};
+  const char *out = NULL;
+  int status = 0, c, rank, size;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  opterr = 0;
+  optind = 1;
+  /* '+': stop at the first non-option, so --size can take its next two words itself. */
+  while ((c = getopt_long(argc, argv, "+o:h", lo, NULL)) != -1) {
+    switch (c) {
+    case 'o': out = optarg; break;
+    case 'h': if (verbose) synth_volumes_help(); return 0;
+    case O_CASES: SF_CALL(sf_cli_size(verbose, "--cases", optarg, 1, 100000, &o.ncases)); break;
+    case O_SIZE:
+      if (optind + 1 >= argc)
+        SF_CALL(sf_cli_usage_error(verbose, "--size: expected three integers X Y Z"));
+      SF_CALL(sf_cli_size(verbose, "--size", optarg, 8, 4096, &o.dim[0]));
+      SF_CALL(sf_cli_size(verbose, "--size", argv[optind], 8, 4096, &o.dim[1]));
+      SF_CALL(sf_cli_size(verbose, "--size", argv[optind + 1], 8, 4096, &o.dim[2]));
+      optind += 2;
+      break;
+    case O_SEED: SF_CALL(sf_cli_u64(verbose, "--seed", optarg, &o.seed)); break;
+    default:
+      SF_CALL(sf_cli_usage_error(verbose, "synth volumes: unknown or incomplete option '%s'", argv[optind - 1]));
+    }
+  }
+  if (optind < argc) SF_CALL(sf_cli_usage_error(verbose, "synth volumes: unexpected argument '%s'", argv[optind]));
+  if (!out) SF_CALL(sf_cli_usage_error(verbose, "synth volumes: no output directory given (-o DIR)"));
+  double t0 = MPI_Wtime();
+  if (rank == 0) status = sf_synth_volume_prepare(out, &o);
+  SF_CALL(sf_mpi_agree(status, MPI_COMM_WORLD));
+  /* Rounds of one case per rank, agreed after each, so a failure or an interrupt stops
+   * every rank at the same point. */
+  for (size_t first = 0; first < o.ncases; first += (size_t)size) {
+    size_t cs = first + (size_t)rank;
+    if (cs < o.ncases) status = sf_synth_volume_write_case(out, &o, cs);
+    SF_CALL(sf_mpi_agree(status, MPI_COMM_WORLD));
+    SF_CALL(sf_interrupt_agree(MPI_COMM_WORLD));
+  }
+  if (verbose)
+    printf("slabflow synth volumes: %s (%zu cases of %zux%zux%zu, seed %llu, %.2f s)\n", out,
+           o.ncases, o.dim[0], o.dim[1], o.dim[2], (unsigned long long)o.seed, MPI_Wtime() - t0);
+cleanup:
+  return status;
+}
+
 int sf_cmd_synth(int argc, char **argv) {
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-    if (rank == 0) printf("usage: slabflow synth video [options]   (see slabflow synth video --help)\n");
+    if (rank == 0)
+      printf("usage: slabflow synth video [options]     (see slabflow synth video --help)\n"
+             "       slabflow synth volumes [options]   (see slabflow synth volumes --help)\n");
     return argc < 2 ? SF_ERR_USAGE : 0;
   }
   if (strcmp(argv[1], "video") == 0) return synth_video(argc - 1, argv + 1, rank == 0);
-  return sf_cli_usage_error(rank == 0, "synth: unknown kind '%s' (available: video)", argv[1]);
+  if (strcmp(argv[1], "volumes") == 0) return synth_volumes(argc - 1, argv + 1, rank == 0);
+  return sf_cli_usage_error(rank == 0, "synth: unknown kind '%s' (available: video, volumes)",
+                            argv[1]);
 }
