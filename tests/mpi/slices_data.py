@@ -112,7 +112,8 @@ def bad(d, kind):
         nib.save(nib.Nifti1Image(field((40, 40, 30), 5).astype(np.float32), a), p)
         raw = open(p, "rb").read()
         with open(p, "wb") as f:  # keep the header, damage the deflate stream
-            f.write(raw[:200] + bytes((b ^ 0x5A) for b in raw[200:len(raw) // 2]) + raw[len(raw) // 2:])
+            q = len(raw) // 4
+            f.write(raw[:q] + bytes((b ^ 0x5A) for b in raw[q:2 * q]) + raw[2 * q:])
         return write_list(("c", "img.nii.gz"))
     if kind == "truncated-gz":
         p = os.path.join(d, "img.nii.gz")
