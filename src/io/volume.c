@@ -18,8 +18,8 @@
 #include "io/h5_util.h"
 #include "sf_error.h"
 
-/* Rows of the i-range the HDF5 axis-2 reader fetches at once are limited to this many bytes of
- * stored plus converted values (a bound on scratch memory, not on the slab). */
+/* The HDF5 reader fetches boxes of whole slices (axes 0, 1) or of i-rows (axis 2) holding at
+ * most this many bytes of stored plus converted values: a bound on its scratch memory. */
 #define SF_VOL_H5_BLOCK_BYTES ((size_t)16 << 20)
 
 /* Stored value types, named by their NIfTI DT_* codes for HDF5 datasets as well. */
@@ -263,7 +263,7 @@ static int nii_raw_header(const char *path, raw_header *h) {
   SF_CHECK(raw && nver >= 0 && nver <= 2, SF_ERR_INPUT,
            "%s: not a NIfTI-1/2 file or unreadable header", path);
   SF_CHECK(nver != 0, SF_ERR_INPUT,
-           "%s: an ANALYZE 7.5 header without the NIfTI magic; slabflow reads NIfTI-1 and NIfTI-2",
+           "%s: an ANALYZE 7.5 header without the NIfTI magic; slices reads NIfTI-1 and NIfTI-2",
            path);
   h->version = nver;
   if (nver == 1) {
@@ -429,7 +429,7 @@ static int nifti_open(sf_vol *v, const char *path) {
   v->iname = strdup(nim->iname);
   SF_CHECK(v->iname, SF_ERR_NOMEM, "out of memory");
   v->gz = nifti_is_gzfile(v->iname) ? 1 : 0;
-  v->swap = h.swap && es > 1;
+  v->swap = nim->byteorder != nifti_short_order() && es > 1;
 
   if (!v->gz) { /* a short file fails now rather than in the middle of a run */
     struct stat ist;
@@ -776,9 +776,10 @@ cleanup:
   return status;
 }
 
-/* Slices of an HDF5 dataset (see sf_vol_read_slices); 4-byte outputs, float or int32. Axes 0
- * and 1 read one slice at a time, already in the output's order; axis 2 reads blocks of i rows
- * [i][j][t] and transposes them to [t][i][j]. */
+/* Slices of an HDF5 dataset (see sf_vol_read_slices); 4-byte outputs, float or int32. Reads
+ * boxes of whole slices, at most SF_VOL_H5_BLOCK_BYTES of stored plus converted values at a
+ * time: axis 0 boxes [t][j][k] are the output's order already, axis 1 boxes [i][t][k] move rows
+ * of k, axis 2 boxes of i rows [i][j][t] are transposed to [t][i][j] through a scratch block. */
 static int h5_read(sf_vol *v, int axis, size_t first, size_t count, unsigned char *out,
                    int label) {
   int status = 0;
@@ -787,20 +788,34 @@ static int h5_read(sf_vol *v, int axis, size_t first, size_t count, unsigned cha
   unsigned char *raw = NULL, *cv = NULL;
 
   if (axis == 0 || axis == 1) {
-    size_t elems = axis == 0 ? ny * nz : nx * nz;
-    SF_ALLOC(raw, elems * es);
-    for (size_t t = 0; t < count; t++) {
-      size_t s = first + t;
-      size_t start[3] = {axis == 0 ? s : 0, axis == 1 ? s : 0, 0};
-      size_t cnt[3] = {axis == 0 ? 1 : nx, axis == 1 ? 1 : ny, nz};
+    size_t se = axis == 0 ? ny * nz : nx * nz; /* elements per slice */
+    size_t per = se * (es + 4);
+    size_t bt = per >= SF_VOL_H5_BLOCK_BYTES ? 1 : SF_VOL_H5_BLOCK_BYTES / per;
+    if (bt > count) bt = count;
+    SF_ALLOC(raw, bt * se * es);
+    for (size_t t0 = 0; t0 < count; t0 += bt) {
+      size_t nt = count - t0 < bt ? count - t0 : bt, s0 = first + t0;
+      size_t start[3] = {axis == 0 ? s0 : 0, axis == 1 ? s0 : 0, 0};
+      size_t cnt[3] = {axis == 0 ? nt : nx, axis == 1 ? nt : ny, nz};
       SF_CALL(h5_read_box(v, start, cnt, raw));
-      run_map m = {{start[0], start[1], 0}, {0, 0, 1}, nz, {axis == 0 ? 0 : 1, axis == 0, 0}};
-      SF_CALL(convert_run(v, raw, elems, out + 4 * t * elems, label, &m));
+      if (axis == 0) {
+        for (size_t t = 0; t < nt; t++) {
+          run_map m = {{s0 + t, 0, 0}, {0, 0, 1}, nz, {0, 1, 0}};
+          SF_CALL(convert_run(v, raw + t * se * es, se, out + 4 * (t0 + t) * se, label, &m));
+        }
+      } else {
+        for (size_t i = 0; i < nx; i++)
+          for (size_t t = 0; t < nt; t++) {
+            run_map m = {{i, s0 + t, 0}, {0, 0, 1}, 0, {0, 0, 0}};
+            SF_CALL(convert_run(v, raw + (i * nt + t) * nz * es, nz,
+                                out + 4 * ((t0 + t) * nx + i) * nz, label, &m));
+          }
+      }
     }
   } else {
     size_t row = ny * count; /* elements per i */
     size_t per = row * (es + 4);
-    size_t bi = per > SF_VOL_H5_BLOCK_BYTES ? 1 : SF_VOL_H5_BLOCK_BYTES / per;
+    size_t bi = per >= SF_VOL_H5_BLOCK_BYTES ? 1 : SF_VOL_H5_BLOCK_BYTES / per;
     if (bi > nx) bi = nx;
     SF_ALLOC(raw, bi * row * es);
     SF_ALLOC(cv, bi * row * 4);
@@ -808,10 +823,8 @@ static int h5_read(sf_vol *v, int axis, size_t first, size_t count, unsigned cha
       size_t ni = nx - i0 < bi ? nx - i0 : bi;
       size_t start[3] = {i0, 0, first}, cnt[3] = {ni, ny, count};
       SF_CALL(h5_read_box(v, start, cnt, raw));
-      run_map m = {{i0, 0, first}, {0, 0, 1}, count, {0, 1, 0}};
-      /* A row of the run is one (i, j); rows advance j, then i: map per i so the voxel is right. */
       for (size_t ii = 0; ii < ni; ii++) {
-        m.base[0] = i0 + ii;
+        run_map m = {{i0 + ii, 0, first}, {0, 0, 1}, count, {0, 1, 0}};
         SF_CALL(convert_run(v, raw + ii * row * es, row, cv + 4 * ii * row, label, &m));
       }
       for (size_t t = 0; t < count; t++)

@@ -258,6 +258,8 @@ static void expect_open_error(const char *spec, int code, const char *needle1, c
   sf_vol_close(&v);
 }
 
+static long file_size(const char *p);
+
 static const int k_all_types[] = {DT_UINT8,  DT_INT8,  DT_UINT16, DT_INT16,   DT_UINT32,
                                   DT_INT32,  DT_UINT64, DT_INT64, DT_FLOAT32, DT_FLOAT64};
 
@@ -650,8 +652,31 @@ static void test_trailing_dims(void) {
   free_tvol(&tv);
 }
 
+static void test_pair(void) {
+  /* A NIfTI-1 .hdr/.img pair ("ni1"), opened by either name; a short .img is named. */
+  tvol tv = make_tvol(DT_INT16, 5, 4, 3);
+  const char *hdr = wpath("pair.hdr"), *img = wpath("pair.img");
+  wopt o = {.version = 1, .pixdim = {1, 2, 2, 2}};
+  CU_ASSERT_EQUAL_FATAL(write_nii(hdr, &tv, &o), 0);
+  CU_ASSERT_EQUAL(file_size(img), 5 * 4 * 3 * 2);
+  const char *names[2] = {hdr, img};
+  for (int n = 0; n < 2; n++) {
+    sf_vol *v = NULL;
+    CU_ASSERT_EQUAL_FATAL(sf_vol_open(names[n], 1, &v), 0);
+    CU_ASSERT_EQUAL(sf_vol_get_info(v)->format, SF_VOL_NIFTI1);
+    CU_ASSERT(sf_vol_get_info(v)->spacing[1] == 2);
+    check_all_axes(v, &tv);
+    sf_vol_close(&v);
+  }
+  CU_ASSERT_EQUAL_FATAL(truncate(img, 100), 0);
+  expect_open_error(hdr, SF_ERR_INPUT, "pair.img: file is truncated: 100 bytes, header needs 120",
+                    NULL);
+  free_tvol(&tv);
+}
+
 /* Writes an HDF5 dataset of dims d0 x d1 x d2 (= i, j, k) with value f(i, j, k) of type dt. */
-static int write_h5(const char *path, const char *dset, const tvol *tv, int spacing, int affine) {
+static int write_h5(const char *path, const char *dset, const tvol *tv, int spacing, int affine,
+                    int rank) {
   size_t nx = tv->dim[0], ny = tv->dim[1], nz = tv->dim[2];
   hid_t mt = tv->dt == DT_INT16     ? H5T_NATIVE_INT16
              : tv->dt == DT_UINT8   ? H5T_NATIVE_UINT8
@@ -667,8 +692,8 @@ static int write_h5(const char *path, const char *dset, const tvol *tv, int spac
         memcpy(c + ((i * ny + j) * nz + k) * tv->es, tv->data + (i + nx * (j + ny * k)) * tv->es,
                tv->es);
   hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  hsize_t dims[3] = {nx, ny, nz};
-  hid_t sp = H5Screate_simple(3, dims, NULL);
+  hsize_t dims[4] = {nx, ny, nz, 1};
+  hid_t sp = H5Screate_simple(rank, dims, NULL);
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);
   hid_t d = H5Dcreate2(f, dset, ft, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
@@ -704,7 +729,7 @@ static void test_hdf5(void) {
   for (int t = 0; t < 5; t++) {
     tvol tv = make_tvol(types[t], 7, 4, 6);
     const char *file = wpath(t % 2 ? "vol.hdf5" : "vol.h5");
-    CU_ASSERT_EQUAL_FATAL(write_h5(file, "/grp/vol", &tv, t == 0, t == 0), 0);
+    CU_ASSERT_EQUAL_FATAL(write_h5(file, "/grp/vol", &tv, t == 0, t == 0, 3 + (t == 2)), 0);
     char spec[4200];
     snprintf(spec, sizeof spec, "%s:/grp/vol", file);
     sf_vol *v = NULL;
@@ -733,16 +758,18 @@ static void test_hdf5(void) {
     sf_vol_close(&v);
     free_tvol(&tv);
   }
-  /* Axis 2 over a slab bigger than the reader's 16 MiB block: several i-blocks. */
+  /* Slabs bigger than the reader's 16 MiB box: several boxes along every axis. */
   tvol tv = make_tvol(DT_FLOAT32, 40, 256, 220);
   const char *file = wpath("big.h5");
-  CU_ASSERT_EQUAL_FATAL(write_h5(file, "vol", &tv, 0, 0), 0);
+  CU_ASSERT_EQUAL_FATAL(write_h5(file, "vol", &tv, 0, 0, 3), 0);
   char spec[4200];
   snprintf(spec, sizeof spec, "%s:vol", file);
   sf_vol *v = NULL;
   CU_ASSERT_EQUAL_FATAL(sf_vol_open(spec, 0, &v), 0);
   CU_ASSERT_EQUAL(check_slices(v, &tv, 2, 0, 220), 0);
   CU_ASSERT_EQUAL(check_slices(v, &tv, 2, 100, 7), 0);
+  CU_ASSERT_EQUAL(check_slices(v, &tv, 0, 0, 40), 0);  /* 2 boxes of slices */
+  CU_ASSERT_EQUAL(check_slices(v, &tv, 1, 0, 256), 0); /* 2 boxes of slices */
   sf_vol_close(&v);
   free_tvol(&tv);
   unlink(file);
@@ -751,7 +778,7 @@ static void test_hdf5(void) {
 static void test_hdf5_errors(void) {
   tvol tv = make_tvol(DT_INT16, 3, 4, 5);
   const char *file = wpath("err.h5");
-  CU_ASSERT_EQUAL_FATAL(write_h5(file, "/vol", &tv, 0, 0), 0);
+  CU_ASSERT_EQUAL_FATAL(write_h5(file, "/vol", &tv, 0, 0, 3), 0);
   hid_t f = H5Fopen(file, H5F_ACC_RDWR, H5P_DEFAULT);
   hsize_t d2[2] = {4, 5};
   hid_t sp = H5Screate_simple(2, d2, NULL);
@@ -976,6 +1003,7 @@ int main(int argc, char **argv) {
   CU_add_test(s, "labels: int32 values, non-integers and range errors", test_labels);
   CU_add_test(s, "affine: fallback, qform (qfac -1), sform", test_affine);
   CU_add_test(s, "trailing dimensions of 1", test_trailing_dims);
+  CU_add_test(s, "NIfTI-1 .hdr/.img pair", test_pair);
   CU_add_test(s, "HDF5 datasets, every axis, attributes", test_hdf5);
   CU_add_test(s, "HDF5 errors", test_hdf5_errors);
   CU_add_test(s, "NIfTI errors", test_nifti_errors);
