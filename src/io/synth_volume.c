@@ -311,7 +311,9 @@ static void case_build(vol_case *cs, const sf_synth_volume_opts *o, size_t index
     prim_finish(&cs->prim[t], cs->n);
 }
 
-/* One k-plane: body and fat, shapes painted in order, shading, noise; rounded to HU. */
+/* One k-plane: body and fat, shapes painted in order, shading, noise; rounded to HU. As
+ * scanners do, voxels outside the reconstruction circle (the ellipse inscribed in the grid)
+ * hold the padding value -1024, so "foreground = above the volume minimum" means something. */
 static void render_plane(const vol_case *cs, uint64_t noise_key, size_t k, int16_t *img,
                          uint8_t *lab, const double *lfu, const double *lfv) {
   const size_t nx = cs->n[0], ny = cs->n[1], nz = cs->n[2];
@@ -339,6 +341,11 @@ static void render_plane(const vol_case *cs, uint64_t noise_key, size_t k, int16
     uint8_t *lrow = lab + j * nx;
     for (size_t i = 0; i < nx; i++) {
       double u = to_norm((double)i, nx), du = (u - b->cu) * b->iau;
+      if (u * u + v * v > 1.0) { /* outside the reconstruction circle: padding, no noise */
+        irow[i] = (int16_t)VOL_HU_MIN;
+        lrow[i] = 0;
+        continue;
+      }
       double r2 = du * du + dv * dv, r = sqrt(r2), c2 = 0.0, c3 = 0.0;
       if (r2 > 0.0) {
         c2 = (du * du - dv * dv) / r2;
@@ -429,7 +436,7 @@ cleanup:
  * nifti_image_write_hdr_img (file left open) and the voxels with a checked znzwrite/znzclose. */
 static int nifti_write(const char *path, const sf_synth_volume_opts *o, int datatype,
                        const void *data, size_t nbytes) {
-  int status = 0;
+  int status = 0, created = 0;
   int64_t dims[8] = {3, (int64_t)o->dim[0], (int64_t)o->dim[1], (int64_t)o->dim[2], 1, 1, 1, 1};
   nifti_image *nim = nifti_make_new_nim(dims, datatype, 0);
   znzFile fp = NULL;
@@ -463,6 +470,7 @@ static int nifti_write(const char *path, const sf_synth_volume_opts *o, int data
   fp = nifti_image_write_hdr_img(nim, 2, "wb");
   SF_CHECK(!znz_isnull(fp), SF_ERR_IO, "%s: cannot create the file: %s", path,
            errno ? strerror(errno) : "libnifti error");
+  created = 1;
   errno = 0;
   SF_CHECK(znzwrite(data, 1, nbytes, fp) == nbytes, SF_ERR_IO, "%s: cannot write the voxels: %s",
            path, errno ? strerror(errno) : "short write");
@@ -471,6 +479,7 @@ static int nifti_write(const char *path, const sf_synth_volume_opts *o, int data
            errno ? strerror(errno) : "close failed");
 cleanup:
   if (!znz_isnull(fp)) znzclose(fp);
+  if (status < 0 && created) remove(path); /* no half-written files */
   if (nim) nifti_image_free(nim); /* nim->data is NULL: the voxels stay ours */
   return status;
 }
@@ -563,7 +572,7 @@ cleanup:
 }
 
 int sf_synth_volume_write_case(const char *dir, const sf_synth_volume_opts *opts, size_t index) {
-  int status = 0, made = 0;
+  int status = 0, image_done = 0;
   size_t nvox = opts->dim[0] * opts->dim[1] * opts->dim[2];
   int16_t *img = NULL;
   uint8_t *lab = NULL;
@@ -574,13 +583,11 @@ int sf_synth_volume_write_case(const char *dir, const sf_synth_volume_opts *opts
   SF_ALLOC(img, nvox);
   SF_ALLOC(lab, nvox);
   SF_CALL(sf_synth_volume_render(opts, index, img, lab));
-  made = 1;
   SF_CALL(nifti_write(ipath, opts, DT_INT16, img, nvox * sizeof *img));
-  made = 2;
+  image_done = 1;
   SF_CALL(nifti_write(lpath, opts, DT_UINT8, lab, nvox));
 cleanup:
-  if (status < 0 && made >= 1) remove(ipath); /* no half-written cases */
-  if (status < 0 && made >= 2) remove(lpath);
+  if (status < 0 && image_done) remove(ipath); /* no image without its label */
   free(img);
   free(lab);
   return status;

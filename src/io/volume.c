@@ -37,7 +37,7 @@ static const vol_type k_types[] = {
     {DT_FLOAT64, "float64", 8, 0},
 };
 
-#define SUPPORTED_TYPES                                                                          \
+#define SUPPORTED_TYPES                                                                            \
   "uint8, int8, uint16, int16, uint32, int32, uint64, int64, float32 and float64"
 
 struct sf_vol {
@@ -93,13 +93,15 @@ static int is_integral(double x) { return isfinite(x) && x == floor(x); }
  * double; with no scaling, the value itself (NaN and Inf pass through). */
 static void to_float(const vol_type *t, const void *src, size_t n, int scaled, double slope,
                      double inter, float *dst) {
-#define SF_TO_FLOAT(T)                                                                           \
-  do {                                                                                           \
-    const T *s_ = src;                                                                           \
-    if (scaled)                                                                                  \
-      for (size_t q = 0; q < n; q++) dst[q] = (float)(slope * (double)s_[q] + inter);            \
-    else                                                                                         \
-      for (size_t q = 0; q < n; q++) dst[q] = (float)(double)s_[q];                              \
+#define SF_TO_FLOAT(T)                                                                             \
+  do {                                                                                             \
+    const T *s_ = src;                                                                             \
+    if (scaled)                                                                                    \
+      for (size_t q = 0; q < n; q++)                                                               \
+        dst[q] = (float)(slope * (double)s_[q] + inter);                                           \
+    else                                                                                           \
+      for (size_t q = 0; q < n; q++)                                                               \
+        dst[q] = (float)(double)s_[q];                                                             \
   } while (0)
   switch (t->code) {
   case DT_UINT8: SF_TO_FLOAT(uint8_t); break;
@@ -124,32 +126,36 @@ static size_t to_label(const vol_type *t, const void *src, size_t n, int scaled,
   if (!scaled) { /* small integers fit as they are */
     switch (t->code) {
     case DT_UINT8:
-      for (size_t q = 0; q < n; q++) dst[q] = ((const uint8_t *)src)[q];
+      for (size_t q = 0; q < n; q++)
+        dst[q] = ((const uint8_t *)src)[q];
       return n;
     case DT_INT8:
-      for (size_t q = 0; q < n; q++) dst[q] = ((const int8_t *)src)[q];
+      for (size_t q = 0; q < n; q++)
+        dst[q] = ((const int8_t *)src)[q];
       return n;
     case DT_UINT16:
-      for (size_t q = 0; q < n; q++) dst[q] = ((const uint16_t *)src)[q];
+      for (size_t q = 0; q < n; q++)
+        dst[q] = ((const uint16_t *)src)[q];
       return n;
     case DT_INT16:
-      for (size_t q = 0; q < n; q++) dst[q] = ((const int16_t *)src)[q];
+      for (size_t q = 0; q < n; q++)
+        dst[q] = ((const int16_t *)src)[q];
       return n;
     case DT_INT32: memcpy(dst, src, n * sizeof *dst); return n;
     default: break;
     }
   }
-#define SF_TO_LABEL(T)                                                                           \
-  do {                                                                                           \
-    const T *s_ = src;                                                                           \
-    for (size_t q = 0; q < n; q++) {                                                             \
-      double x_ = slope * (double)s_[q] + inter;                                                 \
-      if (!(x_ >= (double)INT32_MIN && x_ <= (double)INT32_MAX) || x_ != floor(x_)) {            \
-        *bad = x_;                                                                               \
-        return q;                                                                                \
-      }                                                                                          \
-      dst[q] = (int32_t)x_;                                                                      \
-    }                                                                                            \
+#define SF_TO_LABEL(T)                                                                             \
+  do {                                                                                             \
+    const T *s_ = src;                                                                             \
+    for (size_t q = 0; q < n; q++) {                                                               \
+      double x_ = slope * (double)s_[q] + inter;                                                   \
+      if (!(x_ >= (double)INT32_MIN && x_ <= (double)INT32_MAX) || x_ != floor(x_)) {              \
+        *bad = x_;                                                                                 \
+        return q;                                                                                  \
+      }                                                                                            \
+      dst[q] = (int32_t)x_;                                                                        \
+    }                                                                                              \
   } while (0)
   switch (t->code) {
   case DT_UINT8: SF_TO_LABEL(uint8_t); break;
@@ -169,7 +175,8 @@ static size_t to_label(const vol_type *t, const void *src, size_t n, int scaled,
 }
 
 /* Where the elements of a run of stored values lie in the volume, for naming a bad voxel: the
- * run is rows of `wrap` elements (0: one row); element c of row r is voxel base + c*step + r*row. */
+ * run is rows of `wrap` elements (0: one row); element c of row r is voxel base + c*step + r*row.
+ */
 typedef struct {
   size_t base[3];
   size_t step[3];
@@ -191,7 +198,8 @@ static int convert_run(const sf_vol *v, const void *src, size_t n, void *dst, in
   if (q < n) {
     size_t r = m->wrap ? q / m->wrap : 0, c = m->wrap ? q % m->wrap : q;
     size_t vox[3];
-    for (int a = 0; a < 3; a++) vox[a] = m->base[a] + c * m->step[a] + r * m->row[a];
+    for (int a = 0; a < 3; a++)
+      vox[a] = m->base[a] + c * m->step[a] + r * m->row[a];
     SF_CHECK(0, SF_ERR_INPUT, "%s: label value %.17g at voxel (%zu, %zu, %zu) is %s", v->name, bad,
              vox[0], vox[1], vox[2],
              is_integral(bad) ? "outside the int32 range" : "not an integer");
@@ -208,7 +216,8 @@ static void transpose4(const unsigned char *src, size_t nx, size_t ny, unsigned 
     for (size_t i0 = 0; i0 < nx; i0 += TILE) {
       size_t i1 = i0 + TILE < nx ? i0 + TILE : nx;
       for (size_t i = i0; i < i1; i++)
-        for (size_t j = j0; j < j1; j++) memcpy(dst + 4 * (i * ny + j), src + 4 * (j * nx + i), 4);
+        for (size_t j = j0; j < j1; j++)
+          memcpy(dst + 4 * (i * ny + j), src + 4 * (j * nx + i), 4);
     }
   }
 }
@@ -310,14 +319,14 @@ static int nii_check_shape(const char *path, const raw_header *h) {
   int nd = (int)h->dim[0];
   dims_text(h->dim, nd, dt, sizeof dt);
   for (int d = 1; d <= nd && d <= 3; d++)
-    SF_CHECK(h->dim[d] >= 1, SF_ERR_INPUT, "%s: dimension %d is %lld (shape %s); every dimension "
-             "must be at least 1", path, d, (long long)h->dim[d], dt);
+    SF_CHECK(h->dim[d] >= 1, SF_ERR_INPUT,
+             "%s: dimension %d is %lld (shape %s); every dimension must be at least 1", path, d,
+             (long long)h->dim[d], dt);
   SF_CHECK(nd >= 3, SF_ERR_INPUT, "%s: a %d-D image (%s); slices reads 3-D volumes", path, nd, dt);
   for (int d = 4; d <= nd; d++)
     SF_CHECK(h->dim[d] == 1, SF_ERR_INPUT,
-             "%s: a %d-D image (%s); slices reads 3-D volumes (dimensions after the third must be "
-             "1)",
-             path, nd, dt);
+             "%s: a %d-D image (%s); slices reads 3-D volumes (later dimensions must be 1)", path,
+             nd, dt);
   SF_CHECK(type_of_code(h->datatype), SF_ERR_INPUT,
            "%s: unsupported data type %s; slices reads " SUPPORTED_TYPES, path,
            nifti_type_name(h->datatype, tn, sizeof tn));
@@ -334,7 +343,8 @@ static void nii_affine(const nifti_image *nim, const size_t dim[3], double a[4][
   if (nim->sform_code > 0 || nim->qform_code > 0) {
     const nifti_dmat44 *m = nim->sform_code > 0 ? &nim->sto_xyz : &nim->qto_xyz;
     for (int r = 0; r < 3; r++)
-      for (int c = 0; c < 4; c++) a[r][c] = m->m[r][c];
+      for (int c = 0; c < 4; c++)
+        a[r][c] = m->m[r][c];
     return;
   }
   double z[3] = {-nim->dx, nim->dy, nim->dz};
@@ -383,11 +393,10 @@ static int nifti_open(sf_vol *v, const char *path) {
   SF_CALL(nii_raw_header(path, &h));
   SF_CALL(nii_check_shape(path, &h));
   nim = nifti_image_read(path, 0);
-  SF_CHECK(nim && nim->iname, SF_ERR_INPUT, "%s: not a NIfTI-1/2 file or unreadable header",
-           path);
+  SF_CHECK(nim && nim->iname, SF_ERR_INPUT, "%s: not a NIfTI-1/2 file or unreadable header", path);
   /* nim->nifti_type says NIFTI-1 for single-file NIfTI-2 (libnifti 3.0.1): use the header. */
-  SF_CHECK(nim->nifti_type != NIFTI_FTYPE_ASCII, SF_ERR_INPUT,
-           "%s: ASCII NIfTI is not supported", path);
+  SF_CHECK(nim->nifti_type != NIFTI_FTYPE_ASCII, SF_ERR_INPUT, "%s: ASCII NIfTI is not supported",
+           path);
   for (int d = 0; d < 3; d++) {
     SF_CHECK(nim->dim[d + 1] == h.dim[d + 1], SF_ERR_INTERNAL,
              "%s: libnifti reads dimension %d as %lld, the header says %lld", path, d + 1,
@@ -448,7 +457,8 @@ static int nifti_open(sf_vol *v, const char *path) {
              "%s: cannot keep %zu planes of %zu bytes", path, v->keep, v->plane_bytes);
     SF_ALLOC(v->ring, v->keep * v->plane_bytes);
     SF_ALLOC(v->ring_k, v->keep);
-    for (size_t s = 0; s < v->keep; s++) v->ring_k[s] = SIZE_MAX;
+    for (size_t s = 0; s < v->keep; s++)
+      v->ring_k[s] = SIZE_MAX;
   } else {
     SF_ALLOC(v->plane, v->plane_bytes);
   }
@@ -491,11 +501,24 @@ static int nii_plane(sf_vol *v, size_t k, const unsigned char **out) {
   if (got != v->plane_bytes) {
     nii_close_stream(v);
     if (got > v->plane_bytes)
-      SF_CHECK(0, SF_ERR_INPUT, "%s: truncated or corrupt data (gzip stream error in k-plane %zu "
-               "of %zu)", v->iname, k, v->info.dim[2]);
+      SF_CHECK(0, SF_ERR_INPUT,
+               "%s: truncated or corrupt data (gzip stream error in k-plane %zu of %zu)", v->iname,
+               k, v->info.dim[2]);
     SF_CHECK(0, SF_ERR_INPUT,
              "%s: truncated or corrupt data (k-plane %zu of %zu: got %zu of %zu bytes)", v->iname,
              k, v->info.dim[2], got, v->plane_bytes);
+  }
+  if (v->gz && k + 1 == v->info.dim[2]) {
+    /* Damage inside a deflate stream may decode without an error; zlib checks the stream's
+     * CRC and length only when a read reaches its end. Whoever reads the last plane does so,
+     * so a volume read in full is either verified or an error. */
+    unsigned char probe_byte;
+    size_t tail = znzread(&probe_byte, 1, 1, v->fp);
+    if (tail == (size_t)-1) {
+      nii_close_stream(v);
+      SF_CHECK(0, SF_ERR_INPUT, "%s: truncated or corrupt data (gzip checksum or length check "
+               "failed at the end of the stream)", v->iname);
+    }
   }
   if (v->swap) swap_values(dst, v->plane_elems, v->type->size);
   v->next_k = k + 1;
@@ -527,7 +550,8 @@ static int nii_read(sf_vol *v, int axis, size_t first, size_t count, unsigned ch
       SF_CALL(nii_plane(v, k, &raw));
       run_map m = {{0, first, k}, {1, 0, 0}, nx, {0, 1, 0}};
       SF_CALL(convert_run(v, raw + first * nx * es, count * nx, cv, label, &m));
-      for (size_t q = 0; q < count * nx; q++) memcpy(out + 4 * (q * nz + k), cv + 4 * q, 4);
+      for (size_t q = 0; q < count * nx; q++)
+        memcpy(out + 4 * (q * nz + k), cv + 4 * q, 4);
     }
   } else { /* axis 0, slice t = i: out[t][j][k] */
     for (size_t k = 0; k < nz; k++) {
@@ -639,8 +663,8 @@ static int h5_attr_doubles(const sf_vol *v, const char *name, double *out, size_
     SF_CHECK(0, SF_ERR_INPUT, "%s: cannot read attribute %s: %s", v->name, name, why);
   }
   H5T_class_t cls = H5Tget_class(t);
-  SF_CHECK(cls == H5T_INTEGER || cls == H5T_FLOAT, SF_ERR_INPUT,
-           "%s: attribute %s is not numeric", v->name, name);
+  SF_CHECK(cls == H5T_INTEGER || cls == H5T_FLOAT, SF_ERR_INPUT, "%s: attribute %s is not numeric",
+           v->name, name);
   hssize_t np = H5Sget_simple_extent_npoints(sp);
   SF_CHECK(np == (hssize_t)want, SF_ERR_INPUT, "%s: attribute %s holds %lld values; expected %zu",
            v->name, name, (long long)np, want);
@@ -682,7 +706,8 @@ static int hdf5_open(sf_vol *v, const char *spec, size_t flen) {
   v->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (v->file < 0) {
     sf_h5_error_text(why, sizeof why);
-    SF_CHECK(0, SF_ERR_INPUT, "%s: not a readable HDF5 file (truncated or corrupt?): %s", path, why);
+    SF_CHECK(0, SF_ERR_INPUT, "%s: not a readable HDF5 file (truncated or corrupt?): %s", path,
+             why);
   }
   htri_t ok = H5Lexists(v->file, ds, H5P_DEFAULT);
   if (ok > 0) {
@@ -709,15 +734,15 @@ static int hdf5_open(sf_vol *v, const char *spec, size_t flen) {
   SF_CHECK(nd >= 0 && H5Sget_simple_extent_dims(sp, dims, NULL) == nd, SF_ERR_INPUT,
            "%s: unreadable dataspace", v->name);
   int64_t d64[8] = {nd};
-  for (int d = 0; d < nd && d < 7; d++) d64[d + 1] = (int64_t)dims[d];
+  for (int d = 0; d < nd && d < 7; d++)
+    d64[d + 1] = (int64_t)dims[d];
   char dt[128];
   dims_text(d64, nd < 7 ? nd : 7, dt, sizeof dt);
   SF_CHECK(nd >= 3, SF_ERR_INPUT, "%s: a %d-D dataset (%s); slices reads 3-D volumes (i, j, k)",
            v->name, nd, nd ? dt : "scalar");
   for (int d = 3; d < nd; d++)
     SF_CHECK(dims[d] == 1, SF_ERR_INPUT,
-             "%s: a %d-D dataset (%s); slices reads 3-D volumes (dimensions after the third must "
-             "be 1)",
+             "%s: a %d-D dataset (%s); slices reads 3-D volumes (later dimensions must be 1)",
              v->name, nd, dt);
   for (int d = 0; d < 3; d++) {
     SF_CHECK(dims[d] >= 1, SF_ERR_INPUT,
@@ -780,8 +805,7 @@ cleanup:
  * boxes of whole slices, at most SF_VOL_H5_BLOCK_BYTES of stored plus converted values at a
  * time: axis 0 boxes [t][j][k] are the output's order already, axis 1 boxes [i][t][k] move rows
  * of k, axis 2 boxes of i rows [i][j][t] are transposed to [t][i][j] through a scratch block. */
-static int h5_read(sf_vol *v, int axis, size_t first, size_t count, unsigned char *out,
-                   int label) {
+static int h5_read(sf_vol *v, int axis, size_t first, size_t count, unsigned char *out, int label) {
   int status = 0;
   const size_t nx = v->info.dim[0], ny = v->info.dim[1], nz = v->info.dim[2];
   const size_t es = v->type->size;
@@ -831,7 +855,8 @@ static int h5_read(sf_vol *v, int axis, size_t first, size_t count, unsigned cha
         for (size_t ii = 0; ii < ni; ii++) {
           unsigned char *o = out + 4 * (t * nx * ny + (i0 + ii) * ny);
           const unsigned char *c = cv + 4 * (ii * row + t);
-          for (size_t j = 0; j < ny; j++) memcpy(o + 4 * j, c + 4 * j * count, 4);
+          for (size_t j = 0; j < ny; j++)
+            memcpy(o + 4 * j, c + 4 * j * count, 4);
         }
     }
   }

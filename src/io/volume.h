@@ -34,7 +34,10 @@ typedef struct sf_vol sf_vol;
  * for the data. Reports one message naming the file and the problem. keep_planes: how many
  * of the most recently read k-planes the handle keeps, so that reads which step back by at
  * most that many planes (a halo) do not seek backwards in a .nii.gz. Returns 0, SF_ERR_INPUT
- * (bad file) or SF_ERR_IO / SF_ERR_NOMEM. Local. */
+ * (bad file) or SF_ERR_IO / SF_ERR_NOMEM. Local.
+ * The HDF5 file name ends at the ':' right after its (last) .h5/.hdf5/.hdf extension; the rest
+ * is the dataset path. A missing or unreadable file is SF_ERR_INPUT ("PATH: cannot open input").
+ * Affines follow nibabel, not ITK (whose qform/sform precedence can differ). */
 int sf_vol_open(const char *spec, size_t keep_planes, sf_vol **out);
 
 /* Header facts of an open volume. Local. */
@@ -49,7 +52,8 @@ size_t sf_vol_slice_elems(const sf_vol *v, int axis);
  * slope*x + inter computed in double (stored floats keep NaN/Inf; the caller checks). A
  * truncated or corrupt file gives SF_ERR_INPUT with a message naming it. Memory is bounded
  * by the slab plus one k-plane (plus keep_planes): axes 0 and 1 stream over all k-planes.
- * Local. */
+ * An axis outside 0..2 or slices past the end give SF_ERR_INTERNAL (a caller's bug); count 0
+ * reads nothing. Local. */
 int sf_vol_read_slices(sf_vol *v, int axis, size_t first, size_t count, float *out);
 
 /* As sf_vol_read_slices for a label volume: values as int32 after scaling; a value that is

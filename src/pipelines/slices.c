@@ -217,7 +217,7 @@ static int ensure_open(sl_job *j, size_t c, int label) {
   sf_vol_close(v);
   *cur = -1;
   int status = sf_vol_open(label ? j->cases[c].label : j->cases[c].image,
-                           label ? 0 : j->o.window + 1, v);
+                           label ? 0 : 2 * j->o.window, v); /* a batch steps back 2K planes */
   if (status == 0) *cur = (long)c;
   return status;
 }

@@ -115,6 +115,13 @@ def bad(d, kind):
             q = len(raw) // 4
             f.write(raw[:q] + bytes((b ^ 0x5A) for b in raw[q:2 * q]) + raw[2 * q:])
         return write_list(("c", "img.nii.gz"))
+    if kind == "crc-gz":
+        p = os.path.join(d, "img.nii.gz")
+        nib.save(nib.Nifti1Image(field((40, 40, 30), 5).astype(np.float32), a), p)
+        raw = bytearray(open(p, "rb").read())
+        raw[-6] ^= 0x01  # the stream decodes; only its CRC-32 is wrong
+        open(p, "wb").write(bytes(raw))
+        return write_list(("c", "img.nii.gz"))
     if kind == "truncated-gz":
         p = os.path.join(d, "img.nii.gz")
         nib.save(nib.Nifti1Image(field((40, 40, 30), 5).astype(np.float32), a), p)

@@ -100,7 +100,8 @@ static tvol make_tvol(int dt, size_t nx, size_t ny, size_t nz) {
   tv.data = calloc(nx * ny * nz, tv.es);
   for (size_t k = 0; k < nz; k++)
     for (size_t j = 0; j < ny; j++)
-      for (size_t i = 0; i < nx; i++) put_value(dt, tv.data, i + nx * (j + ny * k), i, j, k);
+      for (size_t i = 0; i < nx; i++)
+        put_value(dt, tv.data, i + nx * (j + ny * k), i, j, k);
   return tv;
 }
 
@@ -118,10 +119,10 @@ static float expect(const tvol *tv, size_t i, size_t j, size_t k) {
 
 /* How to write a NIfTI file. */
 typedef struct {
-  int version; /* 1 or 2 */
-  int swap;    /* write the opposite byte order */
-  int64_t dims[8]; /* dims[0] > 0: these dims instead of the volume's (data zero-filled unless
-                      the voxel count matches) */
+  int version;      /* 1 or 2 */
+  int swap;         /* write the opposite byte order */
+  int64_t dims[8];  /* dims[0] > 0: these dims instead of the volume's (data zero-filled unless
+                       the voxel count matches) */
   double pixdim[4]; /* [0] = qfac; 0 entries: 1 */
   int qform_code, sform_code;
   double quat[3], qoff[3];
@@ -140,7 +141,8 @@ static int write_nii(const char *path, const tvol *tv, const wopt *o) {
   if (tv->data && (size_t)nim->nvox == tv->dim[0] * tv->dim[1] * tv->dim[2])
     memcpy(nim->data, tv->data, bytes);
   double pd[4];
-  for (int d = 0; d < 4; d++) pd[d] = o->pixdim[d] != 0 ? o->pixdim[d] : 1;
+  for (int d = 0; d < 4; d++)
+    pd[d] = o->pixdim[d] != 0 ? o->pixdim[d] : 1;
   nim->dx = nim->pixdim[1] = pd[1];
   nim->dy = nim->pixdim[2] = pd[2];
   nim->dz = nim->pixdim[3] = pd[3];
@@ -156,7 +158,8 @@ static int write_nii(const char *path, const tvol *tv, const wopt *o) {
   nim->qfac = pd[0] < 0 ? -1 : 1;
   nim->sform_code = o->sform_code;
   for (int r = 0; r < 3; r++)
-    for (int c = 0; c < 4; c++) nim->sto_xyz.m[r][c] = o->srow[r][c];
+    for (int c = 0; c < 4; c++)
+      nim->sto_xyz.m[r][c] = o->srow[r][c];
   int rc = 0;
   if (nifti_set_filenames(nim, path, 0, 1) != 0) rc = -1;
   if (rc == 0 && o->version == 1 && !o->swap) {
@@ -218,8 +221,8 @@ static size_t check_slices(sf_vol *v, const tvol *tv, int axis, size_t first, si
         float got = out[(t * na + a) * nb + b], want = expect(tv, i, j, k);
         if (!(got == want || (isnan(got) && isnan(want)))) {
           if (bad < 3)
-            fprintf(stderr, "  axis %d slice %zu voxel (%zu,%zu,%zu): got %.9g want %.9g\n", axis, s,
-                    i, j, k, got, want);
+            fprintf(stderr, "  axis %d slice %zu voxel (%zu,%zu,%zu): got %.9g want %.9g\n", axis,
+                    s, i, j, k, got, want);
           bad++;
         }
       }
@@ -243,7 +246,8 @@ static void check_all_axes(sf_vol *v, const tvol *tv) {
 }
 
 /* Opens spec expecting failure with code; the message must contain each needle. */
-static void expect_open_error(const char *spec, int code, const char *needle1, const char *needle2) {
+static void expect_open_error(const char *spec, int code, const char *needle1,
+                              const char *needle2) {
   char msg[2048];
   sf_vol *v = NULL;
   sf_error_defer(msg, sizeof msg);
@@ -260,8 +264,8 @@ static void expect_open_error(const char *spec, int code, const char *needle1, c
 
 static long file_size(const char *p);
 
-static const int k_all_types[] = {DT_UINT8,  DT_INT8,  DT_UINT16, DT_INT16,   DT_UINT32,
-                                  DT_INT32,  DT_UINT64, DT_INT64, DT_FLOAT32, DT_FLOAT64};
+static const int k_all_types[] = {DT_UINT8, DT_INT8,   DT_UINT16, DT_INT16,   DT_UINT32,
+                                  DT_INT32, DT_UINT64, DT_INT64,  DT_FLOAT32, DT_FLOAT64};
 
 /* ---- tests ---------------------------------------------------------------------------------- */
 
@@ -389,8 +393,11 @@ static void test_byte_order(void) {
     tv.inter = types[t] == DT_INT16 ? 3 : 0;
     for (int version = 1; version <= 2; version++)
       for (int gz = 0; gz < 2; gz++) {
-        wopt o = {.version = version, .pixdim = {-1, 2, 3, 4}, .qform_code = 1,
-                  .quat = {0.1, 0.2, 0.3}, .qoff = {-5, 6, 7}};
+        wopt o = {.version = version,
+                  .pixdim = {-1, 2, 3, 4},
+                  .qform_code = 1,
+                  .quat = {0.1, 0.2, 0.3},
+                  .qoff = {-5, 6, 7}};
         const char *pn = wpath(gz ? "native.nii.gz" : "native.nii");
         const char *ps = wpath(gz ? "swapped.nii.gz" : "swapped.nii");
         CU_ASSERT_EQUAL_FATAL(write_nii(pn, &tv, &o), 0);
@@ -432,9 +439,9 @@ static void test_scaling(void) {
     int dt;
     double slope, inter;
     int integer;
-  } cases[] = {{DT_INT16, 2.5, -10, 0},  {DT_INT16, 2, 3, 1},     {DT_UINT8, 0, 7, 1},
-               {DT_UINT16, 1, 0, 1},     {DT_FLOAT32, 2, 1, 0},   {DT_INT32, 1e-3, 0.25, 0},
-               {DT_INT8, -1, 100, 1},    {DT_FLOAT64, 0.5, 0, 0}};
+  } cases[] = {{DT_INT16, 2.5, -10, 0}, {DT_INT16, 2, 3, 1},    {DT_UINT8, 0, 7, 1},
+               {DT_UINT16, 1, 0, 1},    {DT_FLOAT32, 2, 1, 0},  {DT_INT32, 1e-3, 0.25, 0},
+               {DT_INT8, -1, 100, 1},   {DT_FLOAT64, 0.5, 0, 0}};
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     tvol tv = make_tvol(cases[c].dt, 4, 6, 5);
     tv.slope = cases[c].slope;
@@ -445,7 +452,8 @@ static void test_scaling(void) {
     sf_vol *v = NULL;
     CU_ASSERT_EQUAL_FATAL(sf_vol_open(p, 0, &v), 0);
     const sf_vol_info *in = sf_vol_get_info(v);
-    double ws = cases[c].slope != 0 ? cases[c].slope : 1, wi = cases[c].slope != 0 ? cases[c].inter : 0;
+    double ws = cases[c].slope != 0 ? cases[c].slope : 1,
+           wi = cases[c].slope != 0 ? cases[c].inter : 0;
     CU_ASSERT_DOUBLE_EQUAL(in->scl_slope, ws, 0);
     CU_ASSERT_DOUBLE_EQUAL(in->scl_inter, wi, 0);
     CU_ASSERT_EQUAL(in->integer, cases[c].integer);
@@ -469,8 +477,8 @@ static void test_float_specials(void) {
   check_all_axes(v, &tv);
   float out[12];
   CU_ASSERT_EQUAL(sf_vol_read_slices(v, 2, 0, 1, out), 0);
-  CU_ASSERT(isnan(out[0]));           /* (0,0,0) */
-  CU_ASSERT(isinf(out[1 * 4 + 2]));   /* (1,2,0): 1 + 3*2 = 7 */
+  CU_ASSERT(isnan(out[0]));         /* (0,0,0) */
+  CU_ASSERT(isinf(out[1 * 4 + 2])); /* (1,2,0): 1 + 3*2 = 7 */
   sf_vol_close(&v);
   free_tvol(&tv);
 }
@@ -519,14 +527,16 @@ static void test_labels(void) {
   }
   /* Float labels: integral values are fine; 1.5 at (2,1,3) is an error naming that voxel. */
   tvol tv = make_tvol(DT_FLOAT32, 5, 4, 6);
-  for (size_t q = 0; q < 5 * 4 * 6; q++) ((float *)tv.data)[q] = (float)(q % 9);
+  for (size_t q = 0; q < 5 * 4 * 6; q++)
+    ((float *)tv.data)[q] = (float)(q % 9);
   const char *p = wpath("labels_f.nii");
   wopt o = {.version = 1};
   CU_ASSERT_EQUAL_FATAL(write_nii(p, &tv, &o), 0);
   sf_vol *v = NULL;
   CU_ASSERT_EQUAL_FATAL(sf_vol_open(p, 0, &v), 0);
   CU_ASSERT_EQUAL(sf_vol_get_info(v)->integer, 0);
-  for (int axis = 0; axis < 3; axis++) CU_ASSERT_EQUAL(check_labels(v, &tv, axis, 0, tv.dim[axis]), 0);
+  for (int axis = 0; axis < 3; axis++)
+    CU_ASSERT_EQUAL(check_labels(v, &tv, axis, 0, tv.dim[axis]), 0);
   sf_vol_close(&v);
   ((float *)tv.data)[2 + 5 * (1 + 4 * 3)] = 1.5f;
   CU_ASSERT_EQUAL_FATAL(write_nii(p, &tv, &o), 0);
@@ -576,7 +586,8 @@ static int near(double a, double b) { return fabs(a - b) <= 1e-6 * (1 + fabs(b))
 static int affine_is(const sf_vol_info *in, const double want[3][4]) {
   int ok = 1;
   for (int r = 0; r < 3; r++)
-    for (int c = 0; c < 4; c++) ok &= near(in->affine[r][c], want[r][c]);
+    for (int c = 0; c < 4; c++)
+      ok &= near(in->affine[r][c], want[r][c]);
   ok &= in->affine[3][0] == 0 && in->affine[3][1] == 0 && in->affine[3][2] == 0 &&
         in->affine[3][3] == 1;
   if (!ok)
@@ -603,8 +614,11 @@ static void test_affine(void) {
     /* qform only: 90 degrees about z (a = d = sqrt(1/2): R = [[0,-1,0],[1,0,0],[0,0,1]]),
      * pixdim 2,3,4 and qfac -1 (third column negated), offsets 10,20,30. By hand:
      * R * diag(2, 3, -4) = [[0,-3,0],[2,0,0],[0,0,-4]]. */
-    o = (wopt){.version = version, .pixdim = {-1, 2, 3, 4}, .qform_code = 1,
-               .quat = {0, 0, sqrt(0.5)}, .qoff = {10, 20, 30}};
+    o = (wopt){.version = version,
+               .pixdim = {-1, 2, 3, 4},
+               .qform_code = 1,
+               .quat = {0, 0, sqrt(0.5)},
+               .qoff = {10, 20, 30}};
     CU_ASSERT_EQUAL_FATAL(write_nii(p, &tv, &o), 0);
     CU_ASSERT_EQUAL_FATAL(sf_vol_open(p, 0, &v), 0);
     const double qf[3][4] = {{0, -3, 0, 10}, {2, 0, 0, 20}, {0, 0, -4, 30}};
@@ -615,8 +629,11 @@ static void test_affine(void) {
 
     /* qform with qfac +1 and a rotation about x by 90 degrees (b = sqrt(1/2)):
      * R = [[1,0,0],[0,0,-1],[0,1,0]] -> R * diag(2,3,4) = [[2,0,0],[0,0,-4],[0,3,0]]. */
-    o = (wopt){.version = version, .pixdim = {1, 2, 3, 4}, .qform_code = 2,
-               .quat = {sqrt(0.5), 0, 0}, .qoff = {-1, -2, -3}};
+    o = (wopt){.version = version,
+               .pixdim = {1, 2, 3, 4},
+               .qform_code = 2,
+               .quat = {sqrt(0.5), 0, 0},
+               .qoff = {-1, -2, -3}};
     CU_ASSERT_EQUAL_FATAL(write_nii(p, &tv, &o), 0);
     CU_ASSERT_EQUAL_FATAL(sf_vol_open(p, 0, &v), 0);
     const double qx[3][4] = {{2, 0, 0, -1}, {0, 0, -4, -2}, {0, 3, 0, -3}};
@@ -856,7 +873,8 @@ static void test_nifti_errors(void) {
   expect_open_error(wpath("nope.nii.gz"), SF_ERR_INPUT, "nope.nii.gz", "cannot open input");
   const char *junk = wpath("junk.nii");
   FILE *f = fopen(junk, "wb");
-  for (int q = 0; q < 1000; q++) fputc(q * 7 & 0xff, f);
+  for (int q = 0; q < 1000; q++)
+    fputc(q * 7 & 0xff, f);
   fclose(f);
   expect_open_error(junk, SF_ERR_INPUT, "junk.nii", "not a NIfTI-1/2 file");
   const char *txt = wpath("vol.txt");
@@ -949,7 +967,8 @@ static void test_nifti_errors(void) {
   CU_ASSERT_EQUAL_FATAL(copy_prefix(gzgood, gzbad, n), 0);
   f = fopen(gzbad, "r+b");
   fseek(f, n / 2, SEEK_SET);
-  for (int q = 0; q < 64; q++) fputc(0x5a ^ q, f);
+  for (int q = 0; q < 64; q++)
+    fputc(0x5a ^ q, f);
   fclose(f);
   int rc = sf_vol_open(gzbad, 0, &v);
   CU_ASSERT_EQUAL(rc, 0);
