@@ -15,7 +15,7 @@ case "$case_" in
   label-affine)   in=$(data label-affine); want_msg="lab.nii.gz: label affine differs from its image" ;;
   label-fraction) in=$(data label-fraction); want_msg="lab.nii.gz: label value 1.5 at voxel \(1, 1, 1\) is not an integer" ;;
   corrupt-gz)     in=$(data corrupt-gz); want_msg="img.nii.gz: .*(corrupt|truncated)" ;;
-  crc-gz)         in=$(data crc-gz); want_msg="img.nii.gz: truncated or corrupt data \(gzip checksum" ;;
+  crc-gz)         in=$(data crc-gz); want_msg="img.nii.gz: truncated or corrupt data \(gzip" ;;
   truncated-gz)   in=$(data truncated-gz); want_msg="img.nii.gz: .*(corrupt|truncated)" ;;
   missing-file)   in=$(data missing-file); want_msg="nowhere.nii.gz: " ;;
   manifest-line)  in=$(data manifest-line); want_msg="list.txt:1: expected 'case image \[label\]', found 4 fields" ;;
