@@ -10,6 +10,8 @@
 #   CASES         synthetic cases [20]; SIZE "X Y Z" voxels per case ["256 256 128"]
 #   REPS          timed slabflow runs per rank count, after one warm-up [5]
 #   PY_REPS       timed Python runs, after PY_WARMUP warm-ups [5]; PY_WARMUP [1]
+#   PY_CASES      cases the Python runs take (the first ones; its per-slice rate does not
+#                 depend on how many) [4]; all of them: PY_CASES=$CASES
 #   RANKS         rank counts ["1 2"]
 #   WINDOW        context neighbours each side [2]
 #   PY_COMPRESS   1: np.savez_compressed as the anchor does; 0: np.savez [1]
@@ -34,6 +36,7 @@ PY_WARMUP=${PY_WARMUP:-1}
 RANKS=${RANKS:-1 2}
 WINDOW=${WINDOW:-2}
 PY_COMPRESS=${PY_COMPRESS:-1}
+PY_CASES=${PY_CASES:-4}
 PYTHON=${PYTHON:-/usr/bin/python3}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 SLABFLOW_PROGRESS_SECONDS=0
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
@@ -73,25 +76,33 @@ PY
 }
 
 for np in $RANKS; do
-  run_slabflow "$np" > /dev/null # warm-up (and page cache)
+  run_slabflow "$np" > "$tmp/res" # warm-up (and page cache)
   if [ "$np" = "$(echo $RANKS | cut -d' ' -f1)" ]; then
     "$PYTHON" "$repo/tests/mpi/slices_ref.py" check "$tmp/out_np$np.h5" "$tmp/data" --window "$WINDOW" >&2 ||
       { echo "bench_slices: error: output differs from the reference" >&2; exit 1; }
   fi
   for r in $(seq 1 "$REPS"); do
-    read -r s rss < <(run_slabflow "$np")
+    run_slabflow "$np" > "$tmp/res"
+    read -r s rss < "$tmp/res"
     echo "slabflow,$np,1,$r,$s,$slices,$("$PYTHON" -c "print($slices/$s)"),$("$PYTHON" -c "print($mb/$s)"),$rss" >> "$CSV"
     echo "  slabflow np=$np run $r: $s s, peak RSS $rss MB per rank" >&2
   done
 done
 
+mkdir -p "$tmp/pydata/imagesTr" "$tmp/pydata/labelsTr"
+for f in $(ls "$tmp/data/imagesTr" | sort | head -n "$PY_CASES"); do
+  c=${f%_0000.nii.gz}
+  ln -s "$tmp/data/imagesTr/$f" "$tmp/pydata/imagesTr/$f"
+  ln -s "$tmp/data/labelsTr/$c.nii.gz" "$tmp/pydata/labelsTr/$c.nii.gz"
+done
+py_slices=$((PY_CASES * Z))
 pyargs=(--window "$WINDOW")
 [ "$PY_COMPRESS" = 1 ] && pyargs+=(--compress) || pyargs+=(--no-compress)
 for r in $(seq $((1 - PY_WARMUP)) "$PY_REPS"); do
   rm -rf "$tmp/py"
-  /usr/bin/time -f "%M" -o "$tmp/rss.py" "$PYTHON" "$here/peer_slices.py" "$tmp/data" "$tmp/py" "${pyargs[@]}" > "$tmp/pyline"
-  IFS=, read -r n s sps mbs < "$tmp/pyline"
-  [ "$n" = "$slices" ] || { echo "bench_slices: error: python wrote $n slices, expected $slices" >&2; exit 1; }
+  /usr/bin/time -f "%M" -o "$tmp/rss.py" "$PYTHON" "$here/peer_slices.py" "$tmp/pydata" "$tmp/py" "${pyargs[@]}" > "$tmp/pyline"
+  IFS=, read -r n s sps mbs < <(tail -1 "$tmp/pyline")
+  [ "$n" = "$py_slices" ] || { echo "bench_slices: error: python wrote $n slices, expected $py_slices" >&2; exit 1; }
   echo "  python run $r: $s s" >&2
   [ "$r" -ge 1 ] && echo "python,1,1,$r,$s,$n,$sps,$mbs,$(($(cat "$tmp/rss.py") / 1024))" >> "$CSV"
 done
