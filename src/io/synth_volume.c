@@ -17,12 +17,12 @@
  * the subject's right (RAS +x), v likewise towards anterior, w towards superior. Shapes
  * scale with the grid, so every size gives the same picture, stretched where nx != ny. */
 
-#define VOL_NDEF 3     /* smooth boundary-deformation terms per shape */
-#define VOL_DEF_MAX 0.2 /* bound of the sum of their amplitudes (relative radius) */
+#define VOL_NDEF 3         /* smooth boundary-deformation terms per shape */
+#define VOL_DEF_MAX 0.2    /* bound of the sum of their amplitudes (relative radius) */
 #define VOL_DEF_LIVER 0.12 /* the liver is large: less deformation keeps it in the body */
 #define VOL_NGAS 4         /* bowel gas pockets */
 #define VOL_NPRIM (12 + VOL_NGAS)
-#define VOL_NLF 3      /* low-frequency shading terms */
+#define VOL_NLF 3 /* low-frequency shading terms */
 #define VOL_HU_AIR -1000.0
 #define VOL_HU_MIN -1024.0 /* the usual stored range of CT */
 #define VOL_HU_MAX 3071.0
@@ -43,18 +43,18 @@ typedef struct {
   double hu;
   double c[3], ia[3], cs, sn; /* centre, inverse semi-axes, rotation about w */
   double amp[VOL_NDEF], f[VOL_NDEF][3], ph[VOL_NDEF];
-  double w0, w1;  /* tube: extent along w */
-  double scale;   /* voxels per unit of relative radius: edge sharpness */
-  double rcut;    /* relative radius beyond which the weight is 0 */
+  double w0, w1;     /* tube: extent along w */
+  double scale;      /* voxels per unit of relative radius: edge sharpness */
+  double rcut;       /* relative radius beyond which the weight is 0 */
   long lo[3], hi[3]; /* bounding box in voxels, inclusive (lo > hi: empty) */
 } vol_prim;
 
 typedef struct {
-  double cu, cv, iau, iav;     /* body cross-section: centre, inverse semi-axes */
-  double a2, a3, az, gz, pz;   /* boundary 1 + a2 cos 2t + a3 cos 3t + az sin(gz w + pz) */
-  double fat, scale;           /* subcutaneous fat layer (relative), voxels per unit */
-  double kcv, kiau, kiav;      /* abdominal cavity (fat and bowel inside the muscle wall):
-                                  centre v, inverse semi-axes; centre u is cu */
+  double cu, cv, iau, iav;   /* body cross-section: centre, inverse semi-axes */
+  double a2, a3, az, gz, pz; /* boundary 1 + a2 cos 2t + a3 cos 3t + az sin(gz w + pz) */
+  double fat, scale;         /* subcutaneous fat layer (relative), voxels per unit */
+  double kcv, kiau, kiav;    /* abdominal cavity (fat and bowel inside the muscle wall):
+                                centre v, inverse semi-axes; centre u is cu */
   double hu_soft, hu_fat, hu_cav;
 } vol_body;
 
@@ -63,7 +63,7 @@ typedef struct {
   vol_body body;
   vol_prim prim[VOL_NPRIM];
   int nprim;
-  double sigma;                        /* noise standard deviation, HU */
+  double sigma;                                          /* noise standard deviation, HU */
   double lfa[VOL_NLF], lfg[VOL_NLF][3], lfp[VOL_NLF][3]; /* shading: amplitude, freq, phase */
 } vol_case;
 
@@ -179,8 +179,8 @@ static vol_prim *prim_add(vol_case *cs, int kind, int label, double hu) {
   return p;
 }
 
-static void prim_axes(vol_prim *p, double cu, double cv, double cw, double au, double av,
-                      double aw, double rot) {
+static void prim_axes(vol_prim *p, double cu, double cv, double cw, double au, double av, double aw,
+                      double rot) {
   p->c[0] = cu;
   p->c[1] = cv;
   p->c[2] = cw;
@@ -234,8 +234,9 @@ static void case_build(vol_case *cs, const sf_synth_volume_opts *o, size_t index
    * the body: all-background planes that are not empty. */
   for (int side = -1; side <= 1; side += 2) {
     vol_prim *p = prim_add(cs, PR_BLOB, 0, rng_range(&r, -870.0, -820.0));
-    prim_axes(p, b->cu + side * bu * rng_range(&r, 0.40, 0.48), b->cv + bv * rng_range(&r, -0.05, 0.10),
-              rng_range(&r, 0.95, 1.10), bu * rng_range(&r, 0.24, 0.30), bv * rng_range(&r, 0.50, 0.60),
+    prim_axes(p, b->cu + side * bu * rng_range(&r, 0.40, 0.48),
+              b->cv + bv * rng_range(&r, -0.05, 0.10), rng_range(&r, 0.95, 1.10),
+              bu * rng_range(&r, 0.24, 0.30), bv * rng_range(&r, 0.50, 0.60),
               rng_range(&r, 0.30, 0.45), side * rng_range(&r, 0.0, 0.2));
     prim_deform(p, &r, VOL_DEF_MAX);
   }
@@ -252,8 +253,8 @@ static void case_build(vol_case *cs, const sf_synth_volume_opts *o, size_t index
   {
     vol_prim *p = prim_add(cs, PR_BLOB, 0, rng_range(&r, 45.0, 55.0));
     prim_axes(p, b->cu - bu * rng_range(&r, 0.45, 0.55), b->cv - bv * rng_range(&r, 0.05, 0.20),
-              rng_range(&r, 0.2, 0.4), bu * rng_range(&r, 0.12, 0.16), bv * rng_range(&r, 0.22, 0.28),
-              rng_range(&r, 0.15, 0.22), rng_range(&r, 0.3, 0.7));
+              rng_range(&r, 0.2, 0.4), bu * rng_range(&r, 0.12, 0.16),
+              bv * rng_range(&r, 0.22, 0.28), rng_range(&r, 0.15, 0.22), rng_range(&r, 0.3, 0.7));
     prim_deform(p, &r, 0.15);
   }
   /* Liver (1): large, on the subject's right, upper abdomen, under the right lung. */
@@ -459,9 +460,9 @@ static int nifti_write(const char *path, const sf_synth_volume_opts *o, int data
   nifti_dmat44_to_quatern(nim->sto_xyz, &nim->quatern_b, &nim->quatern_c, &nim->quatern_d,
                           &nim->qoffset_x, &nim->qoffset_y, &nim->qoffset_z, &dx, &dy, &dz,
                           &nim->qfac);
-  nim->qto_xyz = nifti_quatern_to_dmat44(nim->quatern_b, nim->quatern_c, nim->quatern_d,
-                                         nim->qoffset_x, nim->qoffset_y, nim->qoffset_z,
-                                         nim->dx, nim->dy, nim->dz, nim->qfac);
+  nim->qto_xyz =
+      nifti_quatern_to_dmat44(nim->quatern_b, nim->quatern_c, nim->quatern_d, nim->qoffset_x,
+                              nim->qoffset_y, nim->qoffset_z, nim->dx, nim->dy, nim->dz, nim->qfac);
   nim->qto_ijk = nifti_dmat44_inverse(nim->qto_xyz);
   snprintf(nim->descrip, sizeof nim->descrip, "slabflow synth volumes");
   SF_CHECK(nifti_set_filenames(nim, path, 0, 1) == 0, SF_ERR_IO, "%s: libnifti rejects the name",
@@ -480,7 +481,7 @@ static int nifti_write(const char *path, const sf_synth_volume_opts *o, int data
 cleanup:
   if (!znz_isnull(fp)) znzclose(fp);
   if (status < 0 && created) remove(path); /* no half-written files */
-  if (nim) nifti_image_free(nim); /* nim->data is NULL: the voxels stay ours */
+  if (nim) nifti_image_free(nim);          /* nim->data is NULL: the voxels stay ours */
   return status;
 }
 
@@ -526,7 +527,8 @@ static int check_stale(const char *sub, const sf_synth_volume_opts *o, int image
     }
     SF_CHECK(ours, SF_ERR_INPUT,
              "%s/%s is not one of the %zu cases written now and would be read with them; "
-             "remove it or choose an empty directory", sub, e->d_name, o->ncases);
+             "remove it or choose an empty directory",
+             sub, e->d_name, o->ncases);
   }
 cleanup:
   if (d) closedir(d);
@@ -553,15 +555,16 @@ int sf_synth_volume_prepare(const char *dir, const sf_synth_volume_opts *opts) {
   for (int l = 0; l <= SF_SYNTH_VOLUME_NLABELS; l++)
     fprintf(f, "        \"%s\": %d%s\n", sf_synth_volume_label_name(l), l,
             l < SF_SYNTH_VOLUME_NLABELS ? "," : "");
-  fprintf(f,
-          "    },\n    \"numTraining\": %zu,\n    \"file_ending\": \".nii.gz\",\n"
-          "    \"name\": \"slabflow synthetic CT\",\n"
-          "    \"description\": \"slabflow synth volumes --cases %zu --size %zu %zu %zu --seed %llu: "
-          "CT-like int16 HU volumes (spacing %g x %g x %g mm, RAS) with liver, kidney and bone "
-          "labels\"\n}",
-          opts->ncases, opts->ncases, opts->dim[0], opts->dim[1], opts->dim[2],
-          (unsigned long long)opts->seed, sf_synth_volume_spacing[0], sf_synth_volume_spacing[1],
-          sf_synth_volume_spacing[2]);
+  fprintf(
+      f,
+      "    },\n    \"numTraining\": %zu,\n    \"file_ending\": \".nii.gz\",\n"
+      "    \"name\": \"slabflow synthetic CT\",\n"
+      "    \"description\": \"slabflow synth volumes --cases %zu --size %zu %zu %zu --seed %llu: "
+      "CT-like int16 HU volumes (spacing %g x %g x %g mm, RAS) with liver, kidney and bone "
+      "labels\"\n}",
+      opts->ncases, opts->ncases, opts->dim[0], opts->dim[1], opts->dim[2],
+      (unsigned long long)opts->seed, sf_synth_volume_spacing[0], sf_synth_volume_spacing[1],
+      sf_synth_volume_spacing[2]);
   int bad = ferror(f);
   bad |= fclose(f) != 0;
   f = NULL;

@@ -9,8 +9,8 @@
 #define SF_SYNTH_VOLUME_NLABELS 3 /* organ classes 1..3: liver, kidney, bone; 0 background */
 
 typedef struct sf_synth_volume_opts {
-  size_t ncases;         /* cases in the dataset (names and dataset.json depend on it) */
-  size_t dim[3];         /* voxels along i, j, k (k is the axial axis, inferior to superior) */
+  size_t ncases; /* cases in the dataset (names and dataset.json depend on it) */
+  size_t dim[3]; /* voxels along i, j, k (k is the axial axis, inferior to superior) */
   uint64_t seed;
 } sf_synth_volume_opts;
 

@@ -80,23 +80,26 @@ for c in range(ncases):
 print(f"synth volumes: {ncases} cases pass the nibabel checks")
 EOF
 
-# Bad options: exit 2 with a message on stderr, on one and on two ranks (no hang).
+# Bad options: exit 2 with a message on stderr; under mpirun on two ranks too (no hang).
 expect_usage() {
   local np=$1; shift
-  local rc=0
-  sf_mpirun "$np" "$SLABFLOW" synth volumes "$@" >"$dir/bad.out" 2>"$dir/bad.err" || rc=$?
+  local rc=0 run=("$SLABFLOW")
+  [ "$np" = 1 ] || run=(sf_mpirun "$np" "$SLABFLOW")
+  "${run[@]}" synth volumes "$@" >"$dir/bad.out" 2>"$dir/bad.err" || rc=$?
   [ "$rc" = 2 ] || fail "synth volumes $* (np $np): exit $rc, expected 2"
   grep -q "error" "$dir/bad.err" || fail "synth volumes $* (np $np): no message"
 }
-for np in 1 2; do
-  expect_usage "$np" -o "$dir/bad" --cases 0
-  expect_usage "$np" -o "$dir/bad" --size 3 4 5
-  expect_usage "$np" -o "$dir/bad" --size 64 48
-  expect_usage "$np" --cases 2 --size 16 16 16
-  expect_usage "$np" -o "$dir/bad" --cases 2 --seed -1
-  expect_usage "$np" -o "$dir/bad" --cases 2 stray
-done
+expect_usage 1 -o "$dir/bad" --cases 0
+expect_usage 1 -o "$dir/bad" --cases 100001
+expect_usage 1 -o "$dir/bad" --size 3 4 5
+expect_usage 1 -o "$dir/bad" --size 64 48 4097
+expect_usage 1 -o "$dir/bad" --size 64 48
+expect_usage 1 --cases 2 --size 16 16 16
+expect_usage 1 -o "$dir/bad" --cases 2 --seed -1
+expect_usage 1 -o "$dir/bad" --cases 2 stray
+expect_usage 2 -o "$dir/bad" --size 3 4 5
+expect_usage 2 --cases 2
 [ ! -e "$dir/bad" ] || fail "a rejected command created its output directory"
-# A stale case from a larger dataset would be read along with the new one: refused.
+# A stale case from a larger dataset would be read along with the new ones: refused.
 expect_usage 2 -o "$dir/np1" --cases 2 --size 64 48 20
 echo "synth volumes: bad options exit 2 with a message"
