@@ -434,15 +434,13 @@ cleanup:
 
 /* This rank's units [*u0, *u0 + *n). */
 static void rank_units(const sl_job *j, int r, size_t *u0, size_t *n) {
-  size_t s0, ns, f = 0, c = 0;
+  size_t s0, ns, c, f1, c1;
   sf_plan_rank_segments(&j->plan, r, &s0, &ns);
   *u0 = 0;
   *n = 0;
   if (ns == 0) return;
   sf_plan_segment(&j->plan, s0, u0, &c);
-  size_t f1, c1;
   sf_plan_segment(&j->plan, s0 + ns - 1, &f1, &c1);
-  (void)f;
   *n = f1 + c1 - *u0;
 }
 
@@ -943,8 +941,7 @@ int sf_cmd_slices(int argc, char **argv) {
     sf_vol_close(&j->img);
     sf_vol_close(&j->lab);
     if (status < 0) {
-      int rc = agree_read_errors(j);
-      (void)rc;
+      agree_read_errors(j); /* a read error held during the pass is reported here, once */
       goto cleanup;
     }
   }

@@ -19,6 +19,7 @@ setup)
   rm -rf "$work" && mkdir -p "$work"
   sf_mpirun 2 "$SLABFLOW" synth volumes -o "$work/nn" --cases 4 --size 40 36 24 --seed 5 >/dev/null
   $PY "$here/slices_data.py" mixed "$work/mixed" "$work/nn"
+  $PY "$here/slices_data.py" bad "$work/nan" nan >/dev/null
   OMP_NUM_THREADS=1 sf_mpirun 1 "$SLABFLOW" slices "$work/mixed/mixed.txt" -o "$work/base_mixed.h5" "${DET_ARGS[@]}" --threads 1 >/dev/null
   OMP_NUM_THREADS=1 sf_mpirun 1 "$SLABFLOW" slices "$work/nn" -o "$work/base_nn.h5" "${DET_ARGS[@]}" --threads 1 >/dev/null
   ;;
