@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "io/synth_rng.h"
 #include "sf_error.h"
 
 /* Anatomy lives in normalised coordinates (u, v, w) in (-1, 1): u = (2i+1)/nx - 1 towards
@@ -31,10 +32,6 @@ const double sf_synth_volume_spacing[3] = {0.8, 0.8, 2.5};
 
 enum { ST_CASE = 1, ST_NOISE = 2 };
 enum { PR_BLOB = 0, PR_TUBE = 1 };
-
-typedef struct {
-  uint64_t s;
-} vol_rng;
 
 /* One shape painted over what is below it: a deformed ellipsoid (blob) or a deformed
  * elliptic cylinder cut at w0, w1 (tube). s > 0 inside; partial-volume weight 0.5 + s. */
@@ -67,41 +64,6 @@ typedef struct {
   double lfa[VOL_NLF], lfg[VOL_NLF][3], lfp[VOL_NLF][3]; /* shading: amplitude, freq, phase */
 } vol_case;
 
-/* splitmix64 finaliser. */
-static inline uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-/* Counter-based key: a stream that depends only on (seed, stream, a, b). */
-static inline uint64_t rng_key(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b) {
-  const uint64_t g = 0x9E3779B97F4A7C15ULL;
-  return mix64((mix64((mix64((mix64(seed + g) ^ stream) + g) ^ a) + g) ^ b) + g);
-}
-
-/* Uniform on (0, 1]. */
-static inline double rng_unif(vol_rng *r) {
-  r->s += 0x9E3779B97F4A7C15ULL;
-  return (double)((mix64(r->s) >> 11) + 1) * 0x1.0p-53;
-}
-
-static inline double rng_range(vol_rng *r, double lo, double hi) {
-  return lo + (hi - lo) * rng_unif(r);
-}
-
-/* Two independent standard normals (Marsaglia polar method). */
-static inline void rng_normal2(vol_rng *r, double *z0, double *z1) {
-  double a, b, q;
-  do {
-    a = 2.0 * rng_unif(r) - 1.0;
-    b = 2.0 * rng_unif(r) - 1.0;
-    q = a * a + b * b;
-  } while (q >= 1.0 || q == 0.0);
-  q = sqrt(-2.0 * log(q) / q);
-  *z0 = a * q;
-  *z1 = b * q;
-}
 
 static inline double clamp01(double x) { return x < 0.0 ? 0.0 : x > 1.0 ? 1.0 : x; }
 
@@ -111,7 +73,7 @@ static inline double to_index(double t, size_t n) { return ((t + 1.0) * (double)
 
 /* Random smooth deformation: amplitudes sum to at most max_sum, spatial frequencies
  * 1.5..4 radians per unit of relative radius in a random direction. */
-static void prim_deform(vol_prim *p, vol_rng *r, double max_sum) {
+static void prim_deform(vol_prim *p, syn_rng *r, double max_sum) {
   for (int t = 0; t < VOL_NDEF; t++) {
     double z = rng_range(r, -1.0, 1.0), az = rng_range(r, 0.0, 6.283185307179586);
     double s = sqrt(1.0 - z * z), k = rng_range(r, 1.5, 4.0);
@@ -196,7 +158,7 @@ static void prim_axes(vol_prim *p, double cu, double cv, double cw, double au, d
  * plane, roughly inside the body's inner (non-fat) boundary, whose relative radius is at
  * least 0.95 * (1 - 0.09) = 0.86. */
 static void case_build(vol_case *cs, const sf_synth_volume_opts *o, size_t index) {
-  vol_rng r = {rng_key(o->seed, ST_CASE, index, 0)};
+  syn_rng r = {rng_key(o->seed, ST_CASE, index, 0)};
   memset(cs, 0, sizeof *cs);
   for (int d = 0; d < 3; d++)
     cs->n[d] = o->dim[d];
@@ -326,7 +288,7 @@ static void render_plane(const vol_case *cs, uint64_t noise_key, size_t k, int16
     if ((long)k >= cs->prim[t].lo[2] && (long)k <= cs->prim[t].hi[2]) act[nact++] = t;
   for (int t = 0; t < VOL_NLF; t++)
     lfw[t] = cs->lfa[t] * cos(cs->lfg[t][2] * w + cs->lfp[t][2]);
-  vol_rng rn = {noise_key};
+  syn_rng rn = {noise_key};
   double z[2] = {0.0, 0.0};
   int have = 0;
   for (size_t j = 0; j < ny; j++) {
