@@ -222,26 +222,18 @@ static int ensure_open(sl_job *j, size_t c, int label) {
   return status;
 }
 
-/* Reads n slices starting at slice t of case c into dst with unit stride j->ue. */
-static int read_run(sl_job *j, size_t c, size_t t, size_t n, float *dst) {
+/* Reads n image (or label: int32) slices starting at slice t of case c into dst with unit
+ * stride j->ue (both element types are 4 bytes). */
+static int read_run(sl_job *j, size_t c, size_t t, size_t n, int label, void *dst) {
   const sl_case *k = &j->cases[c];
   size_t se = k->h * k->w;
-  int status = ensure_open(j, c, 0);
+  int status = ensure_open(j, c, label);
   if (status < 0) return status;
-  status = sf_vol_read_slices(j->img, j->o.axis, t, n, dst);
+  status = label ? sf_vol_read_label_slices(j->lab, j->o.axis, t, n, dst)
+                 : sf_vol_read_slices(j->img, j->o.axis, t, n, dst);
   if (status < 0) return status;
-  for (size_t q = n; q-- > 1;) memmove(dst + q * j->ue, dst + q * se, se * sizeof *dst);
-  return 0;
-}
-
-static int read_label_run(sl_job *j, size_t c, size_t t, size_t n, int32_t *dst) {
-  const sl_case *k = &j->cases[c];
-  size_t se = k->h * k->w;
-  int status = ensure_open(j, c, 1);
-  if (status < 0) return status;
-  status = sf_vol_read_label_slices(j->lab, j->o.axis, t, n, dst);
-  if (status < 0) return status;
-  for (size_t q = n; q-- > 1;) memmove(dst + q * j->ue, dst + q * se, se * sizeof *dst);
+  char *d = dst;
+  for (size_t q = n; q-- > 1;) memmove(d + q * j->ue * 4, d + q * se * 4, se * 4);
   return 0;
 }
 
@@ -285,12 +277,12 @@ static int sl_read(void *ctx, size_t first, size_t count, size_t core_first, siz
       u = run_end;
       continue;
     }
-    status = read_run(j, c, u - k->unit0, run_end - u, buf + (u - first) * j->ue);
+    status = read_run(j, c, u - k->unit0, run_end - u, 0, buf + (u - first) * j->ue);
     if (status == 0) check_finite(j, u, run_end - u, buf + (u - first) * j->ue);
     if (status == 0 && want_labels && k->label[0]) {
       size_t a = u > core_first ? u : core_first;
       size_t b = run_end < core_first + core_count ? run_end : core_first + core_count;
-      if (a < b) status = read_label_run(j, c, a - k->unit0, b - a, lab + (a - core_first) * j->ue);
+      if (a < b) status = read_run(j, c, a - k->unit0, b - a, 1, lab + (a - core_first) * j->ue);
     }
     if (status < 0) j->err_unit = u;
     u = run_end;
