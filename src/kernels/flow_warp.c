@@ -5,8 +5,17 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__GNUC__)
-typedef float v4f __attribute__((vector_size(16)));
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define SF_WARP_AVX2 1
+#endif
+
+/* Multiply-add with one rounding where the target has FMA, so the vector path below and the
+ * per-pixel path give the same bytes for every pixel. */
+#if defined(__FMA__)
+#define WFMA(a, b, c) fmaf((a), (b), (c))
+#else
+#define WFMA(a, b, c) ((a) * (b) + (c))
 #endif
 
 static inline long clampl(long i, long n) { return i < 0 ? 0 : (i >= n ? n - 1 : i); }
@@ -20,13 +29,13 @@ typedef struct warp_run {
   float wx[4][WARP_RUN], wy[4][WARP_RUN];
   int ix[WARP_RUN], iy[WARP_RUN];
   int ok[WARP_RUN];
-} warp_run;
+} __attribute__((aligned(64))) warp_run;
 
 /* Positions, bounds test and tap weights of pixels x0 .. x0+n-1 of row y. Out-of-bounds and
  * NaN positions get ok = 0 and a harmless position 0 (no float-to-int conversion of them). */
-static inline __attribute__((always_inline)) void warp_coords(const float *restrict urow, const float *restrict vrow, long x0, long y,
-                        size_t n, float sx, float sy, float fw, float fh, int cubic, int quant,
-                        warp_run *restrict q) {
+static inline __attribute__((always_inline)) void
+warp_coords(const float *restrict urow, const float *restrict vrow, long x0, long y, size_t n,
+            float sx, float sy, float fw, float fh, int cubic, int quant, warp_run *restrict q) {
   const float xmax = fw - 1.0f, ymax = fh - 1.0f, a = -0.75f;
   const int xi0 = (int)x0;
   const float yf = (float)y;
@@ -72,6 +81,74 @@ static inline __attribute__((always_inline)) void warp_coords(const float *restr
   }
 }
 
+#ifdef SF_WARP_AVX2
+/* One channel, Keys cubic, 8 pixels at a time. A group qualifies when all its pixels are in
+ * bounds and their integer tap origins lie within one step of a common (row, column - lane)
+ * origin, which smooth flows give almost everywhere: then a 5x12 block of the interior holds
+ * every tap, read with 25 unaligned loads, and each lane picks its taps with blends. The
+ * arithmetic is the per-pixel path's, lane by lane (same bytes). Marks the groups it did
+ * with ok = 2; the caller skips them. */
+/* The cubic sum of one group from its block at b0 (see warp_cubic_runs); blend = 0 when every
+ * lane has the block's origin. */
+static inline __attribute__((always_inline)) __m256 group_taps(const float *b0, size_t w,
+                                                               __m256 selx, __m256 sely, int blend,
+                                                               const warp_run *q, size_t g) {
+  const __m256 wy0 = _mm256_loadu_ps(q->wy[0] + g), wy1 = _mm256_loadu_ps(q->wy[1] + g);
+  const __m256 wy2 = _mm256_loadu_ps(q->wy[2] + g), wy3 = _mm256_loadu_ps(q->wy[3] + g);
+  __m256 res = _mm256_setzero_ps();
+  for (int k = 0; k < 4; k++) {
+    /* Tap column k: lane i reads block column k + i + dx_i of block rows dy_i .. dy_i + 3. */
+    const float *p = b0 + k;
+    __m256 h[5], v[4];
+    for (int r = 0; r < 4 + blend; r++)
+      h[r] = blend ? _mm256_blendv_ps(_mm256_loadu_ps(p + (size_t)r * w),
+                                      _mm256_loadu_ps(p + (size_t)r * w + 1), selx)
+                   : _mm256_loadu_ps(p + (size_t)r * w);
+    for (int t = 0; t < 4; t++)
+      v[t] = blend ? _mm256_blendv_ps(h[t], h[t + 1], sely) : h[t];
+    __m256 col = _mm256_mul_ps(wy0, v[0]);
+    col = _mm256_fmadd_ps(wy1, v[1], col);
+    col = _mm256_fmadd_ps(wy2, v[2], col);
+    col = _mm256_fmadd_ps(wy3, v[3], col);
+    const __m256 wxk = _mm256_loadu_ps(q->wx[k] + g);
+    res = k == 0 ? _mm256_mul_ps(wxk, col) : _mm256_fmadd_ps(wxk, col, res);
+  }
+  return res;
+}
+
+static void warp_cubic_runs(const float *img, size_t w, long H, long W, long y, long x0, size_t n,
+                            warp_run *q, float *out) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), one = _mm256_set1_epi32(1);
+  for (size_t g = 0; g + 8 <= n; g += 8) {
+    const __m256i okv = _mm256_loadu_si256((const __m256i *)(q->ok + g));
+    if (_mm256_movemask_epi8(_mm256_cmpeq_epi32(okv, one)) != -1) continue;
+    const __m256i cx = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(q->ix + g)), lane);
+    const __m256i ry = _mm256_loadu_si256((const __m256i *)(q->iy + g));
+    /* Lane minima of cx and ry (the origin), broadcast. */
+    __m256i m = _mm256_min_epi32(cx, _mm256_permute2x128_si256(cx, cx, 1));
+    m = _mm256_min_epi32(m, _mm256_shuffle_epi32(m, 0x4e));
+    const __m256i bxv = _mm256_min_epi32(m, _mm256_shuffle_epi32(m, 0xb1));
+    m = _mm256_min_epi32(ry, _mm256_permute2x128_si256(ry, ry, 1));
+    m = _mm256_min_epi32(m, _mm256_shuffle_epi32(m, 0x4e));
+    const __m256i byv = _mm256_min_epi32(m, _mm256_shuffle_epi32(m, 0xb1));
+    const __m256i dx = _mm256_sub_epi32(cx, bxv), dy = _mm256_sub_epi32(ry, byv);
+    /* dx, dy >= 0; each must be 0 or 1 */
+    if (!_mm256_testz_si256(_mm256_or_si256(dx, dy), _mm256_set1_epi32(~1))) continue;
+    const long bx = _mm256_cvtsi256_si32(bxv), by = _mm256_cvtsi256_si32(byv);
+    if (bx < 1 || bx + 10 >= W || by < 1 || by + 3 >= H) continue;
+    /* 0 - 1 = all ones selects the next column / row */
+    const __m256 selx = _mm256_castsi256_ps(_mm256_sub_epi32(_mm256_setzero_si256(), dx));
+    const __m256 sely = _mm256_castsi256_ps(_mm256_sub_epi32(_mm256_setzero_si256(), dy));
+    const float *b0 = img + (size_t)(by - 1) * w + (size_t)(bx - 1);
+    const __m256 res = _mm256_testz_si256(_mm256_or_si256(dx, dy), _mm256_or_si256(dx, dy))
+                           ? group_taps(b0, w, selx, sely, 0, q, g) /* one origin: no blends */
+                           : group_taps(b0, w, selx, sely, 1, q, g);
+    _mm256_storeu_ps(out + (size_t)y * w + (size_t)x0 + g, res);
+    q->ok[g] = 2;
+  }
+}
+#endif
+
 void sf_warp_flow(const float *img, const float *fill, size_t h, size_t w, size_t c, const float *u,
                   const float *v, size_t flow_stride, float sx, float sy, sf_interp interp,
                   float *out, unsigned char *valid) {
@@ -91,7 +168,14 @@ void sf_warp_flow(const float *img, const float *fill, size_t h, size_t w, size_
       if (valid)
         for (size_t i = 0; i < n; i++)
           valid[(size_t)y * w + (size_t)x0 + i] = (unsigned char)q.ok[i];
+#ifdef SF_WARP_AVX2
+      if (cubic && c == 1) warp_cubic_runs(img, w, H, W, y, x0, n, &q, out);
+#endif
       for (size_t i = 0; i < n; i++) {
+        if (i % 8 == 0 && q.ok[i] == 2) { /* done by warp_cubic_runs */
+          i += 7;
+          continue;
+        }
         const size_t o = (size_t)y * rs + ((size_t)x0 + i) * c;
         if (!q.ok[i]) {
           for (size_t k = 0; k < c; k++)
@@ -102,25 +186,14 @@ void sf_warp_flow(const float *img, const float *fill, size_t h, size_t w, size_
         if (cubic) {
           const float wx0 = q.wx[0][i], wx1 = q.wx[1][i], wx2 = q.wx[2][i], wx3 = q.wx[3][i];
           const float wy0 = q.wy[0][i], wy1 = q.wy[1][i], wy2 = q.wy[2][i], wy3 = q.wy[3][i];
-          /* Columns first (sum over the rows of each tap column), then across: with one
-           * channel in the interior the four column sums are one vector expression. */
+          /* Columns first (sum over the rows of each tap column), then across. */
           if (c == 1 && ix >= 1 && ix + 2 < W && iy >= 1 && iy + 2 < H) {
             const float *b0 = img + (size_t)(iy - 1) * w + (size_t)(ix - 1);
             const float *b1 = b0 + w, *b2 = b1 + w, *b3 = b2 + w;
-#if defined(__GNUC__)
-            /* Same arithmetic, element by element, as the scalar form below. */
-            v4f r0, r1, r2, r3;
-            memcpy(&r0, b0, sizeof r0);
-            memcpy(&r1, b1, sizeof r1);
-            memcpy(&r2, b2, sizeof r2);
-            memcpy(&r3, b3, sizeof r3);
-            const v4f col = wy0 * r0 + wy1 * r1 + wy2 * r2 + wy3 * r3;
-#else
             float col[4];
             for (int k = 0; k < 4; k++)
-              col[k] = wy0 * b0[k] + wy1 * b1[k] + wy2 * b2[k] + wy3 * b3[k];
-#endif
-            out[o] = wx0 * col[0] + wx1 * col[1] + wx2 * col[2] + wx3 * col[3];
+              col[k] = WFMA(wy3, b3[k], WFMA(wy2, b2[k], WFMA(wy1, b1[k], wy0 * b0[k])));
+            out[o] = WFMA(wx3, col[3], WFMA(wx2, col[2], WFMA(wx1, col[1], wx0 * col[0])));
             continue;
           }
           const float *p[4];
@@ -132,9 +205,10 @@ void sf_warp_flow(const float *img, const float *fill, size_t h, size_t w, size_
           for (size_t k = 0; k < c; k++) {
             float col[4];
             for (int j = 0; j < 4; j++)
-              col[j] = wy0 * p[0][cx[j] + k] + wy1 * p[1][cx[j] + k] + wy2 * p[2][cx[j] + k] +
-                       wy3 * p[3][cx[j] + k];
-            out[o + k] = wx0 * col[0] + wx1 * col[1] + wx2 * col[2] + wx3 * col[3];
+              col[j] = WFMA(
+                  wy3, p[3][cx[j] + k],
+                  WFMA(wy2, p[2][cx[j] + k], WFMA(wy1, p[1][cx[j] + k], wy0 * p[0][cx[j] + k])));
+            out[o + k] = WFMA(wx3, col[3], WFMA(wx2, col[2], WFMA(wx1, col[1], wx0 * col[0])));
           }
         } else {
           /* xs <= w-1, so ix+1 passes the edge only when tx == 0 (weight 0): replicate. */

@@ -654,15 +654,25 @@ static void test_warp_cubic_values(void) {
 
 /* Interleaved channels: each channel equals the single-channel warp of that plane, bit for
  * bit, fill and valid included. */
-static void test_warp_channels(void) {
-  const size_t h = 17, w = 15, c = 3;
+/* Interleaved channels (the per-pixel path) against each plane warped alone (one channel: the
+ * 8-pixel group path where the flow is smooth); the bytes must agree. Kind 0: random flow;
+ * kind 1: smooth flow of a few px with 0.2-px ripples, so groups with one tap origin, with
+ * origins one step apart, and mixed groups all occur. */
+static void warp_channels_case(int kind) {
+  const size_t h = kind ? 41 : 17, w = kind ? 83 : 15, c = 3;
   float *img = frand(h * w * c, 16, 0, 1), *fill = frand(h * w * c, 17, 2, 3);
   float *U = frand(h * w, 18, -4, 4), *V = frand(h * w, 19, -4, 4);
+  if (kind)
+    for (size_t y = 0; y < h; y++)
+      for (size_t x = 0; x < w; x++) {
+        U[y * w + x] = 2.5f * sinf(0.05f * (float)x + 0.03f * (float)y) + 0.05f * U[y * w + x];
+        V[y * w + x] = -1.5f * cosf(0.04f * (float)y) + 0.05f * V[y * w + x];
+      }
   float *out = malloc(sizeof(float) * h * w * c), *plane = malloc(sizeof(float) * h * w),
         *pfill = malloc(sizeof(float) * h * w), *pout = malloc(sizeof(float) * h * w);
   unsigned char *valid = malloc(h * w), *pvalid = malloc(h * w);
-  for (int m = 0; m < 2; m++) {
-    sf_interp in = m ? SF_INTERP_LINEAR : SF_INTERP_CUBIC;
+  for (int m = 0; m < 3; m++) {
+    sf_interp in = m == 1 ? SF_INTERP_LINEAR : (m ? SF_INTERP_CUBIC_Q32 : SF_INTERP_CUBIC);
     sf_warp_flow(img, fill, h, w, c, U, V, w, 1.0f, 1.0f, in, out, valid);
     long bad = 0;
     for (size_t k = 0; k < c; k++) {
@@ -686,6 +696,11 @@ static void test_warp_channels(void) {
   free(pout);
   free(valid);
   free(pvalid);
+}
+
+static void test_warp_channels(void) {
+  warp_channels_case(0);
+  warp_channels_case(1);
 }
 
 /* ---- statistics ------------------------------------------------------------------------ */
