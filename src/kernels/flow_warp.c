@@ -82,12 +82,6 @@ warp_coords(const float *restrict urow, const float *restrict vrow, long x0, lon
 }
 
 #ifdef SF_WARP_AVX2
-/* One channel, Keys cubic, 8 pixels at a time. A group qualifies when all its pixels are in
- * bounds and their integer tap origins lie within one step of a common (row, column - lane)
- * origin, which smooth flows give almost everywhere: then a 5x12 block of the interior holds
- * every tap, read with 25 unaligned loads, and each lane picks its taps with blends. The
- * arithmetic is the per-pixel path's, lane by lane (same bytes). Marks the groups it did
- * with ok = 2; the caller skips them. */
 /* The cubic sum of one group from its block at b0 (see warp_cubic_runs); blend = 0 when every
  * lane has the block's origin. */
 static inline __attribute__((always_inline)) __m256 group_taps(const float *b0, size_t w,
@@ -116,6 +110,12 @@ static inline __attribute__((always_inline)) __m256 group_taps(const float *b0, 
   return res;
 }
 
+/* One channel, Keys cubic, 8 pixels at a time. A group qualifies when all its pixels are in
+ * bounds and their integer tap origins lie within one step of a common (row, column - lane)
+ * origin, which smooth flows give almost everywhere: then a 5x12 block of the interior holds
+ * every tap, read with unaligned loads, and each lane picks its taps with blends (none when
+ * all lanes share the origin). The arithmetic is the per-pixel path's, lane by lane (same
+ * bytes). Marks the groups it did with ok = 2; the caller skips them. */
 static void warp_cubic_runs(const float *img, size_t w, long H, long W, long y, long x0, size_t n,
                             warp_run *q, float *out) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), one = _mm256_set1_epi32(1);
