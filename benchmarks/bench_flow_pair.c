@@ -2,7 +2,7 @@
  * (benchmarks/bench_flow_peer.sh, README "bench_flow_peer.sh"). Serial HDF5, one thread.
  *
  *   bench_flow_pair parity PAIRS.h5 OUT.h5 --preset P [--frames N] [--path P] [--min-level L]
- *                          [--alpha A]
+ *                          [--alpha A] [--a-smooth S]
  *       PAIRS.h5 holds /ref (H,W) and /mov (N,H,W) float32, already normalised and smoothed
  *       (spec register.md §3 items 44-45). Computes the flow of every /mov[t] against /ref
  *       from a zero initial flow and writes /w (N,H,W,2) float32 [u = x, v = y] and
@@ -24,8 +24,8 @@
  * --path forces the solver's code path (sf_flow_ws_force_path: avx512, avx2, c, or gs64, the
  * reference's column-outer Gauss-Seidel in double precision); default: the fastest.
  * --min-level (parity only) replaces the preset's min_level, to find the level where two
- * implementations start to differ. --alpha (parity only) replaces the default alpha 1.5 on both
- * axes.
+ * implementations start to differ. --alpha and --a-smooth (parity only) replace the defaults
+ * alpha 1.5 (both axes) and a_smooth 1.
  *
  * Presets (spec §5 item 51): quality = min_level 0, balanced = 4, fast = 6; everything else
  * is the OFOptions default: alpha (1.5, 1.5), levels 100, eta 0.8, iterations 50,
@@ -170,7 +170,7 @@ static double epe_cropped(const float *u, const float *v, const float *t, size_t
 typedef struct {
   const char *mode, *in, *out, *preset, *csv, *label, *path;
   int frames, reps, min_level; /* min_level: -1 = the preset's */
-  double alpha;                /* parity: both axes */
+  double alpha, a_smooth;      /* parity: alpha on both axes, a_smooth */
   double max_epe;
 } args_t;
 
@@ -182,6 +182,7 @@ static int parse_args(int argc, char **argv, args_t *a) {
   a->min_level = -1;
   a->max_epe = 1.0;
   a->alpha = 1.5;
+  a->a_smooth = 1.0;
   a->label = "slabflow";
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i];
@@ -204,6 +205,8 @@ static int parse_args(int argc, char **argv, args_t *a) {
       a->min_level = atoi(argv[++i]);
     else if (!strcmp(s, "--alpha") && has)
       a->alpha = atof(argv[++i]);
+    else if (!strcmp(s, "--a-smooth") && has)
+      a->a_smooth = atof(argv[++i]);
     else {
       SF_CHECK(s[0] != '-' && pos < 3, SF_ERR_USAGE, "unexpected argument '%s'", s);
       positional[pos++] = s;
@@ -221,6 +224,7 @@ static int parse_args(int argc, char **argv, args_t *a) {
            "--preset must be quality, balanced or fast");
   SF_CHECK(a->frames >= 0 && a->reps >= 1, SF_ERR_USAGE, "--frames >= 0, --reps >= 1");
   SF_CHECK(a->alpha > 0.0, SF_ERR_USAGE, "--alpha must be > 0");
+  SF_CHECK(a->a_smooth > 0.0 && a->a_smooth <= 1.0, SF_ERR_USAGE, "--a-smooth must be in (0, 1]");
 cleanup:
   return status;
 }
@@ -242,6 +246,7 @@ static int run_parity(const args_t *a) {
   size_t h = rd[0], wd = rd[1], hw = h * wd, n = md[0];
   preset_params(&p, a->min_level >= 0 ? a->min_level : preset_min_level(a->preset));
   p.alpha[0] = p.alpha[1] = a->alpha;
+  p.a_smooth = a->a_smooth;
   SF_CALL(sf_flow_plan_create(h, wd, 1, &p, &plan));
   SF_CALL(sf_flow_ws_create(plan, &ws));
   SF_CHECK(!a->path || sf_flow_ws_force_path(ws, a->path) == 0, SF_ERR_USAGE,
@@ -430,12 +435,12 @@ int main(int argc, char **argv) {
   int status = parse_args(argc, argv, &a);
   if (status < 0) {
     fprintf(stderr, "usage: bench_flow_pair parity PAIRS.h5 OUT.h5 --preset quality|balanced|fast"
-                    " [--frames N] [--path P] [--min-level L] [--alpha A]\n"
+                    " [--frames N] [--path P] [--min-level L] [--alpha A] [--a-smooth S]\n"
                     "       bench_flow_pair speed RAW.h5 --preset P [--frames N] [--reps R]"
                     " [--csv FILE] [--label L] [--max-epe PX] [--path P]\n"
                     "  --path P forces the solver's code path (avx512, avx2, c, gs64)\n"
                     "  --min-level L (parity) overrides the preset's min_level, for diagnosis\n"
-                    "  --alpha A (parity) replaces the default alpha 1.5\n");
+                    "  --alpha A, --a-smooth S (parity) replace the defaults 1.5 and 1\n");
     return sf_exit_code(status);
   }
   status = !strcmp(a.mode, "parity") ? run_parity(&a) : run_speed(&a);

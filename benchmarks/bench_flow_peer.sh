@@ -17,7 +17,8 @@
 #   QUALITY_FRAMES  frames per timed run, quality (pyflowreg takes ~2 s per frame) [5]
 #   REPS            timed runs per implementation and preset, after one warm-up [5]
 #   PRESETS         presets to run ["quality balanced fast"]
-#   ALPHA           alpha of the parity flows, both implementations [1.5, the default]
+#   ALPHA, A_SMOOTH alpha and a_smooth of the parity flows, both implementations [1.5, 1: the
+#                   defaults]
 #   SKIP_SPEED=1    parity only
 #   SEED            synth seed [3]; MAX_SHIFT [4] px; NOISE_DB [30]; HEIGHT, WIDTH [512]
 #   CORE            CPU both implementations are pinned to with taskset [last CPU]
@@ -45,6 +46,7 @@ QUALITY_FRAMES=${QUALITY_FRAMES:-5}
 REPS=${REPS:-5}
 PRESETS=${PRESETS:-quality balanced fast}
 ALPHA=${ALPHA:-1.5}
+A_SMOOTH=${A_SMOOTH:-1}
 SKIP_SPEED=${SKIP_SPEED:-0}
 SEED=${SEED:-3}
 MAX_SHIFT=${MAX_SHIFT:-4}
@@ -128,12 +130,14 @@ log "input: $frames frames of ${HEIGHT}x${WIDTH} uint16, nonrigid motion up to $
 pairs=$tmp/pairs.h5
 csv_list=${PRESETS// /,}
 "$PYTHON" "$PEER" pairs "$raw" "$pairs" --frames "$PARITY_FRAMES"
-log "pyflowreg get_displacement on $PARITY_FRAMES pair(s), presets $PRESETS, alpha $ALPHA"
-"${pin[@]}" "$PYTHON" "$PEER" ref-flows "$pairs" --presets "$csv_list" --alpha "$ALPHA" > "$tmp/ref_flows.log" 2>&1 \
+log "pyflowreg get_displacement on $PARITY_FRAMES pair(s), presets $PRESETS, alpha $ALPHA, a_smooth $A_SMOOTH"
+"${pin[@]}" "$PYTHON" "$PEER" ref-flows "$pairs" --presets "$csv_list" --alpha "$ALPHA" \
+    --a-smooth "$A_SMOOTH" > "$tmp/ref_flows.log" 2>&1 \
     || { tail -n 30 "$tmp/ref_flows.log" >&2; die "pyflowreg ref-flows failed"; }
 ours=()
 for p in $PRESETS; do
-    "${pin[@]}" "$DRIVER" parity "$pairs" "$tmp/ours_$p.h5" --preset "$p" --alpha "$ALPHA" > "$tmp/parity_$p.log" 2>&1 \
+    "${pin[@]}" "$DRIVER" parity "$pairs" "$tmp/ours_$p.h5" --preset "$p" --alpha "$ALPHA" \
+        --a-smooth "$A_SMOOTH" > "$tmp/parity_$p.log" 2>&1 \
         || { tail -n 30 "$tmp/parity_$p.log" >&2; die "bench_flow_pair parity --preset $p failed"; }
     ours+=("$p=$tmp/ours_$p.h5")
 done

@@ -44,11 +44,11 @@ CSV_HEADER = ("impl,preset,min_level,threads,height,width,frames,rep,frames_per_
               "s_per_frame,preproc_s,flow_s,warp_s,epe_px")
 
 
-def flow_params(min_level, alpha=1.5):
+def flow_params(min_level, alpha=1.5, a_smooth=1.0):
     """The OFOptions defaults of spec §5 with the preset's min_level (one channel); alpha
-    replaces the default 1.5 on both axes."""
+    and a_smooth replace the defaults 1.5 (both axes) and 1."""
     return dict(alpha=(alpha, alpha), levels=100, min_level=min_level, eta=0.8, update_lag=5,
-                iterations=50, a_smooth=1.0, a_data=0.45)
+                iterations=50, a_smooth=a_smooth, a_data=0.45)
 
 
 def epe(w, truth, crop=CROP):
@@ -136,7 +136,7 @@ def cmd_ref_flows(a):
     n, h, w = mov.shape
     out = np.zeros((len(presets), n, h, w, 2), np.float32)
     times = np.zeros((len(presets), n))
-    print(f"peer_flow ref-flows: pyflowreg {pyflowreg_version()}, {threads}, alpha {a.alpha}")
+    print(f"peer_flow ref-flows: pyflowreg {pyflowreg_version()}, {threads}, alpha {a.alpha}, a_smooth {a.a_smooth}")
     # Warm-up: numba compiles (or loads its cache) on the first call.
     t0 = time.perf_counter()
     get_displacement(ref, mov[0], **flow_params(PRESETS["fast"]))
@@ -144,7 +144,7 @@ def cmd_ref_flows(a):
     for i, p in enumerate(presets):
         for t in range(n):
             t0 = time.perf_counter()
-            wt = get_displacement(ref, mov[t], **flow_params(PRESETS[p], a.alpha))
+            wt = get_displacement(ref, mov[t], **flow_params(PRESETS[p], a.alpha, a.a_smooth))
             times[i, t] = time.perf_counter() - t0
             out[i, t] = wt.astype(np.float32)  # the executors cast to float32 too
             print(f"peer_flow ref-flows: {p} frame {t}: {times[i, t]:.3f} s")
@@ -355,6 +355,7 @@ def main():
     s.add_argument("pairs")
     s.add_argument("--presets", default="quality,balanced,fast")
     s.add_argument("--alpha", type=float, default=1.5)
+    s.add_argument("--a-smooth", type=float, default=1.0)
     s = sub.add_parser("parity")
     s.add_argument("pairs")
     s.add_argument("ours", nargs="+", help="PRESET=OURS.h5")
