@@ -3,7 +3,6 @@
 #include "kernels/flow_warp.h"
 
 #include <math.h>
-#include <string.h>
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -29,7 +28,7 @@ typedef struct warp_run {
   float wx[4][WARP_RUN], wy[4][WARP_RUN];
   int ix[WARP_RUN], iy[WARP_RUN];
   int ok[WARP_RUN];
-} __attribute__((aligned(64))) warp_run;
+} warp_run;
 
 /* Positions, bounds test and tap weights of pixels x0 .. x0+n-1 of row y. Out-of-bounds and
  * NaN positions get ok = 0 and a harmless position 0 (no float-to-int conversion of them). */
@@ -132,15 +131,16 @@ static void warp_cubic_runs(const float *img, size_t w, long H, long W, long y, 
     m = _mm256_min_epi32(m, _mm256_shuffle_epi32(m, 0x4e));
     const __m256i byv = _mm256_min_epi32(m, _mm256_shuffle_epi32(m, 0xb1));
     const __m256i dx = _mm256_sub_epi32(cx, bxv), dy = _mm256_sub_epi32(ry, byv);
+    const __m256i dxy = _mm256_or_si256(dx, dy);
     /* dx, dy >= 0; each must be 0 or 1 */
-    if (!_mm256_testz_si256(_mm256_or_si256(dx, dy), _mm256_set1_epi32(~1))) continue;
+    if (!_mm256_testz_si256(dxy, _mm256_set1_epi32(~1))) continue;
     const long bx = _mm256_cvtsi256_si32(bxv), by = _mm256_cvtsi256_si32(byv);
     if (bx < 1 || bx + 10 >= W || by < 1 || by + 3 >= H) continue;
     /* 0 - 1 = all ones selects the next column / row */
     const __m256 selx = _mm256_castsi256_ps(_mm256_sub_epi32(_mm256_setzero_si256(), dx));
     const __m256 sely = _mm256_castsi256_ps(_mm256_sub_epi32(_mm256_setzero_si256(), dy));
     const float *b0 = img + (size_t)(by - 1) * w + (size_t)(bx - 1);
-    const __m256 res = _mm256_testz_si256(_mm256_or_si256(dx, dy), _mm256_or_si256(dx, dy))
+    const __m256 res = _mm256_testz_si256(dxy, dxy)
                            ? group_taps(b0, w, selx, sely, 0, q, g) /* one origin: no blends */
                            : group_taps(b0, w, selx, sely, 1, q, g);
     _mm256_storeu_ps(out + (size_t)y * w + (size_t)x0 + g, res);
@@ -187,15 +187,6 @@ void sf_warp_flow(const float *img, const float *fill, size_t h, size_t w, size_
           const float wx0 = q.wx[0][i], wx1 = q.wx[1][i], wx2 = q.wx[2][i], wx3 = q.wx[3][i];
           const float wy0 = q.wy[0][i], wy1 = q.wy[1][i], wy2 = q.wy[2][i], wy3 = q.wy[3][i];
           /* Columns first (sum over the rows of each tap column), then across. */
-          if (c == 1 && ix >= 1 && ix + 2 < W && iy >= 1 && iy + 2 < H) {
-            const float *b0 = img + (size_t)(iy - 1) * w + (size_t)(ix - 1);
-            const float *b1 = b0 + w, *b2 = b1 + w, *b3 = b2 + w;
-            float col[4];
-            for (int k = 0; k < 4; k++)
-              col[k] = WFMA(wy3, b3[k], WFMA(wy2, b2[k], WFMA(wy1, b1[k], wy0 * b0[k])));
-            out[o] = WFMA(wx3, col[3], WFMA(wx2, col[2], WFMA(wx1, col[1], wx0 * col[0])));
-            continue;
-          }
           const float *p[4];
           size_t cx[4];
           for (int j = 0; j < 4; j++) {
