@@ -40,12 +40,7 @@ OMP_NUM_THREADS=1 timeout 120 mpirun -np "$np" --oversubscribe --bind-to none \
 code=$?
 set -e
 cat "$dir/stderr" >&2
-[ "$code" -ne 124 ] || fail "$case_: timed out (a rank hung)"
-[ "$code" -eq "$want_code" ] || fail "$case_: exit code $code, expected $want_code"
-n=$(grep -c '^slabflow: error:' "$dir/stderr" || true)
-[ "$n" -eq 1 ] || fail "$case_: expected exactly one error line, found $n"
-grep -Eq "^slabflow: error: rank [0-9]+: .*$want_msg" "$dir/stderr" || fail "$case_: message does not match /$want_msg/"
-[ ! -e "$out.partial" ] || fail "$case_: $out.partial left behind"
+sf_check_failed_run "$case_" "$code" "$want_code" "$want_msg" "$dir/stderr" "$out"
 [ "$(md5sum < "$out")" = "$prev" ] || fail "$case_: the previous output was damaged"
 after=$(find "$dir" -type f ! -name out.h5 ! -name stderr ! -name stdout -exec md5sum {} + | sort)
 [ "$before" = "$after" ] || fail "$case_: the input was modified"

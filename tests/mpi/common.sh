@@ -16,3 +16,16 @@ sf_mpirun() {
 }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# sf_check_failed_run CASE CODE WANT_CODE WANT_MSG STDERR OUT: the outcome every bad-input run
+# must have: not hung (timeout's 124), the expected exit code, exactly one
+# `slabflow: error: rank R: ...` line matching WANT_MSG, and no OUT.partial left behind.
+sf_check_failed_run() {
+  local case_=$1 code=$2 want_code=$3 want_msg=$4 err=$5 out=$6 n
+  [ "$code" -ne 124 ] || fail "$case_: timed out (a rank hung)"
+  [ "$code" -eq "$want_code" ] || fail "$case_: exit code $code, expected $want_code"
+  n=$(grep -c '^slabflow: error:' "$err" || true)
+  [ "$n" -eq 1 ] || fail "$case_: expected exactly one error line, found $n"
+  grep -Eq "^slabflow: error: rank [0-9]+: .*$want_msg" "$err" || fail "$case_: message does not match /$want_msg/"
+  [ ! -e "$out.partial" ] || fail "$case_: $out.partial left behind"
+}
