@@ -1,12 +1,15 @@
 #include "mpi/h5_output.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "io/h5_util.h"
@@ -20,32 +23,162 @@ struct sf_output {
   hid_t *dsets; /* grows as datasets are added */
   int ndsets, cap;
   hid_t done;
+  haddr_t data_bytes;    /* file space of the datasets created so far */
+  haddr_t reserved;      /* disk space reserved so far (0: none yet) */
+  haddr_t reserved_data; /* data_bytes when it was reserved */
   char path[PATH_MAX], partial[PATH_MAX + 16];
 };
+
+/* The lock beside the output (OUT.lock) this process holds, removed at exit. Rank 0 only. */
+static char g_lock[PATH_MAX + 16];
+static int g_locked;
+
+static void unlock_output(void) {
+  if (g_locked) unlink(g_lock);
+  g_locked = 0;
+}
+
+/* Takes OUT.lock by exclusive creation; it names the host and process that hold it. A lock
+ * left by a process of this host that no longer runs is taken over; any other is refused.
+ * Rank 0. */
+static int lock_output(const char *out_path) {
+  int status = 0, fd = -1;
+  char host[256] = "", text[512];
+  gethostname(host, sizeof host - 1);
+  snprintf(g_lock, sizeof g_lock, "%s.lock", out_path);
+  for (int attempt = 0; attempt < 2 && fd < 0; attempt++) {
+    fd = open(g_lock, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd >= 0) break;
+    SF_CHECK(errno == EEXIST, SF_ERR_IO, "%s: cannot create the output lock %s: %s", out_path,
+             g_lock, strerror(errno));
+    char held[512] = "", who[256] = "";
+    long pid = 0;
+    FILE *f = fopen(g_lock, "r");
+    if (f) {
+      if (!fgets(held, sizeof held, f)) held[0] = 0;
+      fclose(f);
+    }
+    held[strcspn(held, "\n")] = 0;
+    int stale = sscanf(held, "slabflow pid %ld on %255s", &pid, who) == 2 &&
+                !strcmp(who, host) && pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+    SF_CHECK(stale && attempt == 0, SF_ERR_USAGE,
+             "%s: another slabflow run is writing this output (%s holds %s); wait for it, or "
+             "remove %s if no such run is alive",
+             out_path, held[0] ? held : "an unreadable lock", g_lock, g_lock);
+    unlink(g_lock);
+  }
+  int n = snprintf(text, sizeof text, "slabflow pid %ld on %s\n", (long)getpid(), host);
+  int ok = write(fd, text, (size_t)n) == n;
+  close(fd);
+  g_locked = 1;
+  static int registered;
+  if (!registered) atexit(unlock_output);
+  registered = 1;
+  SF_CHECK(ok, SF_ERR_IO, "%s: cannot write the output lock %s", out_path, g_lock);
+cleanup:
+  return status;
+}
 
 int sf_output_check_path(MPI_Comm comm, const char *out_path, const char *in_path) {
   int status = 0, rank;
   MPI_Comm_rank(comm, &rank);
   if (rank == 0) {
     char dir[PATH_MAX];
-    struct stat so, si;
+    struct stat so;
     snprintf(dir, sizeof dir, "%s", out_path);
     const char *d = dirname(dir);
     SF_CHECK(*out_path, SF_ERR_USAGE, "no output file given (-o OUT.h5)");
+    SF_CHECK(strlen(out_path) < PATH_MAX - 16, SF_ERR_USAGE, "%.64s...: output path too long",
+             out_path);
     if (stat(d, &so) != 0 || !S_ISDIR(so.st_mode))
       SF_CHECK(0, SF_ERR_USAGE, "%s: output directory %s does not exist", out_path, d);
     SF_CHECK(access(d, W_OK) == 0, SF_ERR_USAGE, "%s: output directory %s is not writable",
              out_path, d);
-    if (stat(out_path, &so) == 0) {
+    if (stat(out_path, &so) == 0)
       SF_CHECK(!S_ISDIR(so.st_mode), SF_ERR_USAGE, "%s: output path is a directory", out_path);
-      SF_CHECK(!(in_path && stat(in_path, &si) == 0 && si.st_dev == so.st_dev &&
-                 si.st_ino == so.st_ino),
-               SF_ERR_USAGE, "%s: output file is the input file; choose another output name",
-               out_path);
-    }
+    if (in_path) SF_CALL(sf_output_check_inputs_local(out_path, &in_path, 1));
+    SF_CALL(lock_output(out_path));
   }
 cleanup:
   MPI_Bcast(&status, 1, MPI_INT, 0, comm);
+  return status;
+}
+
+int sf_output_check_inputs_local(const char *out_path, const char *const *inputs, size_t n) {
+  int status = 0;
+  static const char *suffix[3] = {"", ".partial", ".lock"};
+  static const char *what[3] = {"the output", "the output's temporary file",
+                                "the output's lock file"};
+  for (int k = 0; k < 3; k++) {
+    char p[PATH_MAX + 16];
+    struct stat so, si;
+    snprintf(p, sizeof p, "%s%s", out_path, suffix[k]);
+    /* stat follows symbolic links, and device + inode also catch hard links. */
+    if (stat(p, &so) != 0) continue;
+    if (k == 2 && g_locked && !strcmp(p, g_lock)) continue;
+    for (size_t i = 0; i < n; i++) {
+      if (!inputs[i] || stat(inputs[i], &si) != 0) continue;
+      SF_CHECK(!(si.st_dev == so.st_dev && si.st_ino == so.st_ino), SF_ERR_USAGE,
+               "%s: %s would overwrite the input file %s; choose another output name",
+               out_path, what[k], inputs[i]);
+    }
+  }
+cleanup:
+  return status;
+}
+
+int sf_output_check_inputs(MPI_Comm comm, const char *out_path, const char *const *inputs,
+                           size_t n) {
+  int status = 0, rank;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) status = sf_output_check_inputs_local(out_path, inputs, n);
+  MPI_Bcast(&status, 1, MPI_INT, 0, comm);
+  return status;
+}
+
+void sf_output_unlock(void) { unlock_output(); }
+
+/* Reserves disk space for the whole file as it will be once the datasets counted in
+ * data_bytes exist, plus room for metadata, before HDF5 allocates any of it: a full disk is
+ * then found at creation, in seconds, and never in the middle of a write or of HDF5's close
+ * (which cannot recover from it: a crash at one rank, a hang at several). Rank 0 reserves
+ * with fallocate (blocks beyond the end of file, its size unchanged); where the file system
+ * cannot, it compares with the free space. Collective. */
+static int reserve_space(sf_output *o) {
+  int status = 0;
+  if (o->reserved && o->data_bytes <= o->reserved_data) return 0;
+  /* room for metadata: object headers, chunk indexes, attributes */
+  haddr_t slack = ((haddr_t)1 << 20) + o->data_bytes / 128;
+  haddr_t want = o->data_bytes + slack;
+  if (o->rank == 0) {
+    int fd = open(o->partial, O_WRONLY | O_CREAT, 0644);
+    int rc = fd >= 0 ? fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)want) : -1;
+    int err = fd >= 0 ? errno : ENOENT;
+    struct stat st;
+    struct statvfs vs;
+    double held = fd >= 0 && fstat(fd, &st) == 0 ? (double)st.st_blocks * 512.0 : 0;
+    if (fd >= 0) close(fd);
+    double avail = statvfs(o->partial, &vs) == 0 ? (double)vs.f_bavail * (double)vs.f_frsize : -1;
+    if (rc != 0 && (err == EOPNOTSUPP || err == ENOSYS) && avail >= 0 && avail + held >= (double)want)
+      rc = 0; /* cannot reserve here, but the space is free now */
+    if (rc != 0) {
+      if (err == ENOSPC || err == EDQUOT || err == EOPNOTSUPP || err == ENOSYS)
+        status = sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
+                                 "%s: not enough disk space for the output: it needs about %.1f MB, "
+                                 "%.1f MB are free%s",
+                                 o->partial, (double)want / 1e6, (avail + held) / 1e6,
+                                 err == EDQUOT ? " within the disk quota" : "");
+      else
+        status = sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
+                                 "%s: cannot reserve %.1f MB of disk space for the output: %s",
+                                 o->partial, (double)want / 1e6, strerror(err));
+    }
+  }
+  MPI_Bcast(&status, 1, MPI_INT, 0, o->comm);
+  if (status == 0) {
+    o->reserved = want;
+    o->reserved_data = o->data_bytes;
+  }
   return status;
 }
 
@@ -67,6 +200,17 @@ int sf_output_create(MPI_Comm comm, const char *out_path, size_t n_segments, sf_
   H5Pset_coll_metadata_write(fapl, 1);
   H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
   fcpl = H5Pcreate(H5P_FILE_CREATE);
+  /* A stale NAME.partial is removed rather than truncated, so that a link never leads the
+   * new file's writes into another file. */
+  if (o->rank == 0) unlink(o->partial);
+  /* The first megabyte (superblock, groups, the done marks) is reserved before HDF5 writes,
+   * and again once HDF5 has created (truncated) the file. */
+  status = reserve_space(o);
+  if (status < 0) {
+    if (o->rank == 0) unlink(o->partial);
+    goto cleanup;
+  }
+  o->reserved = 0;
   o->file = H5Fcreate(o->partial, H5F_ACC_TRUNC, fcpl, fapl);
   if (o->file < 0) sf_h5_error_text(why, sizeof why);
   status = sf_mpi_agree(o->file >= 0 ? 0 : SF_ERR_IO, comm);
@@ -76,6 +220,7 @@ int sf_output_create(MPI_Comm comm, const char *out_path, size_t n_segments, sf_
                       o->partial, why);
     goto cleanup;
   }
+  SF_CALL(reserve_space(o));
   o->dxpl = H5Pcreate(H5P_DATASET_XFER);
   H5Pset_dxpl_mpio(o->dxpl, H5FD_MPIO_COLLECTIVE);
   {
@@ -122,6 +267,16 @@ int sf_output_add(sf_output *o, const char *name, hid_t type, int ndims, const h
   H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
   H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
   if (chunk) H5Pset_chunk(dcpl, ndims, chunk);
+  {
+    /* Its space (allocated at creation) is reserved first. */
+    double bytes = (double)H5Tget_size(type), chunks = 1;
+    for (int i = 0; i < ndims; i++) {
+      bytes *= (double)dims[i];
+      if (chunk) chunks *= (double)((dims[i] + chunk[i] - 1) / (chunk[i] ? chunk[i] : 1));
+    }
+    o->data_bytes += (haddr_t)bytes + (chunk ? (haddr_t)chunks * 64 : 0) + 4096;
+    SF_CALL(reserve_space(o));
+  }
   d = H5Dcreate2(o->file, name, type, sp, lcpl, dcpl, H5P_DEFAULT);
   status = sf_mpi_agree(d >= 0 ? 0 : SF_ERR_IO, o->comm);
   if (status < 0) {
@@ -175,9 +330,12 @@ static int write_slab_strided(sf_output *o, hid_t d, const char *what, size_t fi
   H5Sclose(msp);
   H5Sclose(fsp);
   status = sf_mpi_agree(rc < 0 ? SF_ERR_IO : 0, o->comm);
-  if (rc < 0)
-    sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__, "%s: writing %s failed: %s",
-                    o->partial, what, why);
+  if (status < 0) { /* one message: from the lowest rank whose write failed */
+    unsigned long long bad = sf_mpi_min_u64(rc < 0 ? (unsigned long long)o->rank : ~0ULL, o->comm);
+    if (rc < 0 && bad == (unsigned long long)o->rank)
+      sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__, "%s: writing %s failed: %s",
+                      o->partial, what, why);
+  }
   return status;
 }
 
@@ -223,8 +381,14 @@ int sf_output_finish(sf_output **po, int status) {
   if (status == 0 && o->file >= 0) {
     int rc = sf_h5_attr_int(o->file, "complete", 1);
     status = sf_mpi_agree(rc, o->comm);
+  } else if (o->file >= 0 && status == SF_ERR_INTERRUPTED) {
+    sf_h5_attr_int(o->file, "complete", 0); /* kept for a later resume */
   } else if (o->file >= 0) {
-    sf_h5_attr_int(o->file, "complete", 0);
+    /* The file is removed below; emptying it first frees its space, so that HDF5's close
+     * can write what it must even when the disk filled up. */
+    if (o->rank == 0 && truncate(o->partial, 0) != 0) { /* removed below all the same */
+    }
+    MPI_Barrier(o->comm);
   }
   for (int i = 0; i < o->ndsets; i++) H5Dclose(o->dsets[i]);
   free(o->dsets);
@@ -242,6 +406,7 @@ int sf_output_finish(sf_output **po, int status) {
     } else if (status != SF_ERR_INTERRUPTED) {
       unlink(o->partial);
     }
+    unlock_output();
     if (rc < 0) status = rc;
   }
   MPI_Bcast(&status, 1, MPI_INT, 0, o->comm);

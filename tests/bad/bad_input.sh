@@ -27,7 +27,7 @@ case "$case_" in
   unknown-option)  good "$in"; extra=(--frobnicate 3); want_msg="unknown or incomplete option '--frobnicate'" ;;
   bad-value)       good "$in"; extra=(--cc-up 0); want_msg="--cc-up: expected an integer from 1 to 1000, got '0'" ;;
   bad-interp)      good "$in"; extra=(--interp sinc); want_msg="--interp: expected one of linear\|cubic, got 'sinc'" ;;
-  out-is-in)       good "$in"; out="$in"; want_msg="in.h5: output file is the input file" ;;
+  out-is-in)       good "$in"; out="$in"; want_msg="in.h5: the output would overwrite the input file .*in.h5" ;;
   out-dir-missing) good "$in"; out="$dir/no/such/dir/out.h5"; want_msg="out.h5: output directory .*/no/such/dir does not exist" ;;
   ref-shape)       good "$in"; "$SF_H5CHECK" mkbad ref-wrong-shape "$dir/ref.h5"; extra=(--reference-file "$dir/ref.h5:/reference")
                    want_msg="ref.h5:/reference: reference is 32x48x1 but the frames are 48x56x1" ;;
