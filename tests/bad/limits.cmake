@@ -1,0 +1,1 @@
+# Registered by tests/CMakeLists.txt; see the scripts it names.
