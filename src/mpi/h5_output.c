@@ -2,9 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,117 +26,167 @@ struct sf_output {
   haddr_t data_bytes;    /* file space of the datasets created so far */
   haddr_t reserved;      /* disk space reserved so far (0: none yet) */
   haddr_t reserved_data; /* data_bytes when it was reserved */
+  int held;              /* the reservation is blocks held by the file (fallocate), not a
+                            reading of the free space; rank 0's view, broadcast */
   char path[PATH_MAX], partial[PATH_MAX + 16];
 };
 
-/* The lock beside the output (OUT.lock) this process holds, removed at exit. Rank 0 only. */
+/* The lock beside the output (OUT.lock) this process holds: an open descriptor with an
+ * fcntl write lock on it. Rank 0 only. */
 static char g_lock[PATH_MAX + 16];
-static int g_locked;
+static int g_lock_fd = -1;
 
 static void unlock_output(void) {
-  if (g_locked) unlink(g_lock);
-  g_locked = 0;
+  if (g_lock_fd < 0) return;
+  /* Unlinked before it is closed (which drops the lock): a run that opened the old file
+   * meanwhile finds it gone from the path once it holds its lock, and starts over. */
+  unlink(g_lock);
+  close(g_lock_fd);
+  g_lock_fd = -1;
 }
 
-/* Takes OUT.lock by exclusive creation; it names the host and process that hold it. A lock
- * left by a process of this host that no longer runs is taken over; any other is refused.
- * Rank 0. */
+/* The holder a lock file names ("slabflow pid N on HOST"), for messages. */
+static void lock_holder(char *held, size_t n, long *pid, char *host, size_t nhost) {
+  FILE *f = fopen(g_lock, "r");
+  held[0] = 0;
+  if (f) {
+    if (!fgets(held, (int)n, f)) held[0] = 0;
+    fclose(f);
+  }
+  held[strcspn(held, "\n")] = 0;
+  char fmt[64];
+  snprintf(fmt, sizeof fmt, "slabflow pid %%ld on %%%zus", nhost - 1);
+  if (sscanf(held, fmt, pid, host) != 2) *pid = 0;
+}
+
+/* Takes OUT.lock for the life of this process. The lock is an fcntl write lock, which the
+ * kernel drops when the process ends however it ends, so a killed run never blocks the
+ * next one and a left-over lock file is harmless. Where the file system has no locks
+ * (ENOLCK and kin), the file's exclusive creation is the lock, and a file left by a dead
+ * process of this host is taken over. Rank 0. */
 static int lock_output(const char *out_path) {
   int status = 0, fd = -1;
   char host[256] = "", text[512];
   gethostname(host, sizeof host - 1);
   snprintf(g_lock, sizeof g_lock, "%s.lock", out_path);
-  for (int attempt = 0; attempt < 2 && fd < 0; attempt++) {
-    fd = open(g_lock, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    if (fd >= 0) break;
-    SF_CHECK(errno == EEXIST, SF_ERR_IO, "%s: cannot create the output lock %s: %s", out_path,
-             g_lock, strerror(errno));
-    char held[512] = "", who[256] = "";
-    long pid = 0;
-    FILE *f = fopen(g_lock, "r");
-    if (f) {
-      if (!fgets(held, sizeof held, f)) held[0] = 0;
-      fclose(f);
+  for (int attempt = 0; attempt < 4; attempt++) {
+    int created = 1;
+    fd = open(g_lock, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST) {
+      created = 0;
+      fd = open(g_lock, O_RDWR | O_CLOEXEC);
+      if (fd < 0 && errno == ENOENT) continue; /* removed meanwhile */
     }
-    held[strcspn(held, "\n")] = 0;
-    int stale = sscanf(held, "slabflow pid %ld on %255s", &pid, who) == 2 &&
-                !strcmp(who, host) && pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
-    SF_CHECK(stale && attempt == 0, SF_ERR_USAGE,
-             "%s: another slabflow run is writing this output (%s holds %s); wait for it, or "
-             "remove %s if no such run is alive",
-             out_path, held[0] ? held : "an unreadable lock", g_lock, g_lock);
-    unlink(g_lock);
+    SF_CHECK(fd >= 0, SF_ERR_IO, "%s: cannot create the output lock %s: %s", out_path, g_lock,
+             strerror(errno));
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    int locked = fcntl(fd, F_SETLK, &fl) == 0, err = errno;
+    if (!locked && (err == EACCES || err == EAGAIN)) {
+      char held[512], who[256];
+      long pid;
+      lock_holder(held, sizeof held, &pid, who, sizeof who);
+      SF_CHECK(0, SF_ERR_USAGE,
+               "%s: another slabflow run is writing this output (%s); wait for it to end or "
+               "choose another output name",
+               out_path, held[0] ? held : "it holds the lock");
+    }
+    if (!locked && !created) { /* no locks here: is the file's writer alive? */
+      char held[512], who[256] = "";
+      long pid = 0;
+      lock_holder(held, sizeof held, &pid, who, sizeof who);
+      int dead = pid > 0 && !strcmp(who, host) && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+      SF_CHECK(dead, SF_ERR_USAGE,
+               "%s: another slabflow run may be writing this output (%s holds %s, and this "
+               "file system cannot tell whether it lives); remove %s if no such run is alive",
+               out_path, held[0] ? held : "an unreadable lock", g_lock, g_lock);
+    }
+    /* Ours only if the path still leads to the file locked (a finishing run unlinks it). */
+    struct stat a, b;
+    if (fstat(fd, &a) == 0 && stat(g_lock, &b) == 0 && a.st_dev == b.st_dev &&
+        a.st_ino == b.st_ino) {
+      int n = snprintf(text, sizeof text, "slabflow pid %ld on %s\n", (long)getpid(), host);
+      int ok = ftruncate(fd, 0) == 0 && pwrite(fd, text, (size_t)n, 0) == n;
+      g_lock_fd = fd;
+      fd = -1;
+      static int registered;
+      if (!registered) atexit(unlock_output);
+      registered = 1;
+      SF_CHECK(ok, SF_ERR_IO, "%s: cannot write the output lock %s: %s", out_path, g_lock,
+               strerror(errno));
+      return 0;
+    }
+    close(fd);
+    fd = -1;
   }
-  int n = snprintf(text, sizeof text, "slabflow pid %ld on %s\n", (long)getpid(), host);
-  int ok = write(fd, text, (size_t)n) == n;
-  close(fd);
-  g_locked = 1;
-  static int registered;
-  if (!registered) atexit(unlock_output);
-  registered = 1;
-  SF_CHECK(ok, SF_ERR_IO, "%s: cannot write the output lock %s", out_path, g_lock);
+  SF_CHECK(0, SF_ERR_USAGE, "%s: the output lock %s keeps changing; is another run starting?",
+           out_path, g_lock);
+cleanup:
+  if (fd >= 0) close(fd);
+  return status;
+}
+
+/* The file an input spec names: the path itself, or for FILE:/dataset specs the part before
+ * the last ':' when the whole does not exist. Fills st; 0 when found. */
+static int stat_input(const char *spec, struct stat *st) {
+  if (stat(spec, st) == 0) return 0;
+  const char *colon = strrchr(spec, ':');
+  if (!colon || colon == spec) return -1;
+  char file[PATH_MAX];
+  snprintf(file, sizeof file, "%.*s", (int)(colon - spec), spec);
+  return stat(file, st);
+}
+
+/* Refuses when NAME, NAME.partial or NAME.lock is one of the inputs: device and inode after
+ * symbolic links, so links and hard links count. Local. */
+static int check_inputs(const char *out_path, const char *const *inputs, size_t n) {
+  int status = 0;
+  static const char *suffix[3] = {"", ".partial", ".lock"};
+  static const char *what[3] = {"the output", "the output's temporary file",
+                                "the output's lock file"};
+  struct stat so[3];
+  int have[3];
+  for (int k = 0; k < 3; k++) {
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s%s", out_path, suffix[k]);
+    have[k] = stat(p, &so[k]) == 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    struct stat si;
+    if (!inputs[i] || stat_input(inputs[i], &si) != 0) continue;
+    for (int k = 0; k < 3; k++)
+      SF_CHECK(!(have[k] && si.st_dev == so[k].st_dev && si.st_ino == so[k].st_ino), SF_ERR_USAGE,
+               "%s: %s would overwrite the input file %s; choose another output name", out_path,
+               what[k], inputs[i]);
+  }
 cleanup:
   return status;
 }
 
-int sf_output_check_path(MPI_Comm comm, const char *out_path, const char *in_path) {
+int sf_output_check_path(MPI_Comm comm, const char *out_path, const char *const *inputs,
+                         size_t n_inputs) {
   int status = 0, rank;
   MPI_Comm_rank(comm, &rank);
   if (rank == 0) {
     char dir[PATH_MAX];
     struct stat so;
-    snprintf(dir, sizeof dir, "%s", out_path);
-    const char *d = dirname(dir);
     SF_CHECK(*out_path, SF_ERR_USAGE, "no output file given (-o OUT.h5)");
     SF_CHECK(strlen(out_path) < PATH_MAX - 16, SF_ERR_USAGE, "%.64s...: output path too long",
              out_path);
+    snprintf(dir, sizeof dir, "%s", out_path);
+    const char *d = dirname(dir);
     if (stat(d, &so) != 0 || !S_ISDIR(so.st_mode))
       SF_CHECK(0, SF_ERR_USAGE, "%s: output directory %s does not exist", out_path, d);
     SF_CHECK(access(d, W_OK) == 0, SF_ERR_USAGE, "%s: output directory %s is not writable",
              out_path, d);
     if (stat(out_path, &so) == 0)
       SF_CHECK(!S_ISDIR(so.st_mode), SF_ERR_USAGE, "%s: output path is a directory", out_path);
-    if (in_path) SF_CALL(sf_output_check_inputs_local(out_path, &in_path, 1));
+    SF_CALL(check_inputs(out_path, inputs, n_inputs));
     SF_CALL(lock_output(out_path));
   }
 cleanup:
   MPI_Bcast(&status, 1, MPI_INT, 0, comm);
   return status;
 }
-
-int sf_output_check_inputs_local(const char *out_path, const char *const *inputs, size_t n) {
-  int status = 0;
-  static const char *suffix[3] = {"", ".partial", ".lock"};
-  static const char *what[3] = {"the output", "the output's temporary file",
-                                "the output's lock file"};
-  for (int k = 0; k < 3; k++) {
-    char p[PATH_MAX + 16];
-    struct stat so, si;
-    snprintf(p, sizeof p, "%s%s", out_path, suffix[k]);
-    /* stat follows symbolic links, and device + inode also catch hard links. */
-    if (stat(p, &so) != 0) continue;
-    if (k == 2 && g_locked && !strcmp(p, g_lock)) continue;
-    for (size_t i = 0; i < n; i++) {
-      if (!inputs[i] || stat(inputs[i], &si) != 0) continue;
-      SF_CHECK(!(si.st_dev == so.st_dev && si.st_ino == so.st_ino), SF_ERR_USAGE,
-               "%s: %s would overwrite the input file %s; choose another output name",
-               out_path, what[k], inputs[i]);
-    }
-  }
-cleanup:
-  return status;
-}
-
-int sf_output_check_inputs(MPI_Comm comm, const char *out_path, const char *const *inputs,
-                           size_t n) {
-  int status = 0, rank;
-  MPI_Comm_rank(comm, &rank);
-  if (rank == 0) status = sf_output_check_inputs_local(out_path, inputs, n);
-  MPI_Bcast(&status, 1, MPI_INT, 0, comm);
-  return status;
-}
-
-void sf_output_unlock(void) { unlock_output(); }
 
 /* Reserves disk space for the whole file as it will be once the datasets counted in
  * data_bytes exist, plus room for metadata, before HDF5 allocates any of it: a full disk is
@@ -150,6 +200,13 @@ static int reserve_space(sf_output *o) {
   /* room for metadata: object headers, chunk indexes, attributes */
   haddr_t slack = ((haddr_t)1 << 20) + o->data_bytes / 128;
   haddr_t want = o->data_bytes + slack;
+  /* SLABFLOW_RESERVE_SPACE=0 skips it, as on a file system without fallocate where the
+   * space is free at the start (tests: a disk that fills in the middle of a write). */
+  const char *env = getenv("SLABFLOW_RESERVE_SPACE");
+  if (env && !strcmp(env, "0")) {
+    o->held = 0;
+    return 0;
+  }
   if (o->rank == 0) {
     int fd = open(o->partial, O_WRONLY | O_CREAT, 0644);
     int rc = fd >= 0 ? fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)want) : -1;
@@ -159,22 +216,28 @@ static int reserve_space(sf_output *o) {
     double held = fd >= 0 && fstat(fd, &st) == 0 ? (double)st.st_blocks * 512.0 : 0;
     if (fd >= 0) close(fd);
     double avail = statvfs(o->partial, &vs) == 0 ? (double)vs.f_bavail * (double)vs.f_frsize : -1;
-    if (rc != 0 && (err == EOPNOTSUPP || err == ENOSYS) && avail >= 0 && avail + held >= (double)want)
+    o->held = rc == 0;
+    if (rc != 0 && (err == EOPNOTSUPP || err == ENOSYS) && avail >= 0 &&
+        avail + held >= (double)want)
       rc = 0; /* cannot reserve here, but the space is free now */
     if (rc != 0) {
       if (err == ENOSPC || err == EDQUOT || err == EOPNOTSUPP || err == ENOSYS)
-        status = sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
-                                 "%s: not enough disk space for the output: it needs about %.1f MB, "
-                                 "%.1f MB are free%s",
-                                 o->partial, (double)want / 1e6, (avail + held) / 1e6,
-                                 err == EDQUOT ? " within the disk quota" : "");
+        status =
+            sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
+                            "%s: not enough disk space for the output: it needs about %.1f MB, "
+                            "%.1f MB are free%s",
+                            o->partial, (double)want / 1e6, (avail + held) / 1e6,
+                            err == EDQUOT ? " within the disk quota" : "");
       else
         status = sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
                                  "%s: cannot reserve %.1f MB of disk space for the output: %s",
                                  o->partial, (double)want / 1e6, strerror(err));
     }
   }
-  MPI_Bcast(&status, 1, MPI_INT, 0, o->comm);
+  int st[2] = {status, o->held};
+  MPI_Bcast(st, 2, MPI_INT, 0, o->comm);
+  status = st[0];
+  o->held = st[1];
   if (status == 0) {
     o->reserved = want;
     o->reserved_data = o->data_bytes;
@@ -296,22 +359,53 @@ cleanup:
   return status;
 }
 
+/* Less than 1 MiB free for unprivileged writers where the file lies. Local. */
+static int disk_nearly_full(const char *path) {
+  struct statvfs vs;
+  return statvfs(path, &vs) == 0 && (double)vs.f_bavail * (double)vs.f_frsize < 1048576.0;
+}
+
+/* Seconds a rank waits for the others after a collective write before it takes the job as
+ * stuck in the MPI-IO layer (SLABFLOW_IO_STALL_SECONDS, default 30). */
+static double stall_seconds(void) {
+  const char *e = getenv("SLABFLOW_IO_STALL_SECONDS");
+  double v = e ? atof(e) : 0;
+  return v > 0 ? v : 30.0;
+}
+
+/* Some rank is stuck inside a collective write that will not complete: no collective can
+ * follow, so the job cannot end by returning to main. This rank reports once, removes the
+ * partial output (nothing in it is trusted), and aborts the job with exit code 3. The one
+ * MPI_Abort outside main, because MPI itself can no longer unwind. */
+static void abort_stalled(sf_output *o, const char *what, const char *why) {
+  sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
+                  "%s: writing %s %s%s%s, and the other ranks did not return from the collective "
+                  "write within %g s; stopping the job",
+                  o->partial, what, why ? "failed (" : "did not complete", why ? why : "",
+                  why ? ")" : "", stall_seconds());
+  unlink(o->partial);
+  unlock_output();
+  MPI_Abort(MPI_COMM_WORLD, 3);
+}
+
 /* Collective write of a hyperslab [first, first+count) x full rows (count may be 0); in
  * memory, row r starts at element r * stride (0: rows packed). */
-static int write_slab_strided(sf_output *o, hid_t d, const char *what, size_t first,
-                              size_t count, hid_t mtype, const void *buf, size_t stride) {
+static int write_slab_strided(sf_output *o, hid_t d, const char *what, size_t first, size_t count,
+                              hid_t mtype, const void *buf, size_t stride) {
   int status = 0;
   hid_t fsp = H5Dget_space(d), msp = H5I_INVALID_HID;
   hsize_t dims[8], start[8] = {0}, cnt[8];
   int nd = H5Sget_simple_extent_dims(fsp, dims, NULL);
   static const char dummy[16];
-  for (int i = 0; i < nd; i++) cnt[i] = dims[i];
+  for (int i = 0; i < nd; i++)
+    cnt[i] = dims[i];
   start[0] = first;
   cnt[0] = count;
   if (count > 0) {
     H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, cnt, NULL);
     hsize_t row = 1;
-    for (int i = 1; i < nd; i++) row *= cnt[i];
+    for (int i = 1; i < nd; i++)
+      row *= cnt[i];
     if (stride && stride != row) {
       hsize_t mdims[2] = {count, stride}, mstart[2] = {0, 0}, mcnt[2] = {count, row};
       msp = H5Screate_simple(2, mdims, NULL);
@@ -329,7 +423,20 @@ static int write_slab_strided(sf_output *o, hid_t d, const char *what, size_t fi
   if (rc < 0) sf_h5_error_text(why, sizeof why);
   H5Sclose(msp);
   H5Sclose(fsp);
-  status = sf_mpi_agree(rc < 0 ? SF_ERR_IO : 0, o->comm);
+  /* Without blocks held for the file, a disk that filled up may have swallowed a write
+   * whose error the MPI-IO layer lost (Open MPI's OMPIO at 3+ ranks reports ENOSPC on
+   * stderr and returns success): a full disk after a write counts as a failed write. */
+  if (!o->held && o->rank == 0 && disk_nearly_full(o->partial)) {
+    char h5why[sizeof why];
+    snprintf(h5why, sizeof h5why, "%s", why);
+    snprintf(why, sizeof why, "the disk is full%s%.400s%s", rc < 0 ? " (" : "", h5why,
+             rc < 0 ? ")" : "");
+    rc = -1;
+  }
+  int stalled = 0;
+  status = sf_mpi_agree_within(rc < 0 ? SF_ERR_IO : 0, o->comm,
+                               stall_seconds() + 2.0 * (o->rank < 30 ? o->rank : 30), &stalled);
+  if (stalled) abort_stalled(o, what, rc < 0 ? why : NULL);
   if (status < 0) { /* one message: from the lowest rank whose write failed */
     unsigned long long bad = sf_mpi_min_u64(rc < 0 ? (unsigned long long)o->rank : ~0ULL, o->comm);
     if (rc < 0 && bad == (unsigned long long)o->rank)
@@ -390,7 +497,8 @@ int sf_output_finish(sf_output **po, int status) {
     }
     MPI_Barrier(o->comm);
   }
-  for (int i = 0; i < o->ndsets; i++) H5Dclose(o->dsets[i]);
+  for (int i = 0; i < o->ndsets; i++)
+    H5Dclose(o->dsets[i]);
   free(o->dsets);
   if (o->done >= 0) H5Dclose(o->done);
   if (o->dxpl >= 0) H5Pclose(o->dxpl);
@@ -401,8 +509,8 @@ int sf_output_finish(sf_output **po, int status) {
     if (status == 0) {
       if (rename(o->partial, o->path) != 0)
         rc = sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
-                             "%s: cannot rename the finished output to %s: %s", o->partial,
-                             o->path, strerror(errno));
+                             "%s: cannot rename the finished output to %s: %s", o->partial, o->path,
+                             strerror(errno));
     } else if (status != SF_ERR_INTERRUPTED) {
       unlink(o->partial);
     }

@@ -10,21 +10,13 @@
 typedef struct sf_output sf_output;
 
 /* Rank 0 checks that the output can be written (its directory exists and is writable, it is
- * not a directory, neither it nor NAME.partial is in_path) and takes NAME.lock, which
- * refuses a second run aimed at the same output while this one lives; the lock goes at
- * sf_output_finish or at exit. The outcome is agreed. Collective. */
-int sf_output_check_path(MPI_Comm comm, const char *out_path, const char *in_path);
-
-/* Refuses (SF_ERR_USAGE, one message) when NAME, NAME.partial or NAME.lock is one of the n
- * input files (device and inode, after symbolic links: hard links and links count). NULL
- * entries are skipped. The _local form runs on the calling rank alone; the other checks on
- * rank 0 and agrees. */
-int sf_output_check_inputs(MPI_Comm comm, const char *out_path, const char *const *inputs,
-                           size_t n);
-int sf_output_check_inputs_local(const char *out_path, const char *const *inputs, size_t n);
-
-/* Removes this process's output lock, if it holds one. Local. */
-void sf_output_unlock(void);
+ * not a directory), that none of NAME, NAME.partial and NAME.lock is one of the n_inputs
+ * files the run reads (device and inode after symbolic links; a FILE:/dataset spec counts as
+ * FILE; NULL entries are skipped), and takes NAME.lock, which refuses a second run aimed at
+ * the same output while this one lives. The lock goes at sf_output_finish or at exit; a
+ * run that dies loses it with its process. The outcome is agreed. Collective. */
+int sf_output_check_path(MPI_Comm comm, const char *out_path, const char *const *inputs,
+                         size_t n_inputs);
 
 /* Creates out_path + ".partial" (truncating a stale one) with the MPI-IO driver and a
  * /slabflow/done mark per segment (n_segments, uint8, 0 = not done). Collective. */

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sf_error.h"
 
@@ -11,6 +12,24 @@ int sf_mpi_agree(int status, MPI_Comm comm) {
   int agreed = status;
   if (MPI_Allreduce(&status, &agreed, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) return SF_ERR_IO;
   return agreed;
+}
+
+int sf_mpi_agree_within(int status, MPI_Comm comm, double seconds, int *stalled) {
+  int agreed = status, done = 0;
+  MPI_Request req;
+  *stalled = 0;
+  if (MPI_Iallreduce(&status, &agreed, 1, MPI_INT, MPI_MIN, comm, &req) != MPI_SUCCESS)
+    return SF_ERR_IO;
+  double t0 = MPI_Wtime();
+  struct timespec nap = {0, 1000000}; /* 1 ms: the wait is short when every rank is here */
+  while (MPI_Test(&req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done) {
+    if (MPI_Wtime() - t0 > seconds) {
+      *stalled = 1; /* the request stays pending: this rank must not use comm again */
+      return SF_ERR_IO;
+    }
+    nanosleep(&nap, NULL);
+  }
+  return done ? agreed : SF_ERR_IO;
 }
 
 unsigned long long sf_mpi_min_u64(unsigned long long v, MPI_Comm comm) {
@@ -60,9 +79,11 @@ int sf_mpi_ordered_sum(const double *chunks, size_t nchunks, size_t n, double *t
   }
   for (size_t c = 0; c < nchunks; c++) {
     const double *p = chunks + c * n;
-    if (!have) memcpy(total, p, n * sizeof(double));
+    if (!have)
+      memcpy(total, p, n * sizeof(double));
     else
-      for (size_t i = 0; i < n; i++) total[i] += p[i];
+      for (size_t i = 0; i < n; i++)
+        total[i] += p[i];
     have = 1;
   }
   if (rank + 1 < size) {

@@ -9,6 +9,13 @@
  * same branch after a step that can fail on some ranks. Collective. */
 int sf_mpi_agree(int status, MPI_Comm comm);
 
+/* sf_mpi_agree, waiting at most seconds for the other ranks: for the agreement after a
+ * collective write, which every rank reaches at once unless one is stuck inside the MPI-IO
+ * layer (a write that failed on some ranks only can leave the others waiting in a
+ * collective that never completes). On time-out *stalled is set and SF_ERR_IO returned;
+ * comm must then not be used again. Collective. */
+int sf_mpi_agree_within(int status, MPI_Comm comm, double seconds, int *stalled);
+
 /* Smallest value of v over all ranks (e.g. the first bad unit index). Collective. */
 unsigned long long sf_mpi_min_u64(unsigned long long v, MPI_Comm comm);
 

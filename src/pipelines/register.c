@@ -17,6 +17,7 @@
 #include "kernels/xcorr_rigid.h"
 #include "mpi/engine.h"
 #include "mpi/h5_output.h"
+#include "mpi/mem_check.h"
 #include "mpi/mpi_agree.h"
 #include "mpi/plan.h"
 #include "mpi/progress.h"
@@ -157,7 +158,8 @@ static int reg_parse(int argc, char **argv, int verbose, reg_opts *o, int *help)
   *help = 0;
   opterr = 0;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+  /* ':' first: a missing value comes back as ':', not '?', so its option can be named */
+  while ((c = getopt_long(argc, argv, ":o:h", lo, NULL)) != -1) {
     size_t th = 0, n = 0;
     double v[3];
     switch (c) {
@@ -206,8 +208,7 @@ static int reg_parse(int argc, char **argv, int verbose, reg_opts *o, int *help)
     case O_CCHW: SF_CALL(sf_cli_size(verbose, "--cc-hw", optarg, 8, 1u << 16, &o->cc_hw)); break;
     case '?':
     default:
-      status = optopt ? sf_cli_usage_error(verbose, "unknown or incomplete option '-%c'", optopt)
-                      : sf_cli_usage_error(verbose, "unknown or incomplete option '%s'", argv[optind - 1]);
+      status = sf_cli_bad_option(verbose, "register", c, argc, argv, lo);
       goto cleanup;
     }
   }
@@ -504,6 +505,64 @@ cleanup:
   return sf_mpi_agree(status, MPI_COMM_WORLD);
 }
 
+/* The memory one rank will allocate, added up from the input's header and the options before
+ * any of it is allocated, so that a frame, a --buffer-size or a header that asks for more
+ * than the node has is refused with the amounts rather than met by a failed allocation on
+ * some ranks, or by the OOM killer (overcommit) in the middle of the run. The big items only:
+ * frame-sized buffers, per-thread workspaces, the reference sums. Collective. */
+static int reg_check_memory(const reg_job *j, int rank, int nranks) {
+  const sf_source_meta *m = j->m;
+  const reg_opts *o = &j->o;
+  uint64_t hw = sf_mul_sat(m->h, m->w), ue = sf_mul_sat(hw, m->c), seg = o->buffer;
+  uint64_t esz = sf_dtype_size(m->dtype), nch = m->c;
+  uint64_t threads = o->threads > 0 ? (uint64_t)o->threads : (uint64_t)omp_get_max_threads();
+  const char *dt = sf_dtype_name(m->dtype);
+  sf_mem_budget b;
+  sf_mem_budget_init(&b);
+  sf_mem_budget_add(&b, 2, seg, ue, esz, "2 output buffers of %zu frames of %zux%zux%zu %s (--buffer-size %zu)",
+                    o->buffer, m->h, m->w, m->c, dt, o->buffer);
+  sf_mem_budget_add(&b, seg, ue, 1, sizeof(float), "the input buffer of %zu float frames (--buffer-size %zu)",
+                    o->buffer, o->buffer);
+  sf_mem_budget_add(&b, seg, ue, 1, sizeof(float), "the reference pass's %zu warped frames (--buffer-size %zu)",
+                    o->buffer, o->buffer);
+  sf_mem_budget_add(&b, 2, ue, 1, sizeof(float), "the reference image");
+  /* the reference sums: one per segment of at most REF_SEGMENT frames, spread over ranks */
+  size_t a = o->ref_a < m->t ? o->ref_a : 0, last = o->ref_a < m->t && o->ref_b < m->t ? o->ref_b : m->t - 1;
+  size_t rseg = o->buffer < REF_SEGMENT ? o->buffer : REF_SEGMENT, nref = last - a + 1;
+  uint64_t sums = ((nref + rseg - 1) / rseg + (size_t)nranks - 1) / (size_t)nranks;
+  sf_mem_budget_add(&b, o->method == REG_FLOW ? 2 : 1, sums, ue, sizeof(double),
+                    "%llu reference sums of %zux%zux%zu doubles", (unsigned long long)sums, m->h,
+                    m->w, m->c);
+  if (o->method == REG_RIGID) {
+    /* FFT plan (window, gains, reference spectrum) and per thread: spectra and frame scratch */
+    sf_mem_budget_add(&b, 6, hw, 1, sizeof(float), "the correlation plan of %zux%zu", m->h, m->w);
+    sf_mem_budget_add(&b, threads, sf_add_sat(sf_mul_sat(6, hw), sf_mul_sat(2, ue)), 1, sizeof(float),
+                      "the workspaces of %llu threads for %zux%zux%zu frames",
+                      (unsigned long long)threads, m->h, m->w, m->c);
+  } else {
+    uint64_t halo = (uint64_t)(4 * (o->sigma[2] + 0.5) + 0.5);
+    sf_mem_budget_add(&b, sf_add_sat(sf_mul_sat(2, seg), 2 * halo), nch, hw, sizeof(float),
+                      "the preprocessed frames of a batch (--buffer-size %zu)", o->buffer);
+    sf_mem_budget_add(&b, o->save_flow ? 2 : 1, seg, hw, 2 * sizeof(float),
+                      "the flow of %zu frames (--buffer-size %zu)", o->buffer, o->buffer);
+    if (o->save_valid)
+      sf_mem_budget_add(&b, 2, seg, hw, 1, "the valid masks of %zu frames (--buffer-size %zu)", o->buffer,
+                        o->buffer);
+    /* the reference pyramid; per thread the solver's planes (about 8 per channel + 16) */
+    sf_mem_budget_add(&b, 4, nch, hw, sizeof(float), "the reference pyramid of %zux%zu", m->h, m->w);
+    sf_mem_budget_add(&b, threads, sf_add_sat(sf_mul_sat(10, nch), 16), hw, sizeof(float),
+                      "the flow workspaces of %llu threads for %zux%zu frames",
+                      (unsigned long long)threads, m->h, m->w);
+  }
+  if (m->kind == SF_SOURCE_TIFF && rank == 0)
+    sf_mem_budget_add(&b, seg, ue, esz + sizeof(float), 1, "the TIFF staging buffer of %zu frames", o->buffer);
+  char what[4700];
+  snprintf(what, sizeof what, "%s%s%s", m->path, m->kind == SF_SOURCE_HDF5 ? ":" : "",
+           m->kind == SF_SOURCE_HDF5 ? m->dataset : "");
+  return sf_mpi_check_memory(MPI_COMM_WORLD, &b, what,
+                             "a smaller --buffer-size, fewer --threads or fewer ranks per node need less");
+}
+
 int sf_cmd_register(int argc, char **argv) {
   int status = 0, rank, size, help = 0;
   reg_job job, *j = &job;
@@ -525,7 +584,10 @@ int sf_cmd_register(int argc, char **argv) {
   /* Validation before any work: input, output path, reference file, weights. */
   SF_CALL(sf_source_open(MPI_COMM_WORLD, j->o.in, j->o.dataset, 8, &src));
   j->m = sf_source_get_meta(src);
-  SF_CALL(sf_output_check_path(MPI_COMM_WORLD, j->o.out, j->o.in));
+  {
+    const char *inputs[2] = {j->o.in, j->o.ref_file};
+    SF_CALL(sf_output_check_path(MPI_COMM_WORLD, j->o.out, inputs, 2));
+  }
   j->hw = j->m->h * j->m->w;
   j->ue = j->hw * j->m->c;
   if (j->o.n_weight && j->o.n_weight != j->m->c)
@@ -545,6 +607,7 @@ int sf_cmd_register(int argc, char **argv) {
   if (j->o.method == REG_FLOW && j->o.n_a_data != 1 && j->o.n_a_data != j->m->c)
     SF_CALL(sf_cli_usage_error(rank == 0, "--a-data: %zu values given but %s has %zu channel(s)",
                                j->o.n_a_data, j->m->path, j->m->c));
+  SF_CALL(reg_check_memory(j, rank, size));
   SF_ALLOC(ref, j->ue);
   if (j->o.ref_file) SF_CALL(load_reference_file(j, ref));
   /* Setup: plans once (FFTW_ESTIMATE: the same algorithm on every rank), workspaces once. */

@@ -15,6 +15,7 @@
  * count. */
 #include <getopt.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include "kernels/slice_ops.h"
 #include "mpi/engine.h"
 #include "mpi/h5_output.h"
+#include "mpi/mem_check.h"
 #include "mpi/mpi_agree.h"
 #include "mpi/plan.h"
 #include "mpi/progress.h"
@@ -161,7 +163,7 @@ static int parse_opts(int argc, char **argv, int verbose, sl_opts *o) {
                  0, 0, 0, 32};
   opterr = 0;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":o:h", lo, NULL)) != -1) { /* ':': see sf_cli_bad_option */
     switch (c) {
     case 'o': o->out = optarg; break;
     case 'h': if (verbose) slices_help(); return 1;
@@ -194,7 +196,7 @@ static int parse_opts(int argc, char **argv, int verbose, sl_opts *o) {
     case O_BUF: SF_CALL(sf_cli_size(verbose, "--buffer-size", optarg, 1, 1 << 20, &o->buffer)); break;
     case O_THR: SF_CALL(sf_cli_size(verbose, "--threads", optarg, 1, 4096, &v)); o->threads = (int)v; break;
     default:
-      SF_CALL(sf_cli_usage_error(verbose, "slices: unknown or incomplete option '%s'", argv[optind - 1]));
+      SF_CALL(sf_cli_bad_option(verbose, "slices", c, argc, argv, lo));
     }
   }
   if (optind < argc) o->in = argv[optind++];
@@ -826,6 +828,67 @@ static int ws_create(void *ctx, int t, void **ws) {
 }
 static void ws_destroy(void *ctx, void **ws) { *ws = NULL; }
 
+/* Bytes per stored value of a type named "uint8", "int16", "float64", ... */
+static uint64_t type_bytes(const char *name) {
+  size_t n = strcspn(name, "0123456789");
+  int bits = name[n] ? atoi(name + n) : 64;
+  return bits >= 8 ? (uint64_t)bits / 8 : 1;
+}
+
+/* The memory this rank will allocate, from the headers and the options, before any of it is
+ * (see reg_check_memory in register.c): the per-slice statistics of every slice, the
+ * segment buffers, the readers' planes, the percentile histograms. Collective. */
+static int check_memory(const sl_job *j) {
+  const uint64_t seg = j->plan.seg_units, halo = 2 * (uint64_t)j->o.window, nch = halo + 1;
+  const uint64_t ue = j->ue, slots = sf_add_sat(seg, halo);
+  sf_mem_budget b;
+  sf_mem_budget_init(&b);
+  sf_mem_budget_add(&b, j->nunits, 1, 1, sizeof(sl_ustat) + sizeof(long) + sizeof(size_t),
+                    "the per-slice statistics of %zu slices", j->nunits);
+  if (j->rank == 0)
+    sf_mem_budget_add(&b, j->nunits, 3, 1, sizeof(int32_t), "the index of %zu slices", j->nunits);
+  sf_mem_budget_add(&b, 2, seg, nch, sf_mul_sat(ue, sizeof(float)),
+                    "2 output buffers of %zu slices of %zu voxels x %zu channels (--buffer-size %zu)",
+                    j->o.buffer, j->ue, (size_t)nch, j->o.buffer);
+  sf_mem_budget_add(&b, 2, seg, ue, sizeof(int32_t), "2 label output buffers of %zu slices",
+                    j->o.buffer);
+  sf_mem_budget_add(&b, 3, slots, ue, sizeof(float),
+                    "the input buffers of %llu slices of %zu voxels (--buffer-size %zu + 2 x --window %zu)",
+                    (unsigned long long)slots, j->ue, j->o.buffer, j->o.window);
+  /* Readers: a NIfTI reader keeps 2K k-planes of the image, one of the label, and converts a
+   * plane at a time; an HDF5 reader, boxes of at least one slice (axis 2: one i-row of it
+   * for every slice of a batch). The largest case decides. */
+  uint64_t rd = 0;
+  size_t rc = 0;
+  for (size_t c = 0; c < j->ncases; c++) {
+    const sl_case *k = &j->cases[c];
+    uint64_t plane = sf_mul_sat(k->dim[0], k->dim[1]), se = sf_mul_sat(k->h, k->w), need = 0;
+    for (int lab = 0; lab < 2; lab++) {
+      const char *spec = lab ? k->label : k->image;
+      if (!*spec) continue;
+      uint64_t es = type_bytes(lab ? k->ltype : k->itype);
+      if (strstr(spec, ".nii"))
+        need = sf_add_sat(need, sf_mul_sat(plane, sf_add_sat(sf_mul_sat(lab || !halo ? 1 : halo, es), 4)));
+      else
+        need = sf_add_sat(need, sf_mul_sat(j->o.axis == 2 ? sf_mul_sat(k->w, slots) : se, es + 4));
+    }
+    if (need > rd) rd = need, rc = c;
+  }
+  if (j->ncases)
+    sf_mem_budget_add(&b, rd, 1, 1, 1, "the volume readers' planes of %s (%zux%zux%zu)",
+                      j->cases[rc].image, j->cases[rc].dim[0], j->cases[rc].dim[1], j->cases[rc].dim[2]);
+  if (j->o.clip == SL_CLIP_PERCENTILES) {
+    size_t u0, n, cases = 0;
+    rank_units(j, j->rank, &u0, &n);
+    for (size_t c = 0; c < j->ncases && n; c++) /* the cases this rank's units touch */
+      cases += j->cases[c].unit0 < u0 + n && j->cases[c].unit0 + j->cases[c].depth > u0;
+    sf_mem_budget_add(&b, cases, SL_NQ, SL_HBINS, sizeof(uint64_t),
+                      "the percentile histograms of %zu cases", cases);
+  }
+  return sf_mpi_check_memory(j->comm, &b, j->o.in,
+                             "a smaller --buffer-size, fewer ranks per node or fewer slices per run need less");
+}
+
 /* Rank 0 finds and checks the cases and assigns splits; every rank gets the table. */
 static int plan_cases(sl_job *j) {
   int status = 0;
@@ -842,21 +905,33 @@ static int plan_cases(sl_job *j) {
   j->ncases = n;
   if (j->rank != 0) SF_ALLOC(j->cases, n);
   SF_CALL(sf_mpi_bcast_big(j->cases, n * sizeof *j->cases, MPI_BYTE, 0, j->comm));
+  /* Saturating: sizes from headers may not fit; the memory check then refuses them. */
   size_t u = 0, maxse = 1;
   for (size_t c = 0; c < n; c++) {
     sl_case *k = &j->cases[c];
     k->unit0 = u;
-    u += k->depth;
-    maxse = k->h * k->w > maxse ? k->h * k->w : maxse;
+    u = (size_t)sf_add_sat(u, k->depth);
+    uint64_t se = sf_mul_sat(k->h, k->w);
+    maxse = se > maxse ? (size_t)se : maxse;
     k->lo = j->o.clip == SL_CLIP_VALUES ? j->o.clip_lo : -INFINITY;
     k->hi = j->o.clip == SL_CLIP_VALUES ? j->o.clip_hi : INFINITY;
   }
   j->nunits = u;
   j->ue = maxse;
+  sf_plan_init(&j->plan, 0, u, j->o.buffer, j->nranks);
+  SF_CALL(check_memory(j));
+  /* The statistics are gathered with int counts and displacements (MPI). */
+  if (u > INT_MAX) {
+    status = j->rank == 0 ? sf_error_report(SF_ERR_INPUT, __FILE__, __LINE__, __func__,
+                                            "%s: %zu slices along --axis %d in all; slices "
+                                            "handles at most %d",
+                                            j->o.in, u, j->o.axis, INT_MAX)
+                          : SF_ERR_INPUT;
+    goto cleanup;
+  }
   SF_ALLOC(j->unit_case, u);
   for (size_t c = 0; c < n; c++)
     for (size_t t = 0; t < j->cases[c].depth; t++) j->unit_case[j->cases[c].unit0 + t] = c;
-  sf_plan_init(&j->plan, 0, u, j->o.buffer, j->nranks);
 cleanup:
   return status;
 }
@@ -878,6 +953,27 @@ static void assign_rows(sl_job *j) {
   }
 }
 
+/* Checks the output path against every file the run reads (the input, a manifest, each
+ * case's image and label) and takes the output's lock. Collective. */
+static int check_output(sl_job *j) {
+  int status = 0;
+  const char **inputs = NULL;
+  size_t n = 0;
+  if (j->rank == 0) {
+    SF_ALLOC(inputs, 1 + 2 * j->ncases);
+    inputs[n++] = j->o.in;
+    for (size_t c = 0; c < j->ncases; c++) {
+      inputs[n++] = j->cases[c].image;
+      if (j->cases[c].label[0]) inputs[n++] = j->cases[c].label;
+    }
+  }
+cleanup:
+  status = sf_mpi_agree(status, j->comm);
+  if (status == 0) status = sf_output_check_path(j->comm, j->o.out, inputs, n);
+  free(inputs);
+  return status;
+}
+
 int sf_cmd_slices(int argc, char **argv) {
   sl_job job, *j = &job;
   int status = 0;
@@ -891,8 +987,8 @@ int sf_cmd_slices(int argc, char **argv) {
   int p = parse_opts(argc, argv, j->rank == 0, &j->o);
   if (p == 1) return 0;
   SF_CALL(p);
-  SF_CALL(sf_output_check_path(j->comm, j->o.out, NULL));
   SF_CALL(plan_cases(j));
+  SF_CALL(check_output(j));
   SF_CALL(sf_node_create(j->o.threads, ws_create, ws_destroy, j, &j->node));
   size_t seg_slots = j->plan.seg_units + 2 * j->o.window;
   for (int q = 0; q < 2; q++) SF_ALLOC(j->labels[q], seg_slots * j->ue);

@@ -52,7 +52,7 @@ static int synth_video(int argc, char **argv, int verbose) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   opterr = 0;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":o:h", lo, NULL)) != -1) { /* ':': see sf_cli_bad_option */
     switch (c) {
     case 'o': out = optarg; break;
     case 'h': if (verbose) synth_video_help(); return 0;
@@ -66,12 +66,12 @@ static int synth_video(int argc, char **argv, int verbose) {
     case O_NOISE: SF_CALL(sf_cli_double(verbose, "--noise-db", optarg, -20.0, 200.0, &o.noise_db)); break;
     case O_TIFF: o.tiff_path = optarg; break;
     default:
-      SF_CALL(sf_cli_usage_error(verbose, "synth video: unknown or incomplete option '%s'", argv[optind - 1]));
+      SF_CALL(sf_cli_bad_option(verbose, "synth video", c, argc, argv, lo));
     }
   }
   if (optind < argc) SF_CALL(sf_cli_usage_error(verbose, "synth video: unexpected argument '%s'", argv[optind]));
   if (!out) SF_CALL(sf_cli_usage_error(verbose, "synth video: no output file given (-o FILE.h5)"));
-  SF_CALL(sf_output_check_path(MPI_COMM_WORLD, out, NULL));
+  SF_CALL(sf_output_check_path(MPI_COMM_WORLD, out, NULL, 0));
   if (rank == 0) status = sf_synth_video_write(out, &o);
   MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
   if (status == 0 && verbose)
@@ -116,8 +116,9 @@ static int synth_volumes(int argc, char **argv, int verbose) {
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   opterr = 0;
   optind = 1;
-  /* '+': stop at the first non-option, so --size can take its next two words itself. */
-  while ((c = getopt_long(argc, argv, "+o:h", lo, NULL)) != -1) {
+  /* '+': stop at the first non-option, so --size can take its next two words itself; ':':
+   * see sf_cli_bad_option. */
+  while ((c = getopt_long(argc, argv, "+:o:h", lo, NULL)) != -1) {
     switch (c) {
     case 'o': out = optarg; break;
     case 'h': if (verbose) synth_volumes_help(); return 0;
@@ -132,7 +133,7 @@ static int synth_volumes(int argc, char **argv, int verbose) {
       break;
     case O_SEED: SF_CALL(sf_cli_u64(verbose, "--seed", optarg, &o.seed)); break;
     default:
-      SF_CALL(sf_cli_usage_error(verbose, "synth volumes: unknown or incomplete option '%s'", argv[optind - 1]));
+      SF_CALL(sf_cli_bad_option(verbose, "synth volumes", c, argc, argv, lo));
     }
   }
   if (optind < argc) SF_CALL(sf_cli_usage_error(verbose, "synth volumes: unexpected argument '%s'", argv[optind]));
