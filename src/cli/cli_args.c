@@ -1,6 +1,8 @@
 #include "cli/cli_args.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,8 +26,9 @@ int sf_cli_usage_error(int verbose, const char *fmt, ...) {
 int sf_cli_size(int verbose, const char *opt, const char *s, size_t min, size_t max, size_t *out) {
   char *end = NULL;
   errno = 0;
-  unsigned long long v = s && *s != '-' ? strtoull(s, &end, 10) : 0;
-  if (!s || !*s || *s == '-' || errno || *end || v < min || v > max)
+  /* strtoull alone would take " 7", "+7" and "-7" (wrapped); an integer is digits only. */
+  unsigned long long v = s && isdigit((unsigned char)*s) ? strtoull(s, &end, 10) : 0;
+  if (!s || !isdigit((unsigned char)*s) || errno || *end || v < min || v > max)
     return sf_cli_usage_error(verbose, "%s: expected an integer from %zu to %zu, got '%s'", opt,
                               min, max, s ? s : "");
   *out = (size_t)v;
@@ -35,8 +38,10 @@ int sf_cli_size(int verbose, const char *opt, const char *s, size_t min, size_t 
 int sf_cli_u64(int verbose, const char *opt, const char *s, uint64_t *out) {
   char *end = NULL;
   errno = 0;
-  unsigned long long v = s && *s != '-' ? strtoull(s, &end, 0) : 0;
-  if (!s || !*s || *s == '-' || errno || *end)
+  /* Base 10, never 0: "010" is ten, as everywhere else in the command line (base 0 read it
+   * as octal eight, and "0x10" as sixteen). */
+  unsigned long long v = s && isdigit((unsigned char)*s) ? strtoull(s, &end, 10) : 0;
+  if (!s || !isdigit((unsigned char)*s) || errno || *end)
     return sf_cli_usage_error(verbose, "%s: expected a non-negative integer, got '%s'", opt,
                               s ? s : "");
   *out = v;
@@ -46,7 +51,7 @@ int sf_cli_u64(int verbose, const char *opt, const char *s, uint64_t *out) {
 int sf_cli_double(int verbose, const char *opt, const char *s, double min, double max, double *out) {
   char *end = NULL;
   errno = 0;
-  double v = s ? strtod(s, &end) : NAN;
+  double v = s && !strpbrk(s, "xX") ? strtod(s, &end) : NAN; /* decimal only: no hex floats */
   if (!s || !*s || errno || *end || !isfinite(v) || v < min || v > max)
     return sf_cli_usage_error(verbose, "%s: expected a number from %g to %g, got '%s'", opt, min,
                               max, s ? s : "");
@@ -75,7 +80,8 @@ int sf_cli_double_list(int verbose, const char *opt, const char *s, double *out,
     char *end = NULL;
     errno = 0;
     double v = strtod(p, &end);
-    if (end == p || errno || !isfinite(v) || v < 0 || k >= max || (*end && *end != ','))
+    if (end == p || errno || !isfinite(v) || v < 0 || k >= max || (*end && *end != ',') ||
+        memchr(p, 'x', (size_t)(end - p)) || memchr(p, 'X', (size_t)(end - p)))
       return sf_cli_usage_error(verbose,
                                 "%s: expected up to %zu comma-separated non-negative numbers, "
                                 "got '%s'",
@@ -97,6 +103,41 @@ int sf_cli_range(int verbose, const char *opt, const char *s, size_t *a, size_t 
   *a = (size_t)x;
   *b = (size_t)y;
   return 0;
+}
+
+/* The name of an option as the user gave it, canonical where getopt knows it: "--name" for
+ * a long option (abbreviations resolved through its value), "-c" for a short one. */
+static void option_name(int argc, char **argv, const struct option *lo, char *buf, size_t n) {
+  const char *arg = optind >= 1 && optind <= argc ? argv[optind - 1] : NULL;
+  if (arg && !strncmp(arg, "--", 2)) {
+    int len = (int)strcspn(arg + 2, "=");
+    for (int i = 0; optopt && lo && lo[i].name; i++)
+      if (lo[i].val == optopt && !strncmp(lo[i].name, arg + 2, (size_t)len)) {
+        snprintf(buf, n, "--%s", lo[i].name);
+        return;
+      }
+    /* optopt 0: an unknown or ambiguous long option, which getopt has stepped past */
+    if (!optopt) {
+      snprintf(buf, n, "--%.*s", len, arg + 2);
+      return;
+    }
+  }
+  /* A short option; inside a bundle ("-xq") optind may not have moved past it yet. */
+  if (optopt > 0 && optopt < 128 && isgraph(optopt))
+    snprintf(buf, n, "-%c", optopt);
+  else
+    snprintf(buf, n, "%s", arg ? arg : "?");
+}
+
+int sf_cli_bad_option(int verbose, const char *cmd, int c, int argc, char **argv,
+                      const struct option *lo) {
+  char name[128];
+  option_name(argc, argv, lo, name, sizeof name);
+  if (c == ':') return sf_cli_usage_error(verbose, "%s: option '%s' needs a value", cmd, name);
+  const char *arg = optind >= 1 && optind <= argc ? argv[optind - 1] : "";
+  if (optopt && !strncmp(arg, "--", 2) && strchr(arg, '='))
+    return sf_cli_usage_error(verbose, "%s: option '%s' takes no value, got '%s'", cmd, name, arg);
+  return sf_cli_usage_error(verbose, "%s: unknown or incomplete option '%s'", cmd, name);
 }
 
 void sf_cli_join(int argc, char **argv, char *buf, size_t n) {

@@ -262,6 +262,7 @@ typedef struct {
   int swap;
   int64_t dim[8];
   int datatype;
+  double scl_slope, scl_inter; /* as stored (libnifti turns NaN and Inf into 0) */
 } raw_header;
 
 /* Reads and checks the raw header with libnifti (quietly); reports SF_ERR_INPUT. */
@@ -289,12 +290,30 @@ static int nii_raw_header(const char *path, raw_header *h) {
     for (int d = 0; d < 8; d++)
       h->dim[d] = (int16_t)(h->swap ? bswap16((uint16_t)n1->dim[d]) : (uint16_t)n1->dim[d]);
     h->datatype = (int16_t)(h->swap ? bswap16((uint16_t)n1->datatype) : (uint16_t)n1->datatype);
+    float sc[2] = {n1->scl_slope, n1->scl_inter};
+    for (int q = 0; q < 2 && h->swap; q++) {
+      uint32_t x;
+      memcpy(&x, &sc[q], 4);
+      x = bswap32(x);
+      memcpy(&sc[q], &x, 4);
+    }
+    h->scl_slope = sc[0];
+    h->scl_inter = sc[1];
   } else {
     const nifti_2_header *n2 = raw;
     h->swap = NIFTI2_NEEDS_SWAP(*n2) ? 1 : 0;
     for (int d = 0; d < 8; d++)
       h->dim[d] = (int64_t)(h->swap ? bswap64((uint64_t)n2->dim[d]) : (uint64_t)n2->dim[d]);
     h->datatype = (int16_t)(h->swap ? bswap16((uint16_t)n2->datatype) : (uint16_t)n2->datatype);
+    double sc[2] = {n2->scl_slope, n2->scl_inter};
+    for (int q = 0; q < 2 && h->swap; q++) {
+      uint64_t x;
+      memcpy(&x, &sc[q], 8);
+      x = bswap64(x);
+      memcpy(&sc[q], &x, 8);
+    }
+    h->scl_slope = sc[0];
+    h->scl_inter = sc[1];
     SF_CHECK(h->dim[0] >= 1 && h->dim[0] <= 7, SF_ERR_INPUT,
              "%s: invalid NIfTI-2 header (dim[0] = %lld)", path, (long long)h->dim[0]);
   }
@@ -409,10 +428,15 @@ static int nifti_open(sf_vol *v, const char *path) {
            "%s: datatype %d has %d bytes per voxel", path, h.datatype, nim->nbyper);
   snprintf(v->info.type_name, sizeof v->info.type_name, "%s", v->type->name);
 
-  /* nibabel: no scaling when the slope is 0 or not finite (libnifti turns NaN/Inf into 0). */
-  double slope = nim->scl_slope, inter = nim->scl_inter;
+  /* nibabel: no scaling when the slope is 0 or not finite; with a valid slope, an intercept
+   * that is not finite is an error (its HeaderDataError), since every voxel would be. From
+   * the raw header: libnifti turns NaN and Inf into 0. */
+  double slope = h.scl_slope, inter = h.scl_inter;
   if (slope == 0 || !isfinite(slope)) slope = 1, inter = 0;
-  if (!isfinite(inter)) inter = 0;
+  SF_CHECK(isfinite(inter), SF_ERR_INPUT,
+           "%s: scl_inter is %g with scl_slope %g; a scaling whose intercept is not finite makes "
+           "every voxel %g",
+           path, inter, slope, inter);
   v->info.scl_slope = slope;
   v->info.scl_inter = inter;
   v->scaled = !(slope == 1 && inter == 0);
@@ -452,22 +476,32 @@ static int nifti_open(sf_vol *v, const char *path) {
   }
 
   if (v->keep > nz) v->keep = nz;
-  if (v->keep) {
-    SF_CHECK(v->keep <= SIZE_MAX / v->plane_bytes, SF_ERR_NOMEM,
-             "%s: cannot keep %zu planes of %zu bytes", path, v->keep, v->plane_bytes);
-    SF_ALLOC(v->ring, v->keep * v->plane_bytes);
-    SF_ALLOC(v->ring_k, v->keep);
-    for (size_t s = 0; s < v->keep; s++)
-      v->ring_k[s] = SIZE_MAX;
-  } else {
-    SF_ALLOC(v->plane, v->plane_bytes);
-  }
-  SF_ALLOC(v->conv, 4 * v->plane_elems);
   SF_CALL(nii_open_stream(v));
 
 cleanup:
   if (probe) fclose(probe);
   if (nim) nifti_image_free(nim);
+  return status;
+}
+
+/* The plane buffers, at the first read rather than at open: a header is checked (and the
+ * memory a run needs added up from it) before a plane it claims is allocated. */
+static int nii_buffers(sf_vol *v) {
+  int status = 0;
+  if (v->conv) return 0;
+  SF_CHECK(v->plane_elems <= SIZE_MAX / 8 && (!v->keep || v->keep <= SIZE_MAX / v->plane_bytes),
+           SF_ERR_NOMEM, "%s: cannot keep %zu planes of %zu bytes", v->name, v->keep,
+           v->plane_bytes);
+  if (v->keep && !v->ring_k) { /* (what a failed call left allocated is kept) */
+    if (!v->ring) SF_ALLOC(v->ring, v->keep * v->plane_bytes);
+    SF_ALLOC(v->ring_k, v->keep);
+    for (size_t s = 0; s < v->keep; s++)
+      v->ring_k[s] = SIZE_MAX;
+  } else if (!v->keep && !v->plane) {
+    SF_ALLOC(v->plane, v->plane_bytes);
+  }
+  SF_ALLOC(v->conv, 4 * v->plane_elems);
+cleanup:
   return status;
 }
 
@@ -535,6 +569,7 @@ static int nii_read(sf_vol *v, int axis, size_t first, size_t count, unsigned ch
   const size_t nx = v->info.dim[0], ny = v->info.dim[1], nz = v->info.dim[2];
   const size_t es = v->type->size;
   const unsigned char *raw;
+  SF_CALL(nii_buffers(v));
   unsigned char *cv = v->conv;
 
   if (axis == 2) {

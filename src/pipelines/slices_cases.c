@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/volume.h"
 #include "pipelines/slices_impl.h"
@@ -27,9 +28,10 @@ static int cmp_case(const void *a, const void *b) {
   return strcmp(((const sl_case *)a)->name, ((const sl_case *)b)->name);
 }
 
-/* Appends a case; names and paths must fit the table's fixed fields. */
-static int add_case(sl_case **cases, size_t *n, size_t *cap, const char *name,
-                    const char *image, const char *label, const char *where) {
+/* Appends a case (from manifest line `line`, 0 for none); names and paths must fit the
+ * table's fixed fields. */
+static int add_case(sl_case **cases, size_t *n, size_t *cap, const char *name, const char *image,
+                    const char *label, const char *where, size_t line) {
   int status = 0;
   SF_CHECK(strlen(name) < sizeof((*cases)->name) && *name, SF_ERR_INPUT,
            "%s: case name '%.40s...' is empty or longer than %zu characters", where, name,
@@ -49,6 +51,36 @@ static int add_case(sl_case **cases, size_t *n, size_t *cap, const char *name,
   snprintf(k->name, sizeof k->name, "%s", name);
   snprintf(k->image, sizeof k->image, "%s", image);
   snprintf(k->label, sizeof k->label, "%s", label);
+  k->line = line;
+cleanup:
+  return status;
+}
+
+/* Whether a label file is at path (*present). No entry means no label; an entry that cannot
+ * be opened, such as a link that leads nowhere, is an error: taking it for "unlabelled"
+ * would silently drop the labels of a case. */
+static int label_present(const char *path, int *present) {
+  int status = 0;
+  struct stat st;
+  *present = 0;
+  if (lstat(path, &st) != 0) {
+    SF_CHECK(errno == ENOENT || errno == ENOTDIR, SF_ERR_INPUT, "%s: cannot look for the label: %s",
+             path, strerror(errno));
+    return 0;
+  }
+  if (stat(path, &st) != 0) {
+    int err = errno;
+    char to[4096];
+    ssize_t len = readlink(path, to, sizeof to - 1);
+    if (len >= 0) {
+      to[len] = 0;
+      SF_CHECK(0, SF_ERR_INPUT,
+               "%s: the label is a symbolic link to %s, which cannot be opened: %s", path, to,
+               strerror(err));
+    }
+    SF_CHECK(0, SF_ERR_INPUT, "%s: cannot open the label: %s", path, strerror(err));
+  }
+  *present = 1;
 cleanup:
   return status;
 }
@@ -77,12 +109,15 @@ static int find_nnunet(const char *dir, sl_case **cases, size_t *n, size_t *cap)
     name[len] = 0;
     snprintf(path, sizeof path, "%s/%s", images, e->d_name);
     snprintf(lab, sizeof lab, "%s/labelsTr/%s%s", dir, name, ext);
-    if (stat(lab, &st) != 0) {
+    int present = 0;
+    SF_CALL(label_present(lab, &present));
+    if (!present) {
       snprintf(lab, sizeof lab, "%s/labelsTr/%s%s", dir, name,
                strcmp(ext, ".nii") ? ".nii" : ".nii.gz");
-      if (stat(lab, &st) != 0) lab[0] = 0;
+      SF_CALL(label_present(lab, &present));
+      if (!present) lab[0] = 0;
     }
-    SF_CALL(add_case(cases, n, cap, name, path, lab, dir));
+    SF_CALL(add_case(cases, n, cap, name, path, lab, dir, 0));
   }
   SF_CHECK(*n > 0, SF_ERR_INPUT, "%s: no images (<case>_0000.nii.gz) in the dataset", images);
 cleanup:
@@ -116,12 +151,78 @@ static int find_manifest(const char *file, sl_case **cases, size_t *n, size_t *c
     lab[0] = 0;
     if (nt == 3)
       snprintf(lab, sizeof lab, "%s%s%s", tok[2][0] == '/' ? "" : dir, tok[2][0] == '/' ? "" : "/", tok[2]);
-    SF_CALL(add_case(cases, n, cap, tok[0], img, lab, file));
+    char where[4200];
+    snprintf(where, sizeof where, "%s:%zu", file, lineno);
+    SF_CALL(add_case(cases, n, cap, tok[0], img, lab, where, lineno));
   }
   SF_CHECK(!ferror(f), SF_ERR_IO, "%s: read error", file);
   SF_CHECK(*n > 0, SF_ERR_INPUT, "%s: the manifest lists no cases", file);
 cleanup:
   if (f) fclose(f);
+  return status;
+}
+
+/* The name a case is written under: whitespace, control characters, DEL and '/' (which
+ * would split the HDF5 path) become '_', and so does a leading '.' ("." names the group
+ * itself). Other bytes, UTF-8 included, are kept. */
+static void safe_name(const char *name, char *out, size_t n) {
+  snprintf(out, n, "%s", name);
+  for (char *p = out; *p; p++)
+    if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '/' || (p == out && *p == '.')) *p = '_';
+}
+
+/* Where case k came from, for messages: "manifest:line", or its image file. */
+static const char *origin(const char *in, const sl_case *k, char *buf, size_t n) {
+  if (k->line)
+    snprintf(buf, n, "%s:%zu", in, k->line);
+  else
+    snprintf(buf, n, "%s", k->image);
+  return buf;
+}
+
+typedef struct {
+  char name[sizeof(((sl_case *)0)->name)];
+  size_t index;
+} named_case;
+
+static int cmp_named(const void *a, const void *b) {
+  const named_case *x = a, *y = b;
+  int c = strcmp(x->name, y->name);
+  return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Refuses two cases with the same written name, naming both (file:line, or image files);
+ * then gives every case its written name. */
+static int unique_names(const char *in, sl_case *cases, size_t n) {
+  int status = 0;
+  named_case *s = malloc((n ? n : 1) * sizeof *s);
+  char a[4200], b[4200];
+  SF_CHECK(s, SF_ERR_NOMEM, "out of memory checking %zu case names", n);
+  for (size_t i = 0; i < n; i++) {
+    safe_name(cases[i].name, s[i].name, sizeof s[i].name);
+    s[i].index = i;
+  }
+  qsort(s, n, sizeof *s, cmp_named);
+  for (size_t i = 1; i < n; i++) {
+    if (strcmp(s[i - 1].name, s[i].name) != 0) continue;
+    const sl_case *x = &cases[s[i - 1].index], *y = &cases[s[i].index];
+    if (x->line > y->line) { /* the earlier manifest line first */
+      const sl_case *t = x;
+      x = y;
+      y = t;
+    }
+    origin(in, x, a, sizeof a);
+    origin(in, y, b, sizeof b);
+    SF_CHECK(strcmp(x->name, y->name) != 0, SF_ERR_INPUT, "%s: case %s is listed twice (%s and %s)",
+             in, x->name, a, b);
+    SF_CHECK(0, SF_ERR_INPUT,
+             "%s: case '%s' and %s: case '%s' would both be written as %s; rename one of them", a,
+             x->name, b, y->name, s[i].name);
+  }
+  for (size_t i = 0; i < n; i++)
+    snprintf(cases[s[i].index].name, sizeof s[i].name, "%s", s[i].name);
+cleanup:
+  free(s);
   return status;
 }
 
@@ -146,14 +247,12 @@ int sl_find_cases(const char *in, sl_case **cases, size_t *n) {
     char *dot = strstr(b, ".nii");
     if (!dot) dot = strrchr(b, '.');
     if (dot) *dot = 0;
-    SF_CALL(add_case(cases, n, &cap, b, in, "", in));
+    SF_CALL(add_case(cases, n, &cap, b, in, "", in, 0));
   } else {
     SF_CALL(find_manifest(in, cases, n, &cap));
   }
   qsort(*cases, *n, sizeof **cases, cmp_case);
-  for (size_t i = 1; i < *n; i++)
-    SF_CHECK(strcmp((*cases)[i - 1].name, (*cases)[i].name) != 0, SF_ERR_INPUT,
-             "%s: case %s is listed twice", in, (*cases)[i].name);
+  SF_CALL(unique_names(in, *cases, *n));
 cleanup:
   if (status < 0) {
     free(*cases);

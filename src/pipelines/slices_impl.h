@@ -33,6 +33,7 @@ static const char *const sl_split_names[] = {"train", "val", "test", NULL};
 typedef struct sl_case {
   char name[128];
   char image[1024], label[1024]; /* volume specs; label "" when none */
+  size_t line;                   /* manifest line of the case (0: not from a manifest) */
   int split;                     /* index in sl_split_names */
   size_t dim[3];
   double spacing[3], affine[16];
@@ -49,8 +50,10 @@ typedef struct sl_case {
 } sl_case;
 
 /* Rank 0: finds the cases of in (an nnU-Net raw directory, a manifest file, or one volume),
- * sorted by name, with their files' specs. Reports and returns SF_ERR_INPUT when there are
- * none or a manifest line is bad. Local. */
+ * sorted by name, with their files' specs. Names become HDF5 group names: whitespace,
+ * control characters and '/' turn into '_', and so does a leading '.'. Reports and returns
+ * SF_ERR_INPUT when there are none, a manifest line is bad, two cases get the same name, or
+ * a label file is a link that leads nowhere. Local. */
 int sl_find_cases(const char *in, sl_case **cases, size_t *n);
 
 /* Rank 0: opens every case's image and label header, checks them (3-D, label on the image's
