@@ -519,15 +519,19 @@ static int reg_check_memory(const reg_job *j, int rank, int nranks) {
   const char *dt = sf_dtype_name(m->dtype);
   sf_mem_budget b;
   sf_mem_budget_init(&b);
-  sf_mem_budget_add(&b, 2, seg, ue, esz, "2 output buffers of %zu frames of %zux%zux%zu %s (--buffer-size %zu)",
+  sf_mem_budget_add(&b, 2, seg, ue, esz,
+                    "2 output buffers of %zu frames of %zux%zux%zu %s (--buffer-size %zu)",
                     o->buffer, m->h, m->w, m->c, dt, o->buffer);
-  sf_mem_budget_add(&b, seg, ue, 1, sizeof(float), "the input buffer of %zu float frames (--buffer-size %zu)",
-                    o->buffer, o->buffer);
-  sf_mem_budget_add(&b, seg, ue, 1, sizeof(float), "the reference pass's %zu warped frames (--buffer-size %zu)",
-                    o->buffer, o->buffer);
+  sf_mem_budget_add(&b, seg, ue, 1, sizeof(float),
+                    "the input buffer of %zu float frames (--buffer-size %zu)", o->buffer,
+                    o->buffer);
+  sf_mem_budget_add(&b, seg, ue, 1, sizeof(float),
+                    "the reference pass's %zu warped frames (--buffer-size %zu)", o->buffer,
+                    o->buffer);
   sf_mem_budget_add(&b, 2, ue, 1, sizeof(float), "the reference image");
   /* the reference sums: one per segment of at most REF_SEGMENT frames, spread over ranks */
-  size_t a = o->ref_a < m->t ? o->ref_a : 0, last = o->ref_a < m->t && o->ref_b < m->t ? o->ref_b : m->t - 1;
+  size_t a = o->ref_a < m->t ? o->ref_a : 0,
+         last = o->ref_a < m->t && o->ref_b < m->t ? o->ref_b : m->t - 1;
   size_t rseg = o->buffer < REF_SEGMENT ? o->buffer : REF_SEGMENT, nref = last - a + 1;
   uint64_t sums = ((nref + rseg - 1) / rseg + (size_t)nranks - 1) / (size_t)nranks;
   sf_mem_budget_add(&b, o->method == REG_FLOW ? 2 : 1, sums, ue, sizeof(double),
@@ -536,8 +540,8 @@ static int reg_check_memory(const reg_job *j, int rank, int nranks) {
   if (o->method == REG_RIGID) {
     /* FFT plan (window, gains, reference spectrum) and per thread: spectra and frame scratch */
     sf_mem_budget_add(&b, 6, hw, 1, sizeof(float), "the correlation plan of %zux%zu", m->h, m->w);
-    sf_mem_budget_add(&b, threads, sf_add_sat(sf_mul_sat(6, hw), sf_mul_sat(2, ue)), 1, sizeof(float),
-                      "the workspaces of %llu threads for %zux%zux%zu frames",
+    sf_mem_budget_add(&b, threads, sf_add_sat(sf_mul_sat(6, hw), sf_mul_sat(2, ue)), 1,
+                      sizeof(float), "the workspaces of %llu threads for %zux%zux%zu frames",
                       (unsigned long long)threads, m->h, m->w, m->c);
   } else {
     uint64_t halo = (uint64_t)(4 * (o->sigma[2] + 0.5) + 0.5);
@@ -546,21 +550,24 @@ static int reg_check_memory(const reg_job *j, int rank, int nranks) {
     sf_mem_budget_add(&b, o->save_flow ? 2 : 1, seg, hw, 2 * sizeof(float),
                       "the flow of %zu frames (--buffer-size %zu)", o->buffer, o->buffer);
     if (o->save_valid)
-      sf_mem_budget_add(&b, 2, seg, hw, 1, "the valid masks of %zu frames (--buffer-size %zu)", o->buffer,
-                        o->buffer);
+      sf_mem_budget_add(&b, 2, seg, hw, 1, "the valid masks of %zu frames (--buffer-size %zu)",
+                        o->buffer, o->buffer);
     /* the reference pyramid; per thread the solver's planes (about 8 per channel + 16) */
-    sf_mem_budget_add(&b, 4, nch, hw, sizeof(float), "the reference pyramid of %zux%zu", m->h, m->w);
+    sf_mem_budget_add(&b, 4, nch, hw, sizeof(float), "the reference pyramid of %zux%zu", m->h,
+                      m->w);
     sf_mem_budget_add(&b, threads, sf_add_sat(sf_mul_sat(10, nch), 16), hw, sizeof(float),
                       "the flow workspaces of %llu threads for %zux%zu frames",
                       (unsigned long long)threads, m->h, m->w);
   }
   if (m->kind == SF_SOURCE_TIFF && rank == 0)
-    sf_mem_budget_add(&b, seg, ue, esz + sizeof(float), 1, "the TIFF staging buffer of %zu frames", o->buffer);
+    sf_mem_budget_add(&b, seg, ue, esz + sizeof(float), 1, "the TIFF staging buffer of %zu frames",
+                      o->buffer);
   char what[4700];
   snprintf(what, sizeof what, "%s%s%s", m->path, m->kind == SF_SOURCE_HDF5 ? ":" : "",
            m->kind == SF_SOURCE_HDF5 ? m->dataset : "");
-  return sf_mpi_check_memory(MPI_COMM_WORLD, &b, what,
-                             "a smaller --buffer-size, fewer --threads or fewer ranks per node need less");
+  return sf_mpi_check_memory(
+      MPI_COMM_WORLD, &b, what,
+      "a smaller --buffer-size, fewer --threads or fewer ranks per node need less");
 }
 
 int sf_cmd_register(int argc, char **argv) {

@@ -847,14 +847,16 @@ static int check_memory(const sl_job *j) {
                     "the per-slice statistics of %zu slices", j->nunits);
   if (j->rank == 0)
     sf_mem_budget_add(&b, j->nunits, 3, 1, sizeof(int32_t), "the index of %zu slices", j->nunits);
-  sf_mem_budget_add(&b, 2, seg, nch, sf_mul_sat(ue, sizeof(float)),
-                    "2 output buffers of %zu slices of %zu voxels x %zu channels (--buffer-size %zu)",
-                    j->o.buffer, j->ue, (size_t)nch, j->o.buffer);
+  sf_mem_budget_add(
+      &b, 2, seg, nch, sf_mul_sat(ue, sizeof(float)),
+      "2 output buffers of %zu slices of %zu voxels x %zu channels (--buffer-size %zu)",
+      j->o.buffer, j->ue, (size_t)nch, j->o.buffer);
   sf_mem_budget_add(&b, 2, seg, ue, sizeof(int32_t), "2 label output buffers of %zu slices",
                     j->o.buffer);
-  sf_mem_budget_add(&b, 3, slots, ue, sizeof(float),
-                    "the input buffers of %llu slices of %zu voxels (--buffer-size %zu + 2 x --window %zu)",
-                    (unsigned long long)slots, j->ue, j->o.buffer, j->o.window);
+  sf_mem_budget_add(
+      &b, 3, slots, ue, sizeof(float),
+      "the input buffers of %llu slices of %zu voxels (--buffer-size %zu + 2 x --window %zu)",
+      (unsigned long long)slots, j->ue, j->o.buffer, j->o.window);
   /* Readers: a NIfTI reader keeps 2K k-planes of the image, one of the label, and converts a
    * plane at a time; an HDF5 reader, boxes of at least one slice (axis 2: one i-row of it
    * for every slice of a batch). The largest case decides. */
@@ -868,7 +870,8 @@ static int check_memory(const sl_job *j) {
       if (!*spec) continue;
       uint64_t es = type_bytes(lab ? k->ltype : k->itype);
       if (strstr(spec, ".nii"))
-        need = sf_add_sat(need, sf_mul_sat(plane, sf_add_sat(sf_mul_sat(lab || !halo ? 1 : halo, es), 4)));
+        need = sf_add_sat(
+            need, sf_mul_sat(plane, sf_add_sat(sf_mul_sat(lab || !halo ? 1 : halo, es), 4)));
       else
         need = sf_add_sat(need, sf_mul_sat(j->o.axis == 2 ? sf_mul_sat(k->w, slots) : se, es + 4));
     }
@@ -876,7 +879,8 @@ static int check_memory(const sl_job *j) {
   }
   if (j->ncases)
     sf_mem_budget_add(&b, rd, 1, 1, 1, "the volume readers' planes of %s (%zux%zux%zu)",
-                      j->cases[rc].image, j->cases[rc].dim[0], j->cases[rc].dim[1], j->cases[rc].dim[2]);
+                      j->cases[rc].image, j->cases[rc].dim[0], j->cases[rc].dim[1],
+                      j->cases[rc].dim[2]);
   if (j->o.clip == SL_CLIP_PERCENTILES) {
     size_t u0, n, cases = 0;
     rank_units(j, j->rank, &u0, &n);
@@ -885,8 +889,9 @@ static int check_memory(const sl_job *j) {
     sf_mem_budget_add(&b, cases, SL_NQ, SL_HBINS, sizeof(uint64_t),
                       "the percentile histograms of %zu cases", cases);
   }
-  return sf_mpi_check_memory(j->comm, &b, j->o.in,
-                             "a smaller --buffer-size, fewer ranks per node or fewer slices per run need less");
+  return sf_mpi_check_memory(
+      j->comm, &b, j->o.in,
+      "a smaller --buffer-size, fewer ranks per node or fewer slices per run need less");
 }
 
 /* Rank 0 finds and checks the cases and assigns splits; every rank gets the table. */
