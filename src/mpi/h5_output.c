@@ -14,6 +14,7 @@
 
 #include "io/h5_util.h"
 #include "mpi/mpi_agree.h"
+#include "node/node_memory.h"
 #include "sf_error.h"
 
 struct sf_output {
@@ -208,30 +209,40 @@ static int reserve_space(sf_output *o) {
     return 0;
   }
   if (o->rank == 0) {
-    int fd = open(o->partial, O_WRONLY | O_CREAT, 0644);
-    int rc = fd >= 0 ? fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)want) : -1;
-    int err = fd >= 0 ? errno : ENOENT;
-    struct stat st;
+    int fd = open(o->partial, O_WRONLY | O_CREAT, 0644), rc = -1, err = errno;
+    struct stat st = {0};
     struct statvfs vs;
     double held = fd >= 0 && fstat(fd, &st) == 0 ? (double)st.st_blocks * 512.0 : 0;
-    if (fd >= 0) close(fd);
     double avail = statvfs(o->partial, &vs) == 0 ? (double)vs.f_bavail * (double)vs.f_frsize : -1;
+    /* Asked only where the space looks free: a refused fallocate may keep the blocks it got
+     * (ext4 does), filling the disk for everyone until the file goes. */
+    if (fd >= 0 && avail >= 0 && avail + held < (double)want) {
+      err = ENOSPC;
+    } else if (fd >= 0) {
+      rc = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)want);
+      err = errno;
+      if (rc != 0 && ftruncate(fd, st.st_size) != 0) { /* drops blocks beyond the end */
+      }
+    }
+    if (fd >= 0) close(fd);
     o->held = rc == 0;
     if (rc != 0 && (err == EOPNOTSUPP || err == ENOSYS) && avail >= 0 &&
         avail + held >= (double)want)
       rc = 0; /* cannot reserve here, but the space is free now */
     if (rc != 0) {
+      char need[32], free_[32];
+      sf_mem_text((uint64_t)want, need, sizeof need);
+      sf_mem_text(avail + held > 0 ? (uint64_t)(avail + held) : 0, free_, sizeof free_);
       if (err == ENOSPC || err == EDQUOT || err == EOPNOTSUPP || err == ENOSYS)
         status =
             sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
-                            "%s: not enough disk space for the output: it needs about %.1f MB, "
-                            "%.1f MB are free%s",
-                            o->partial, (double)want / 1e6, (avail + held) / 1e6,
-                            err == EDQUOT ? " within the disk quota" : "");
+                            "%s: not enough disk space for the output: it needs about %s, "
+                            "%s are free%s",
+                            o->partial, need, free_, err == EDQUOT ? " within the disk quota" : "");
       else
         status = sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
-                                 "%s: cannot reserve %.1f MB of disk space for the output: %s",
-                                 o->partial, (double)want / 1e6, strerror(err));
+                                 "%s: cannot reserve %s of disk space for the output: %s",
+                                 o->partial, need, strerror(err));
     }
   }
   int st[2] = {status, o->held};
@@ -266,6 +277,7 @@ int sf_output_create(MPI_Comm comm, const char *out_path, size_t n_segments, sf_
   /* A stale NAME.partial is removed rather than truncated, so that a link never leads the
    * new file's writes into another file. */
   if (o->rank == 0) unlink(o->partial);
+  o->data_bytes = (haddr_t)n_segments + 4096; /* /slabflow/done, written at creation */
   /* The first megabyte (superblock, groups, the done marks) is reserved before HDF5 writes,
    * and again once HDF5 has created (truncated) the file. */
   status = reserve_space(o);

@@ -125,7 +125,7 @@ EOF
   disk-small-register)   # no room for the output at all
     video in.h5 40 64; mount_small 512k
     echo "previous result" > disk/out.h5; prev=$(md5sum < disk/out.h5)
-    expect_refused 3 "disk/out.h5.partial: not enough disk space for the output: it needs about [0-9.]+ MB, [0-9.]+ MB are free" \
+    expect_refused 3 "disk/out.h5.partial: not enough disk space for the output: it needs about [0-9.]+ [KMGT]iB, [0-9.]+ ([KMGT]i)?B are free" \
       disk/out.h5 register in.h5 -o disk/out.h5 --method rigid
     [ "$(md5sum < disk/out.h5)" = "$prev" ] || fail "$case_: the previous output was damaged"
     no_complete_anywhere disk ;;
