@@ -15,6 +15,7 @@
 #include <hdf5.h>
 #include <nifti2_io.h>
 
+#include "io/h5_storage.h"
 #include "io/h5_util.h"
 #include "sf_error.h"
 
@@ -62,7 +63,8 @@ struct sf_vol {
 
   /* HDF5 */
   hid_t file, dset;
-  int rank; /* dataset rank: 3, or more with trailing dimensions of 1 */
+  int rank;          /* dataset rank: 3, or more with trailing dimensions of 1 */
+  sf_h5_files files; /* the files the values come from, sizes at open */
 };
 
 /* ---- types and conversion ------------------------------------------------------------------ */
@@ -789,6 +791,7 @@ static int hdf5_open(sf_vol *v, const char *spec, size_t flen) {
   v->type = h5_type_of(t, tname, sizeof tname);
   SF_CHECK(v->type, SF_ERR_INPUT, "%s: unsupported data type %s; slices reads " SUPPORTED_TYPES,
            v->name, tname);
+  SF_CALL(sf_h5_check_storage(v->file, v->dset, path, v->name, &v->files));
   snprintf(v->info.type_name, sizeof v->info.type_name, "%s", v->type->name);
   v->info.scl_slope = 1;
   v->info.scl_inter = 0;
@@ -830,6 +833,15 @@ static int h5_read_box(const sf_vol *v, const size_t start[3], const size_t coun
     sf_h5_error_text(why, sizeof why);
     SF_CHECK(0, SF_ERR_INPUT, "%s: truncated or corrupt data (%s)", v->name, why);
   }
+  /* HDF5 reads zeros past the end of an external raw file rather than failing. */
+  long long now = -1;
+  long q = sf_h5_files_shrunk(&v->files, &now);
+  SF_CHECK(q < 0, SF_ERR_IO,
+           "%s: %s shrank from %lld to %lld bytes while the job ran (truncated?); voxels "
+           "(%zu, %zu, %zu) to (%zu, %zu, %zu) cannot be trusted",
+           v->name, q >= 0 ? v->files.path[q] : "", q >= 0 ? v->files.bytes[q] : 0, now, start[0],
+           start[1], start[2], start[0] + count[0] - 1, start[1] + count[1] - 1,
+           start[2] + count[2] - 1);
 cleanup:
   if (ms >= 0) H5Sclose(ms);
   if (fs >= 0) H5Sclose(fs);
@@ -966,6 +978,7 @@ void sf_vol_close(sf_vol **pv) {
   nii_close_stream(v);
   if (v->dset >= 0) H5Dclose(v->dset);
   if (v->file >= 0) H5Fclose(v->file);
+  sf_h5_files_free(&v->files);
   free(v->iname);
   free(v->ring);
   free(v->ring_k);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io/h5_storage.h"
 #include "io/h5_util.h"
 #include "io/tiff_stack.h"
 #include "mpi/mpi_agree.h"
@@ -16,9 +17,11 @@ struct sf_source {
   MPI_Comm comm;
   int rank, size;
   sf_source_meta meta;
-  hid_t file, dset;    /* HDF5 */
-  sf_tiff *tiff;       /* TIFF, rank 0 only */
-  void *stage;         /* TIFF staging buffer on rank 0 */
+  hid_t file, dset;  /* HDF5 */
+  int independent;   /* HDF5 read by each rank on its own (see probe_hdf5) */
+  sf_h5_files files; /* the files the values come from, sizes at open (HDF5) */
+  sf_tiff *tiff;     /* TIFF, rank 0 only */
+  void *stage;       /* TIFF staging buffer on rank 0 */
   size_t stage_units;
   sf_source_reader reader; /* custom sources */
 };
@@ -27,7 +30,8 @@ const sf_source_meta *sf_source_get_meta(const sf_source *s) { return &s->meta; 
 
 size_t sf_source_unit_elems(const sf_source *s) { return s->meta.h * s->meta.w * s->meta.c; }
 
-/* File kind from the first bytes: 1 HDF5, 2 TIFF, 0 unknown; -1 if unreadable. */
+/* File kind from the first bytes: 1 HDF5 (signature at 0 or after a user block), 2 TIFF,
+ * 0 unknown; -1 if unreadable. */
 static int sniff(const char *path) {
   unsigned char b[8] = {0};
   FILE *f = fopen(path, "rb");
@@ -38,7 +42,7 @@ static int sniff(const char *path) {
                  (b[0] == 'M' && b[1] == 'M' && b[2] == 0 && (b[3] == 42 || b[3] == 43))))
     return 2;
   if (n == 8 && memcmp(b, "\211HDF\r\n\032\n", 8) == 0) return 1;
-  return 0;
+  return sf_h5_has_signature(path) > 0 ? 1 : 0;
 }
 
 /* Lists up to a few top-level names of an HDF5 file into buf (for "no such dataset"). */
@@ -57,11 +61,16 @@ static void list_names(hid_t file, char *buf, size_t n) {
   if (gi.nlinks > 6 && used < n) snprintf(buf + used, n - used, ", ...");
 }
 
-/* Rank 0: opens and validates an HDF5 dataset, filling meta. */
-static int probe_hdf5(sf_source_meta *m) {
+/* Rank 0: opens and validates an HDF5 dataset, filling meta, the files its values come
+ * from, and whether the ranks must read it each on its own (*independent): HDF5 1.10 has no
+ * parallel reads of virtual datasets, and a dataset with no storage allocated (every value
+ * the fill value) is filled by each rank without I/O, so a rank with frames skips the
+ * collective calls that a rank without frames enters, and both wait for ever. */
+static int probe_hdf5(sf_source_meta *m, int *independent, sf_h5_files *files) {
   int status = 0;
   hid_t f = H5I_INVALID_HID, d = H5I_INVALID_HID, sp = H5I_INVALID_HID, t = H5I_INVALID_HID;
-  char why[512], names[512], tname[64];
+  hid_t dcpl = H5I_INVALID_HID;
+  char why[512], names[512], tname[64], name[sizeof m->path + sizeof m->dataset + 2];
   f = H5Fopen(m->path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) {
     sf_h5_error_text(why, sizeof why);
@@ -103,7 +112,15 @@ static int probe_hdf5(sf_source_meta *m) {
            "%s:%s: unsupported data type %s; slabflow reads uint8, uint16, int16, float32 and "
            "float64",
            m->path, m->dataset, tname);
+  snprintf(name, sizeof name, "%s:%s", m->path, m->dataset);
+  SF_CALL(sf_h5_check_storage(f, d, m->path, name, files));
+  dcpl = H5Dget_create_plist(d);
+  H5D_space_status_t alloc = H5D_SPACE_STATUS_ERROR;
+  if (H5Dget_space_status(d, &alloc) < 0) H5Eclear2(H5E_DEFAULT);
+  *independent =
+      (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_VIRTUAL) || alloc == H5D_SPACE_STATUS_NOT_ALLOCATED;
 cleanup:
+  if (dcpl >= 0) H5Pclose(dcpl);
   if (t >= 0) H5Tclose(t);
   if (sp >= 0) H5Sclose(sp);
   if (d >= 0) H5Dclose(d);
@@ -126,8 +143,8 @@ cleanup:
   return status;
 }
 
-/* Rank 0: detects and validates the input; fills meta. */
-static int probe(sf_source_meta *m, size_t min_hw) {
+/* Rank 0: detects and validates the input; fills meta (and for HDF5 see probe_hdf5). */
+static int probe(sf_source_meta *m, size_t min_hw, int *independent, sf_h5_files *files) {
   int status = 0;
   sf_tiff *t = NULL;
   struct stat st;
@@ -148,7 +165,7 @@ static int probe(sf_source_meta *m, size_t min_hw) {
     m->ndims = m->c > 1 ? 4 : 3;
   } else {
     m->kind = SF_SOURCE_HDF5;
-    SF_CALL(probe_hdf5(m));
+    SF_CALL(probe_hdf5(m, independent, files));
   }
   SF_CALL(check_shape(m, min_hw));
 cleanup:
@@ -161,6 +178,7 @@ int sf_source_open(MPI_Comm comm, const char *path, const char *dataset, size_t 
   int status = 0;
   sf_source *s = NULL;
   hid_t fapl = H5I_INVALID_HID;
+  char *packed = NULL;
   *out = NULL;
   SF_ALLOC(s, 1);
   s->comm = comm;
@@ -169,22 +187,38 @@ int sf_source_open(MPI_Comm comm, const char *path, const char *dataset, size_t 
   MPI_Comm_size(comm, &s->size);
   snprintf(s->meta.path, sizeof s->meta.path, "%s", path);
   snprintf(s->meta.dataset, sizeof s->meta.dataset, "%s", dataset ? dataset : "/data");
-  if (s->rank == 0) status = probe(&s->meta, min_hw);
+  if (s->rank == 0) status = probe(&s->meta, min_hw, &s->independent, &s->files);
   MPI_Bcast(&status, 1, MPI_INT, 0, comm);
   if (status < 0) goto cleanup;
   MPI_Bcast(&s->meta, (int)sizeof s->meta, MPI_BYTE, 0, comm);
   if (s->meta.kind == SF_SOURCE_HDF5) {
     char why[512] = "";
+    /* Every rank watches the files with the sizes rank 0 saw when it checked them. */
+    unsigned long long plen = 0;
+    size_t n = 0;
+    if (s->rank == 0) status = sf_h5_files_pack(&s->files, &packed, &n);
+    plen = n;
+    MPI_Bcast(&plen, 1, MPI_UNSIGNED_LONG_LONG, 0, comm);
+    if (s->rank != 0 && plen) packed = malloc(plen);
+    status = sf_mpi_agree(plen && !packed ? SF_ERR_NOMEM : status, comm);
+    if (status < 0) goto cleanup;
+    SF_CALL(sf_mpi_bcast_big(packed, plen, MPI_CHAR, 0, comm));
+    if (s->rank != 0) status = sf_h5_files_unpack(packed, plen, &s->files);
+    MPI_Bcast(&s->independent, 1, MPI_INT, 0, comm);
+    status = sf_mpi_agree(status, comm);
+    if (status < 0) goto cleanup;
     fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
-    H5Pset_all_coll_metadata_ops(fapl, 1);
+    if (!s->independent) {
+      H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+      H5Pset_all_coll_metadata_ops(fapl, 1);
+    }
     s->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     if (s->file >= 0) s->dset = H5Dopen2(s->file, s->meta.dataset, H5P_DEFAULT);
     if (s->dset < 0) sf_h5_error_text(why, sizeof why);
     status = sf_mpi_agree(s->dset >= 0 ? 0 : SF_ERR_IO, comm);
     if (status < 0 && s->rank == 0)
-      sf_error_report(status, __FILE__, __LINE__, __func__, "%s:%s: parallel open failed: %s",
-                      path, s->meta.dataset, why);
+      sf_error_report(status, __FILE__, __LINE__, __func__, "%s:%s: %s open failed: %s", path,
+                      s->meta.dataset, s->independent ? "independent" : "parallel", why);
     if (status < 0) goto cleanup;
   } else if (s->rank == 0) {
     status = sf_tiff_open(path, &s->tiff);
@@ -194,21 +228,54 @@ int sf_source_open(MPI_Comm comm, const char *path, const char *dataset, size_t 
   *out = s;
   s = NULL;
 cleanup:
+  free(packed);
   if (fapl >= 0) H5Pclose(fapl);
   sf_source_close(&s);
   return status;
 }
 
-/* Collective hyperslab read of units [first, first+count) as float (count may be 0). */
+/* After frames [first, first+count) were read: an error naming them if a file the values
+ * come from is now smaller than at open, since HDF5 reads zeros past the end of a file (the
+ * MPI-IO driver and external raw files) rather than failing. For a contiguous dataset in
+ * the HDF5 file itself, the frames now past its end are named too. */
+static int check_shrunk(const sf_source *s, size_t first, size_t count) {
+  int status = 0;
+  long long now = -1;
+  long q = sf_h5_files_shrunk(&s->files, &now);
+  if (q < 0) return 0;
+  char lost[128] = "";
+  haddr_t at = q == 0 ? H5Dget_offset(s->dset) : HADDR_UNDEF;
+  H5Eclear2(H5E_DEFAULT);
+  size_t frame_bytes = sf_source_unit_elems(s) * sf_dtype_size(s->meta.dtype);
+  if (at != HADDR_UNDEF && frame_bytes > 0) {
+    unsigned long long keep =
+        now > (long long)at ? ((unsigned long long)now - at) / frame_bytes : 0;
+    if (keep < s->meta.t)
+      snprintf(lost, sizeof lost, "; frames %llu-%zu lie past its new end", keep, s->meta.t - 1);
+  }
+  char which[4200] = "the file";
+  if (q > 0) snprintf(which, sizeof which, "its data file %s", s->files.path[q]);
+  SF_CHECK(0, SF_ERR_IO,
+           "%s:%s: %s shrank from %lld to %lld bytes while frames %zu-%zu were read (truncated "
+           "while the job ran?)%s",
+           s->meta.path, s->meta.dataset, which, s->files.bytes[q], now, first, first + count - 1,
+           lost);
+cleanup:
+  return status;
+}
+
+/* Hyperslab read of units [first, first+count) as float (count may be 0): collective, or
+ * each rank on its own in the independent mode (see probe_hdf5). */
 static int read_hdf5(sf_source *s, size_t first, size_t count, float *buf) {
   int status = 0;
   hid_t fsp = H5I_INVALID_HID, msp = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
   hsize_t start[4] = {first, 0, 0, 0};
   hsize_t cnt[4] = {count, s->meta.h, s->meta.w, s->meta.c};
   float dummy = 0.0f;
+  if (s->independent && count == 0) return 0;
   fsp = H5Dget_space(s->dset);
   dxpl = H5Pcreate(H5P_DATASET_XFER);
-  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  if (!s->independent) H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
   if (count > 0) {
     H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, cnt, NULL);
     msp = H5Screate_simple(s->meta.ndims, cnt, NULL);
@@ -218,18 +285,40 @@ static int read_hdf5(sf_source *s, size_t first, size_t count, float *buf) {
     H5Sselect_none(msp);
   }
   herr_t rc = H5Dread(s->dset, H5T_NATIVE_FLOAT, msp, fsp, dxpl, count ? (void *)buf : &dummy);
-  if (rc < 0) {
+  if (count > 0) status = check_shrunk(s, first, count);
+  if (rc < 0 && status == 0) {
     char why[512];
     sf_h5_error_text(why, sizeof why);
-    status = sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
-                             "%s:%s: reading frames %zu-%zu failed (truncated or corrupt "
-                             "file?): %s",
-                             s->meta.path, s->meta.dataset, first, first + count - 1, why);
+    if (count > 0)
+      status = sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
+                               "%s:%s: reading frames %zu-%zu failed (truncated or corrupt "
+                               "file?): %s",
+                               s->meta.path, s->meta.dataset, first, first + count - 1, why);
+    else
+      status = sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
+                               "%s:%s: reading failed (truncated or corrupt file?): %s",
+                               s->meta.path, s->meta.dataset, why);
   }
   H5Sclose(msp);
   H5Sclose(fsp);
   H5Pclose(dxpl);
   return status;
+}
+
+/* read_hdf5 on every rank, the outcome agreed; a failure met by several ranks (a file
+ * truncated under all of them) is reported once, by the lowest of them. Collective. */
+static int read_hdf5_agreed(sf_source *s, size_t first, size_t count, float *buf) {
+  char msg[2048];
+  sf_error_defer(msg, sizeof msg);
+  int rc = read_hdf5(s, first, count, buf);
+  sf_error_defer(NULL, 0);
+  int agreed = sf_mpi_agree(rc, s->comm);
+  if (agreed < 0) {
+    int who = rc < 0 ? s->rank : s->size, lowest = who;
+    MPI_Allreduce(&who, &lowest, 1, MPI_INT, MPI_MIN, s->comm);
+    if (lowest == s->rank) sf_error_print(msg[0] ? msg : "reading the input failed");
+  }
+  return agreed;
 }
 
 /* Rank 0 reads each rank's request and sends it in pieces; other ranks receive. */
@@ -302,7 +391,7 @@ int sf_source_read_batch(sf_source *s, size_t first, size_t count, size_t core_f
   if (s->meta.kind == SF_SOURCE_CUSTOM)
     rc = s->reader.read(s->reader.ctx, first, count, core_first, core_count, buf);
   else if (s->meta.kind == SF_SOURCE_HDF5)
-    rc = read_hdf5(s, first, count, buf);
+    return read_hdf5_agreed(s, first, count, buf);
   else
     rc = read_tiff(s, first, count, buf);
   return sf_mpi_agree(rc, s->comm);
@@ -317,6 +406,7 @@ void sf_source_close(sf_source **ps) {
   sf_source *s = *ps;
   if (s->dset >= 0) H5Dclose(s->dset);
   if (s->file >= 0) H5Fclose(s->file);
+  sf_h5_files_free(&s->files);
   sf_tiff_close(&s->tiff);
   free(s->stage);
   free(s);

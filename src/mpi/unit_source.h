@@ -24,7 +24,8 @@ typedef struct sf_source_meta {
 typedef struct sf_source sf_source;
 
 /* Opens path (dataset for HDF5): rank 0 detects the format and validates shape and dtype
- * (3 or 4 dims, >= 1 frame, frames at least min_hw x min_hw, a supported dtype) and reports
+ * (3 or 4 dims, >= 1 frame, frames at least min_hw x min_hw, a supported dtype) and that an
+ * HDF5 dataset's virtual sources and external raw files exist and cover it, and reports
  * problems once; the metadata are broadcast and every rank opens the file read-only.
  * Returns the same status on every rank. Collective. */
 int sf_source_open(MPI_Comm comm, const char *path, const char *dataset, size_t min_hw,
@@ -53,8 +54,8 @@ const sf_source_meta *sf_source_get_meta(const sf_source *s);
 size_t sf_source_unit_elems(const sf_source *s);
 
 /* Reads units [first, first+count) into buf as float32 (count*h*w*c). Every rank calls it
- * at the same step; count may be 0. Returns 0 or SF_ERR_IO (agreed across ranks).
- * Collective. */
+ * at the same step; count may be 0. Returns 0 or SF_ERR_IO (agreed across ranks, reported
+ * once), also when a file of an HDF5 input has shrunk since it was opened. Collective. */
 int sf_source_read(sf_source *s, size_t first, size_t count, float *buf);
 
 /* As sf_source_read for a batch [core_first, core_first+core_count) read together with its
