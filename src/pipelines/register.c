@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli_args.h"
+#include "io/h5_storage.h"
 #include "io/h5_util.h"
 #include "kernels/dtype_convert.h"
 #include "kernels/warp_shift.h"
@@ -444,6 +445,11 @@ static int load_reference_file(reg_job *j, float *ref) {
     SF_CHECK(H5Lexists(f, ds, H5P_DEFAULT) > 0, SF_ERR_INPUT, "%s: no dataset %s", path, ds);
     d = H5Dopen2(f, ds, H5P_DEFAULT);
     SF_CHECK(d >= 0, SF_ERR_INPUT, "%s:%s: cannot open the dataset", path, ds);
+    {
+      char name[4200];
+      snprintf(name, sizeof name, "%s:%s", path, ds);
+      SF_CALL(sf_h5_check_storage(f, d, path, name, NULL));
+    }
     sp = H5Dget_space(d);
     hsize_t dims[4] = {0, 0, 1, 1};
     int nd = H5Sget_simple_extent_ndims(sp);

@@ -79,6 +79,7 @@ typedef struct sl_job {
   size_t bad_unit;            /* first unit with a non-finite voxel (SIZE_MAX: none) */
   size_t bad_pos;
   size_t err_unit;            /* first unit whose read failed */
+  int err_code;               /* its status: bad input (2) or a read that failed (3) */
   char err_msg[1024];
   /* statistics */
   sl_ustat *ustat;            /* nunits */
@@ -286,7 +287,10 @@ static int sl_read(void *ctx, size_t first, size_t count, size_t core_first, siz
       size_t b = run_end < core_first + core_count ? run_end : core_first + core_count;
       if (a < b) status = read_run(j, c, a - k->unit0, b - a, 1, lab + (a - core_first) * j->ue);
     }
-    if (status < 0) j->err_unit = u;
+    if (status < 0) {
+      j->err_unit = u;
+      j->err_code = status;
+    }
     u = run_end;
   }
   sf_error_defer(NULL, 0);
@@ -298,7 +302,8 @@ static int agree_read_errors(sl_job *j) {
   unsigned long long e = sf_mpi_min_u64(j->err_unit == SIZE_MAX ? ~0ull : j->err_unit, j->comm);
   if (e != ~0ull) {
     if (e == j->err_unit) sf_error_print(j->err_msg[0] ? j->err_msg : "reading a volume failed");
-    return SF_ERR_INPUT;
+    int code = sf_mpi_agree(e == j->err_unit ? j->err_code : 0, j->comm);
+    return code < 0 ? code : SF_ERR_INPUT;
   }
   unsigned long long b = sf_mpi_min_u64(j->bad_unit == SIZE_MAX ? ~0ull : j->bad_unit, j->comm);
   if (b != ~0ull) {
@@ -1034,7 +1039,9 @@ int sf_cmd_slices(int argc, char **argv) {
     sf_vol_close(&j->img);
     sf_vol_close(&j->lab);
     if (status < 0) {
-      agree_read_errors(j); /* a read error held during the pass is reported here, once */
+      /* a read error held during the pass is reported here, once, with its own code */
+      int rc = agree_read_errors(j);
+      if (rc < 0) status = rc;
       goto cleanup;
     }
   }

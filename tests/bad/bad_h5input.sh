@@ -35,11 +35,13 @@ want_code=0 want_msg=""
 case "$case_" in
   userblock | vds | external | fill) ;;
   external-short) want_code=2; want_msg="vol.h5:/data: external raw data file vol.raw is shorter than the dataset" ;;
+  ref-vds-missing) want_code=2; want_msg="vol.h5:/data: source file src1.h5 of the virtual dataset is missing" ;;
   vds-missing)    want_code=2; want_msg="vol.h5:/data: source file src1.h5 of the virtual dataset is missing" ;;
   vds-short)      want_code=2; want_msg="vol.h5:/data: source src1.h5:part of the virtual dataset is 10x48x56, smaller than the 14x48x56" ;;
   truncated-running)
     want_code=3
-    want_msg="vol.h5:/data: the file shrank from [0-9]+ to [0-9]+ bytes while frames [0-9]+-[0-9]+ were read .*frames [0-9]+-599 lie past its new end" ;;
+    want_msg="vol.h5:/data: the file shrank from [0-9]+ to [0-9]+ bytes while frames [0-9]+-[0-9]+ were read .*frames [0-9]+-599 lie past its new end"
+    [ "$cmd" = slices ] && want_msg="vol.h5:/data: .*vol.h5 shrank from [0-9]+ to [0-9]+ bytes while the job ran .*voxels" ;;
   *) fail "unknown case $case_" ;;
 esac
 
@@ -52,14 +54,33 @@ if [ "$case_" = truncated-running ]; then
   rm -f "$dir/synth.h5"
   size=$(stat -c %s "$dir/case/vol.h5")
   out="$dir/out/result.h5"
-  run "$dir/case" "$out" --buffer-size 4 --reference-frames 0:3 --threads 1 --cc-up 1000 &
-  pid=$!
-  for _ in $(seq 300); do sleep 0.1; [ -e "$out.partial" ] && break; done
-  sleep 0.5
-  kill -0 "$pid" 2>/dev/null || fail "$case_: the job ended before the file was cut; make it slower"
-  truncate -s $((size * 4 / 10)) "$dir/case/vol.h5"
+  if [ "$cmd" = slices ]; then
+    # slices is fast: its ranks are stopped (SIGSTOP) once the output exists, the file is
+    # cut, and they go on (the output pass reads every slab again).
+    run "$dir/case" "$out" --axis 0 --buffer-size 8 &
+    pid=$!
+    for _ in $(seq 600); do [ -e "$out.partial" ] && break; sleep 0.01; done
+    pkill -STOP -f "$SLABFLOW slices" || true
+    kill -0 "$pid" 2>/dev/null || fail "$case_: the job ended before the file was cut"
+    truncate -s $((size * 4 / 10)) "$dir/case/vol.h5"
+    pkill -CONT -f "$SLABFLOW slices" || true
+  else
+    run "$dir/case" "$out" --buffer-size 4 --reference-frames 0:3 --threads 1 --cc-up 1000 &
+    pid=$!
+    for _ in $(seq 300); do sleep 0.1; [ -e "$out.partial" ] && break; done
+    sleep 0.5
+    kill -0 "$pid" 2>/dev/null || fail "$case_: the job ended before the file was cut; make it slower"
+    truncate -s $((size * 4 / 10)) "$dir/case/vol.h5"
+  fi
   before=$(inputs)
   set +e; wait "$pid"; code=$?; set -e
+  cat "$dir/stderr" >&2
+elif [ "$case_" = ref-vds-missing ]; then
+  # a good video, and a reference file whose virtual source is missing
+  gen make vds-missing "$dir"
+  before=$(inputs)
+  out="$dir/out/result.h5"
+  set +e; run "$dir/plain" "$out" --reference-file "$dir/case/vol.h5:/data"; code=$?; set -e
   cat "$dir/stderr" >&2
 else
   gen make "$case_" "$dir"

@@ -18,3 +18,7 @@ add_test(NAME bad.input.truncated-running
          COMMAND bash ${SF_H5IN} truncated-running ${SF_WORK}/badin-truncated-running 2 register)
 set_tests_properties(bad.input.fill.np1 bad.input.fill.np2 bad.input.fill.np3 bad.input.fill.np4
                      PROPERTIES TIMEOUT 180)
+add_test(NAME bad.input.slices-truncated-running
+         COMMAND bash ${SF_H5IN} truncated-running ${SF_WORK}/badin-slices-truncated-running 2 slices)
+add_test(NAME bad.input.ref-vds-missing
+         COMMAND bash ${SF_H5IN} ref-vds-missing ${SF_WORK}/badin-ref-vds-missing 2 register)
