@@ -222,7 +222,9 @@ static int ensure_open(sl_job *j, size_t c, int label) {
   int status = sf_vol_open(label ? j->cases[c].label : j->cases[c].image,
                            label ? 0 : 2 * j->o.window, v); /* a batch steps back 2K planes */
   if (status == 0) *cur = (long)c;
-  return status;
+  /* Every volume opened when the cases were probed: one that no longer does has changed
+   * while the job ran (truncated, replaced), a failure of I/O rather than bad input. */
+  return status == SF_ERR_INPUT ? SF_ERR_IO : status;
 }
 
 /* Reads n image (or label: int32) slices starting at slice t of case c into dst with unit
