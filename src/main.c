@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "io/h5_util.h"
+#include "mpi/h5_output.h"
 #include "mpi/mpi_agree.h"
 #include "pipelines/pipelines.h"
 #include "sf_error.h"
@@ -47,6 +48,10 @@ int main(int argc, char **argv) {
       sf_error_report(SF_ERR_USAGE, NULL, 0, NULL, "unknown command '%s' (see slabflow --help)", cmd);
     status = SF_ERR_USAGE;
   }
+  /* No rank exits before rank 0 has let go of the output lock: mpirun kills the other ranks
+   * as soon as one exits with an error. */
+  sf_output_release_lock();
+  MPI_Barrier(MPI_COMM_WORLD);
   MPI_Finalize();
   return sf_exit_code(status);
 }

@@ -46,6 +46,8 @@ static void unlock_output(void) {
   g_lock_fd = -1;
 }
 
+void sf_output_release_lock(void) { unlock_output(); }
+
 /* The holder a lock file names ("slabflow pid N on HOST"), for messages. */
 static void lock_holder(char *held, size_t n, long *pid, char *host, size_t nhost) {
   FILE *f = fopen(g_lock, "r");

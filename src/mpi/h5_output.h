@@ -18,6 +18,11 @@ typedef struct sf_output sf_output;
 int sf_output_check_path(MPI_Comm comm, const char *out_path, const char *const *inputs,
                          size_t n_inputs);
 
+/* Removes the output lock this process holds, if any (it goes at exit anyway: called before
+ * the ranks exit, so that a launcher that kills the others once one rank has exited with an
+ * error cannot leave the lock file behind). Local. */
+void sf_output_release_lock(void);
+
 /* Creates out_path + ".partial" (truncating a stale one) with the MPI-IO driver and a
  * /slabflow/done mark per segment (n_segments, uint8, 0 = not done). Collective. */
 int sf_output_create(MPI_Comm comm, const char *out_path, size_t n_segments, sf_output **out);

@@ -19,7 +19,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # sf_check_failed_run CASE CODE WANT_CODE WANT_MSG STDERR OUT: the outcome every bad-input run
 # must have: not hung (timeout's 124), the expected exit code, exactly one
-# `slabflow: error: rank R: ...` line matching WANT_MSG, and no OUT.partial left behind.
+# `slabflow: error: rank R: ...` line matching WANT_MSG, and no OUT.partial or OUT.lock left
+# behind.
 sf_check_failed_run() {
   local case_=$1 code=$2 want_code=$3 want_msg=$4 err=$5 out=$6 n
   [ "$code" -ne 124 ] || fail "$case_: timed out (a rank hung)"
@@ -28,4 +29,5 @@ sf_check_failed_run() {
   [ "$n" -eq 1 ] || fail "$case_: expected exactly one error line, found $n"
   grep -Eq "^slabflow: error: rank [0-9]+: .*$want_msg" "$err" || fail "$case_: message does not match /$want_msg/"
   [ ! -e "$out.partial" ] || fail "$case_: $out.partial left behind"
+  [ ! -e "$out.lock" ] || fail "$case_: $out.lock left behind"
 }
