@@ -52,7 +52,7 @@ int sf_cli_double(int verbose, const char *opt, const char *s, double min, doubl
   char *end = NULL;
   errno = 0;
   double v = s && !strpbrk(s, "xX") ? strtod(s, &end) : NAN; /* decimal only: no hex floats */
-  if (!s || !*s || errno || *end || !isfinite(v) || v < min || v > max)
+  if (!s || !*s || !end || errno || *end || !isfinite(v) || v < min || v > max)
     return sf_cli_usage_error(verbose, "%s: expected a number from %g to %g, got '%s'", opt, min,
                               max, s ? s : "");
   *out = v;

@@ -162,13 +162,7 @@ esac
 # A previous output must survive; a directory output (synth volumes) must not appear.
 prev=""
 if [ "$out" = "$dir/out.h5" ]; then echo "previous result" > "$out"; prev=$(md5sum < "$out"); fi
-# every input file with its md5 (a link: with its target), one line each
-inputs() {
-  find "$dir" \( -type f -o -type l \) ! -name out.h5 ! -name stderr ! -name stdout -exec sh -c \
-    'for f; do if [ -L "$f" ]; then echo "$f -> $(readlink "$f")"; else echo "$f $(md5sum < "$f")"; fi; done' \
-    _ {} + | sort
-}
-before=$(inputs)
+before=$(sf_snapshot "$dir")
 set +e
 OMP_NUM_THREADS=1 timeout 120 mpirun -np "$np" --oversubscribe --bind-to none \
   "$SLABFLOW" "${cmd[@]}" 2> "$dir/stderr" > "$dir/stdout"
@@ -185,5 +179,5 @@ for f in "$out" "$out.partial"; do
   [ ! -f "$f" ] || [ "$("$SF_H5CHECK" attr "$f" complete 2>/dev/null || true)" != 1 ] ||
     fail "$case_: $f says complete=1"
 done
-[ "$(inputs)" = "$before" ] || fail "$case_: an input was modified"
+[ "$(sf_snapshot "$dir")" = "$before" ] || fail "$case_: an input was modified"
 echo "ok: $case_ -> exit $code: $(grep '^slabflow: error:' "$dir/stderr")"

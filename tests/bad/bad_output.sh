@@ -10,21 +10,18 @@ rm -rf "$dir" && mkdir -p "$dir"
 cd "$dir"
 run() { OMP_NUM_THREADS=1 timeout 120 mpirun -np "$np" --oversubscribe --bind-to none "$SLABFLOW" "$@"; }
 video() { "$SLABFLOW" synth video -o "$1" --frames "${2:-12}" --height "${3:-48}" --width "${3:-56}" --seed 2 >/dev/null; }
-# md5 of every file under the case directory but the run's own outputs and logs.
-sums() { find . \( -type f -o -type l \) ! -name 'out*' ! -name 'std*' ! -name '*.log' -print0 |
-           sort -z | xargs -0 -r md5sum -b 2>/dev/null; }
 volumes() { # DIR: an nnU-Net folder with 2 cases of 64x64x32
   "$SLABFLOW" synth volumes -o "$1" --cases 2 --size 64 64 32 --seed 3 >/dev/null
 }
 # expect_refused CODE MSG OUT CMD...: the failed-run outcome, inputs unchanged, no lock left.
 expect_refused() {
   local want_code=$1 want_msg=$2 out=$3 code before; shift 3
-  before=$(sums)
+  before=$(sf_snapshot .)
   set +e; run "$@" 2> stderr > stdout; code=$?; set -e
   cat stderr >&2
   # (where OUT.partial is itself an input, it must stay: sums checks it)
   sf_check_failed_run "$case_" "$code" "$want_code" "$want_msg" stderr "$out${partial_is_input:+.none}"
-  [ "$(sums)" = "$before" ] || fail "$case_: an input file was modified"
+  [ "$(sf_snapshot .)" = "$before" ] || fail "$case_: an input file was modified"
   [ ! -e "$out.lock" ] || [ -n "${keep_lock:-}" ] || fail "$case_: $out.lock left behind"
   echo "ok: $case_ -> exit $code: $(grep '^slabflow: error:' stderr)"
 }

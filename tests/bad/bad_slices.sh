@@ -33,7 +33,7 @@ case "$case_" in
 esac
 prev=""
 echo "previous result" > "$out"; prev=$(md5sum < "$out")
-before=$(find "$dir" -type f ! -name out.h5 -exec md5sum {} + | sort)
+before=$(sf_snapshot "$dir")
 set +e
 OMP_NUM_THREADS=1 timeout 120 mpirun -np "$np" --oversubscribe --bind-to none \
   "$SLABFLOW" slices "$in" -o "$out" --buffer-size 3 "${extra[@]}" 2> "$dir/stderr" > "$dir/stdout"
@@ -42,6 +42,5 @@ set -e
 cat "$dir/stderr" >&2
 sf_check_failed_run "$case_" "$code" "$want_code" "$want_msg" "$dir/stderr" "$out"
 [ "$(md5sum < "$out")" = "$prev" ] || fail "$case_: the previous output was damaged"
-after=$(find "$dir" -type f ! -name out.h5 ! -name stderr ! -name stdout -exec md5sum {} + | sort)
-[ "$before" = "$after" ] || fail "$case_: the input was modified"
+[ "$(sf_snapshot "$dir")" = "$before" ] || fail "$case_: the input was modified"
 echo "ok: $case_ -> exit $code: $(grep '^slabflow: error:' "$dir/stderr")"

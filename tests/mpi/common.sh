@@ -31,3 +31,13 @@ sf_check_failed_run() {
   [ ! -e "$out.partial" ] || fail "$case_: $out.partial left behind"
   [ ! -e "$out.lock" ] || fail "$case_: $out.lock left behind"
 }
+
+# sf_snapshot DIR: every file and symbolic link under DIR but a run's own output (out.h5,
+# out.h5.*) and logs (stderr, stdout, *.log), one line each: a file with its md5, a link with
+# its target. Taken before and after a run to show that no input changed.
+sf_snapshot() {
+  find "$1" \( -type f -o -type l \) ! -name 'out.h5' ! -name 'out.h5.*' ! -name stderr \
+    ! -name stdout ! -name '*.log' -exec sh -c \
+    'for f; do if [ -L "$f" ]; then echo "$f -> $(readlink "$f")"; else echo "$f $(md5sum < "$f")"; fi; done' \
+    _ {} + | sort
+}
