@@ -238,6 +238,15 @@ static int upsampled_peak(const sf_xcorr_plan *p, sf_xcorr_ws *ws, double px, do
   return bi == 0 || bj == 0 || bi + 1 == n || bj + 1 == n;
 }
 
+/* Whether the normalised cross-power spectrum is zero everywhere: a frame or a reference
+ * without contrast (never-written data at the fill value, say). Kept out of line so that
+ * sf_xcorr_execute compiles to the same code, and its shifts to the same bytes, as before. */
+__attribute__((noinline)) static int spectrum_is_flat(const float complex *spec, size_t n) {
+  size_t i = 0;
+  while (i < n && spec[i] == 0.0f) i++;
+  return i == n;
+}
+
 void sf_xcorr_execute(const sf_xcorr_plan *p, sf_xcorr_ws *ws, const float *frame, float shift[2]) {
   const size_t h = p->h, w = p->w, wc = p->wc, nsp = h * wc;
   windowed_spectrum(p, ws, frame);
@@ -265,4 +274,7 @@ void sf_xcorr_execute(const sf_xcorr_plan *p, sf_xcorr_ws *ws, const float *fram
   if (edge) upsampled_peak(p, ws, bx, by, &bx, &by);
   shift[0] = (float)bx;
   shift[1] = (float)by;
+  /* No contrast, no shift: over a flat correlation the peak search would return a corner
+   * of the refinement grid (-1.2 px). */
+  if (spectrum_is_flat(ws->spec, nsp)) shift[0] = shift[1] = 0.0f;
 }

@@ -134,6 +134,29 @@ static void test_xcorr_identical(void) {
   free(ref);
 }
 
+/* A frame without contrast (constant, e.g. never-written data) against any reference, and a
+ * constant reference, give no shift rather than a corner of the refinement grid. */
+static void test_xcorr_flat(void) {
+  size_t h = 64, w = 64;
+  float *ref = malloc(sizeof(float) * h * w), *flat = malloc(sizeof(float) * h * w);
+  for (size_t i = 0; i < h * w; i++) flat[i] = 7.0f;
+  render_shifted(h, w, 11, 0, 0, ref);
+  for (int r = 0; r < 2; r++) {
+    sf_xcorr_plan *p = NULL;
+    sf_xcorr_ws *ws = NULL;
+    CU_ASSERT_FATAL(sf_xcorr_plan_create(h, w, 20, 1.0f, &p) == 0);
+    CU_ASSERT_FATAL(sf_xcorr_ws_create(p, &ws) == 0);
+    sf_xcorr_set_reference(p, ws, r ? flat : ref);
+    float sh[2] = {1, 1};
+    sf_xcorr_execute(p, ws, r ? ref : flat, sh);
+    CU_ASSERT(sh[0] == 0.0f && sh[1] == 0.0f);
+    sf_xcorr_ws_destroy(&ws);
+    sf_xcorr_plan_destroy(&p);
+  }
+  free(ref);
+  free(flat);
+}
+
 static void test_xcorr_bad_plan(void) {
   sf_xcorr_plan *p = (sf_xcorr_plan *)1;
   CU_ASSERT(sf_xcorr_plan_create(2, 64, 1, 1.0f, &p) < 0);
@@ -246,6 +269,7 @@ int main(void) {
   CU_add_test(s, "xcorr subpixel, noisy", test_xcorr_subpixel_noisy);
   CU_add_test(s, "xcorr non-square", test_xcorr_nonsquare);
   CU_add_test(s, "xcorr rejects bad plans", test_xcorr_bad_plan);
+  CU_add_test(s, "xcorr without contrast gives zero", test_xcorr_flat);
   CU_add_test(s, "Keys cubic kernel values", test_keys_kernel);
   CU_add_test(s, "warp integer shift exact with reference fill", test_warp_integer_exact);
   CU_add_test(s, "warp subpixel: Keys and bilinear values", test_warp_subpixel);
