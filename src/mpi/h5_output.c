@@ -452,10 +452,9 @@ static int write_slab_strided(sf_output *o, hid_t d, const char *what, size_t fi
                                stall_seconds() + 2.0 * (o->rank < 30 ? o->rank : 30), &stalled);
   if (stalled) abort_stalled(o, what, rc < 0 ? why : NULL);
   if (status < 0) { /* one message: from the lowest rank whose write failed */
-    unsigned long long bad = sf_mpi_min_u64(rc < 0 ? (unsigned long long)o->rank : ~0ULL, o->comm);
-    if (rc < 0 && bad == (unsigned long long)o->rank)
-      sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__, "%s: writing %s failed: %s",
-                      o->partial, what, why);
+    char msg[PATH_MAX + 1024] = "";
+    if (rc < 0) snprintf(msg, sizeof msg, "%s: writing %.256s failed: %.512s", o->partial, what, why);
+    sf_mpi_report_lowest(rc < 0, msg, o->comm);
   }
   return status;
 }

@@ -32,6 +32,15 @@ int sf_mpi_agree_within(int status, MPI_Comm comm, double seconds, int *stalled)
   return done ? agreed : SF_ERR_IO;
 }
 
+void sf_mpi_report_lowest(int failed, const char *msg, MPI_Comm comm) {
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  int who = failed ? rank : size, lowest = who;
+  MPI_Allreduce(&who, &lowest, 1, MPI_INT, MPI_MIN, comm);
+  if (failed && lowest == rank) sf_error_print(msg && *msg ? msg : "an operation failed");
+}
+
 unsigned long long sf_mpi_min_u64(unsigned long long v, MPI_Comm comm) {
   unsigned long long r = v;
   MPI_Allreduce(&v, &r, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, comm);

@@ -16,6 +16,10 @@ int sf_mpi_agree(int status, MPI_Comm comm);
  * comm must then not be used again. Collective. */
 int sf_mpi_agree_within(int status, MPI_Comm comm, double seconds, int *stalled);
 
+/* After an agreement that failed: the lowest rank with failed != 0 prints msg as the run's
+ * one error message (msg as held by sf_error_defer; NULL or empty: a generic line). Collective. */
+void sf_mpi_report_lowest(int failed, const char *msg, MPI_Comm comm);
+
 /* Smallest value of v over all ranks (e.g. the first bad unit index). Collective. */
 unsigned long long sf_mpi_min_u64(unsigned long long v, MPI_Comm comm);
 

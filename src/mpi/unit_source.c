@@ -41,7 +41,6 @@ static int sniff(const char *path) {
   if (n >= 4 && ((b[0] == 'I' && b[1] == 'I' && (b[2] == 42 || b[2] == 43) && b[3] == 0) ||
                  (b[0] == 'M' && b[1] == 'M' && b[2] == 0 && (b[3] == 42 || b[3] == 43))))
     return 2;
-  if (n == 8 && memcmp(b, "\211HDF\r\n\032\n", 8) == 0) return 1;
   return sf_h5_has_signature(path) > 0 ? 1 : 0;
 }
 
@@ -313,11 +312,7 @@ static int read_hdf5_agreed(sf_source *s, size_t first, size_t count, float *buf
   int rc = read_hdf5(s, first, count, buf);
   sf_error_defer(NULL, 0);
   int agreed = sf_mpi_agree(rc, s->comm);
-  if (agreed < 0) {
-    int who = rc < 0 ? s->rank : s->size, lowest = who;
-    MPI_Allreduce(&who, &lowest, 1, MPI_INT, MPI_MIN, s->comm);
-    if (lowest == s->rank) sf_error_print(msg[0] ? msg : "reading the input failed");
-  }
+  if (agreed < 0) sf_mpi_report_lowest(rc < 0, msg[0] ? msg : "reading the input failed", s->comm);
   return agreed;
 }
 
