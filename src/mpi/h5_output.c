@@ -453,7 +453,8 @@ static int write_slab_strided(sf_output *o, hid_t d, const char *what, size_t fi
   if (stalled) abort_stalled(o, what, rc < 0 ? why : NULL);
   if (status < 0) { /* one message: from the lowest rank whose write failed */
     char msg[PATH_MAX + 1024] = "";
-    if (rc < 0) snprintf(msg, sizeof msg, "%s: writing %.256s failed: %.512s", o->partial, what, why);
+    if (rc < 0)
+      snprintf(msg, sizeof msg, "%s: writing %.256s failed: %.512s", o->partial, what, why);
     sf_mpi_report_lowest(rc < 0, msg, o->comm);
   }
   return status;
