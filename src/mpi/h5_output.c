@@ -191,6 +191,15 @@ cleanup:
   return status;
 }
 
+/* Bytes free for unprivileged writers on the file system of path, or -1 when unknown: a
+ * file system that reports no size at all (ramfs, some FUSE and network file systems) says
+ * nothing about its free space. Local. */
+static double free_bytes(const char *path) {
+  struct statvfs vs;
+  if (statvfs(path, &vs) != 0 || vs.f_blocks == 0) return -1;
+  return (double)vs.f_bavail * (double)vs.f_frsize;
+}
+
 /* Reserves disk space for the whole file as it will be once the datasets counted in
  * data_bytes exist, plus room for metadata, before HDF5 allocates any of it: a full disk is
  * then found at creation, in seconds, and never in the middle of a write or of HDF5's close
@@ -213,9 +222,8 @@ static int reserve_space(sf_output *o) {
   if (o->rank == 0) {
     int fd = open(o->partial, O_WRONLY | O_CREAT, 0644), rc = -1, err = errno;
     struct stat st = {0};
-    struct statvfs vs;
     double held = fd >= 0 && fstat(fd, &st) == 0 ? (double)st.st_blocks * 512.0 : 0;
-    double avail = statvfs(o->partial, &vs) == 0 ? (double)vs.f_bavail * (double)vs.f_frsize : -1;
+    double avail = free_bytes(o->partial);
     /* Asked only where the space looks free: a refused fallocate may keep the blocks it got
      * (ext4 does), filling the disk for everyone until the file goes. */
     if (fd >= 0 && avail >= 0 && avail + held < (double)want) {
@@ -228,9 +236,9 @@ static int reserve_space(sf_output *o) {
     }
     if (fd >= 0) close(fd);
     o->held = rc == 0;
-    if (rc != 0 && (err == EOPNOTSUPP || err == ENOSYS) && avail >= 0 &&
-        avail + held >= (double)want)
-      rc = 0; /* cannot reserve here, but the space is free now */
+    if (rc != 0 && (err == EOPNOTSUPP || err == ENOSYS) &&
+        (avail < 0 || avail + held >= (double)want))
+      rc = 0; /* cannot reserve here, but the space is free now (or its size unknown) */
     if (rc != 0) {
       char need[32], free_[32];
       sf_mem_text((uint64_t)want, need, sizeof need);
@@ -375,8 +383,8 @@ cleanup:
 
 /* Less than 1 MiB free for unprivileged writers where the file lies. Local. */
 static int disk_nearly_full(const char *path) {
-  struct statvfs vs;
-  return statvfs(path, &vs) == 0 && (double)vs.f_bavail * (double)vs.f_frsize < 1048576.0;
+  double avail = free_bytes(path);
+  return avail >= 0 && avail < 1048576.0;
 }
 
 /* Seconds a rank waits for the others after a collective write before it takes the job as

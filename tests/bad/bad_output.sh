@@ -168,5 +168,16 @@ EOF
       h5diff solo.h5 disk/out.h5 "$ds" >/dev/null || fail "$case_: $ds differs from a run on a roomy disk"
     done
     echo "ok: $case_: complete and equal after the disk filled" ;;
+  no-size-fs)   # a file system that reports no size and cannot fallocate (ramfs): the run goes on
+    video in.h5 40 64
+    run register in.h5 -o solo.h5 --method rigid >/dev/null 2>&1
+    mkdir -p disk
+    if ! mount -t ramfs ramfs disk 2>/dev/null; then echo "skip: cannot mount a ramfs here"; exit 77; fi
+    trap 'umount -l "$dir/disk" 2>/dev/null || true' EXIT
+    run register in.h5 -o disk/out.h5 --method rigid > run.log 2>&1 || { cat run.log >&2; fail "$case_: refused on ramfs"; }
+    for ds in /registered /shifts /reference; do
+      h5diff solo.h5 disk/out.h5 "$ds" >/dev/null || fail "$case_: $ds differs from a run on a disk"
+    done
+    echo "ok: $case_: complete and equal on a file system without size or fallocate" ;;
   *) fail "unknown case $case_" ;;
 esac

@@ -3,7 +3,7 @@
 set(SF_BADOUT ${CMAKE_CURRENT_SOURCE_DIR}/bad/bad_output.sh)
 foreach(c reg-partial-is-input reg-out-is-reference reg-out-links-to-input reg-partial-hardlink
           slices-out-is-volume slices-out-is-h5-volume slices-out-is-manifest slices-out-is-label
-          slices-partial-is-image second-run stale-lock disk-filled-by-others)
+          slices-partial-is-image second-run stale-lock disk-filled-by-others no-size-fs)
   add_test(NAME bad.output.${c} COMMAND bash ${SF_BADOUT} ${c} ${SF_WORK}/badout-${c} 2)
 endforeach()
 foreach(c disk-small-register disk-small-slices disk-fills-register disk-fills-slices)
