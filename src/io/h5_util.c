@@ -40,10 +40,11 @@ sf_dtype sf_h5_dtype_of(hid_t type, char *name, size_t n) {
   if (cls == H5T_INTEGER) {
     H5T_sign_t sg = H5Tget_sign(type);
     snprintf(name, n, "%sint%zu", sg == H5T_SGN_NONE ? "u" : "", sz * 8);
-    if (sg == H5T_SGN_NONE && sz == 1) return SF_DTYPE_U8;
-    if (sg == H5T_SGN_NONE && sz == 2) return SF_DTYPE_U16;
-    if (sg != H5T_SGN_NONE && sz == 2) return SF_DTYPE_I16;
-    return SF_DTYPE_NONE;
+    static const sf_dtype u[9] = {
+        [1] = SF_DTYPE_U8, [2] = SF_DTYPE_U16, [4] = SF_DTYPE_U32, [8] = SF_DTYPE_U64};
+    static const sf_dtype i[9] = {
+        [1] = SF_DTYPE_I8, [2] = SF_DTYPE_I16, [4] = SF_DTYPE_I32, [8] = SF_DTYPE_I64};
+    return sz <= 8 ? (sg == H5T_SGN_NONE ? u : i)[sz] : SF_DTYPE_NONE;
   }
   if (cls == H5T_FLOAT) {
     snprintf(name, n, "float%zu", sz * 8);
@@ -51,15 +52,15 @@ sf_dtype sf_h5_dtype_of(hid_t type, char *name, size_t n) {
     if (sz == 8) return SF_DTYPE_F64;
     return SF_DTYPE_NONE;
   }
-  const char *cn = cls == H5T_STRING     ? "string"
-                   : cls == H5T_COMPOUND ? "compound"
-                   : cls == H5T_ENUM     ? "enum"
-                   : cls == H5T_ARRAY    ? "array"
-                   : cls == H5T_BITFIELD ? "bitfield"
-                   : cls == H5T_OPAQUE   ? "opaque"
+  const char *cn = cls == H5T_STRING      ? "string"
+                   : cls == H5T_COMPOUND  ? "compound"
+                   : cls == H5T_ENUM      ? "enum"
+                   : cls == H5T_ARRAY     ? "array"
+                   : cls == H5T_BITFIELD  ? "bitfield"
+                   : cls == H5T_OPAQUE    ? "opaque"
                    : cls == H5T_REFERENCE ? "reference"
-                   : cls == H5T_VLEN     ? "variable-length"
-                                         : "unknown";
+                   : cls == H5T_VLEN      ? "variable-length"
+                                          : "unknown";
   snprintf(name, n, "%s", cn);
   return SF_DTYPE_NONE;
 }
@@ -71,6 +72,11 @@ hid_t sf_h5_native_type(sf_dtype t) {
   case SF_DTYPE_I16: return H5T_NATIVE_INT16;
   case SF_DTYPE_F32: return H5T_NATIVE_FLOAT;
   case SF_DTYPE_F64: return H5T_NATIVE_DOUBLE;
+  case SF_DTYPE_I8: return H5T_NATIVE_INT8;
+  case SF_DTYPE_I32: return H5T_NATIVE_INT32;
+  case SF_DTYPE_U32: return H5T_NATIVE_UINT32;
+  case SF_DTYPE_I64: return H5T_NATIVE_INT64;
+  case SF_DTYPE_U64: return H5T_NATIVE_UINT64;
   default: return H5I_INVALID_HID;
   }
 }

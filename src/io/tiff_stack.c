@@ -117,8 +117,13 @@ static sf_dtype dtype_of(unsigned bits, unsigned format) {
   if (format == SAMPLEFORMAT_UINT || format == SAMPLEFORMAT_VOID) {
     if (bits == 8) return SF_DTYPE_U8;
     if (bits == 16) return SF_DTYPE_U16;
+    if (bits == 32) return SF_DTYPE_U32;
+    if (bits == 64) return SF_DTYPE_U64;
   } else if (format == SAMPLEFORMAT_INT) {
+    if (bits == 8) return SF_DTYPE_I8;
     if (bits == 16) return SF_DTYPE_I16;
+    if (bits == 32) return SF_DTYPE_I32;
+    if (bits == 64) return SF_DTYPE_I64;
   } else if (format == SAMPLEFORMAT_IEEEFP) {
     if (bits == 32) return SF_DTYPE_F32;
     if (bits == 64) return SF_DTYPE_F64;
@@ -178,8 +183,8 @@ static int check_page(sf_tiff *t, size_t page, uint64_t fsize) {
   sf_dtype dt = dtype_of(bits, format);
   if (page == 0) {
     SF_CHECK(dt != SF_DTYPE_NONE, SF_ERR_INPUT,
-             "%s: unsupported sample type (%s); slabflow reads uint8, uint16, int16, float32 and "
-             "float64",
+             "%s: unsupported sample type (%s); slabflow reads 8- to 64-bit integers, "
+             "float32 and float64",
              path, describe_type(bits, format, tbuf, sizeof tbuf));
     t->width = w;
     t->height = h;

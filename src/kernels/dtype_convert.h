@@ -5,13 +5,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Every HDF5 integer and float type up to 64 bits (float16 aside). */
 typedef enum {
   SF_DTYPE_NONE = 0,
   SF_DTYPE_U8,
   SF_DTYPE_U16,
   SF_DTYPE_I16,
   SF_DTYPE_F32,
-  SF_DTYPE_F64
+  SF_DTYPE_F64,
+  SF_DTYPE_I8,
+  SF_DTYPE_I32,
+  SF_DTYPE_U32,
+  SF_DTYPE_I64,
+  SF_DTYPE_U64
 } sf_dtype;
 
 /* Bytes per element of a dtype (0 for SF_DTYPE_NONE). */
@@ -24,7 +30,8 @@ const char *sf_dtype_name(sf_dtype t);
 void sf_dtype_to_float(sf_dtype t, const void *restrict src, float *restrict dst, size_t n);
 
 /* Converts n float32 values to type t: integers are rounded to nearest (ties to even) and
- * saturated to the type's range (NaN becomes 0); floats are copied. */
+ * saturated to the type's range (NaN becomes 0); floats are copied. 32- and 64-bit integers
+ * above 2^24 come back only as exactly as float32 holds them. */
 void sf_dtype_from_float(sf_dtype t, const float *restrict src, void *restrict dst, size_t n);
 
 /* Index of the first non-finite value among n floats, or n if all are finite. */

@@ -108,8 +108,8 @@ static int probe_hdf5(sf_source_meta *m, int *independent, sf_h5_files *files) {
   m->c = nd == 4 ? dims[3] : 1;
   m->dtype = sf_h5_dtype_of(t, tname, sizeof tname);
   SF_CHECK(m->dtype != SF_DTYPE_NONE, SF_ERR_INPUT,
-           "%s:%s: unsupported data type %s; slabflow reads uint8, uint16, int16, float32 and "
-           "float64",
+           "%s:%s: unsupported data type %s; slabflow reads 8- to 64-bit integers, "
+           "float32 and float64",
            m->path, m->dataset, tname);
   snprintf(name, sizeof name, "%s:%s", m->path, m->dataset);
   SF_CALL(sf_h5_check_storage(f, d, m->path, name, files));

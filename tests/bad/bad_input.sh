@@ -14,7 +14,7 @@ case "$case_" in
   missing-dataset) good "$in"; extra=(--dataset /movie); want_msg="in.h5: no dataset /movie \(the file has: /data, /truth\)" ;;
   2d)              "$SF_H5CHECK" mkbad 2d "$in"; want_msg="in.h5:/data: expected 3 or 4 dimensions .*found 2" ;;
   zero-frames)     "$SF_H5CHECK" mkbad zero-frames "$in"; want_msg="in.h5:/data: has 0 frames" ;;
-  dtype)           "$SF_H5CHECK" mkbad int32 "$in"; want_msg="in.h5:/data: unsupported data type int32" ;;
+  dtype)           "$SF_H5CHECK" mkbad float16 "$in"; want_msg="in.h5:/data: unsupported data type float16" ;;
   compound)        "$SF_H5CHECK" mkbad compound "$in"; want_msg="in.h5:/data: unsupported data type compound" ;;
   tiny)            "$SF_H5CHECK" mkbad tiny "$in"; want_msg="in.h5:/data: frames are 4x4 pixels" ;;
   truncated)       good "$dir/full.h5"; head -c 40000 "$dir/full.h5" > "$in"

@@ -7,7 +7,7 @@
  *                                             /truth/flow with BORDER px cropped; fails above
  *                                             MAXEPE or when EPE * RATIO > the zero-flow error
  *   sf_h5check attr FILE NAME                 prints a numeric attribute of /
- *   sf_h5check mkbad KIND FILE                KIND: 2d, zero-frames, int32, nan, float-ok,
+ *   sf_h5check mkbad KIND FILE                KIND: 2d, zero-frames, int32, float16, nan, float-ok,
  *                                             compound, tiny, ref-wrong-shape */
 #include <hdf5.h>
 #include <math.h>
@@ -164,6 +164,14 @@ static int cmd_mkbad(int argc, char **argv) {
   } else if (!strcmp(kind, "int32")) {
     hsize_t d[3] = {4, 64, 64};
     rc = write_ds(f, "/data", H5T_STD_I32LE, H5T_NATIVE_INT32, 3, d, NULL);
+  } else if (!strcmp(kind, "float16")) { /* IEEE half precision: a float type slabflow does not read */
+    hsize_t d[3] = {4, 64, 64};
+    hid_t ht = H5Tcopy(H5T_IEEE_F32LE);
+    H5Tset_fields(ht, 15, 10, 5, 0, 10);
+    H5Tset_size(ht, 2);
+    H5Tset_ebias(ht, 15);
+    rc = write_ds(f, "/data", ht, H5T_NATIVE_FLOAT, 3, d, NULL);
+    H5Tclose(ht);
   } else if (!strcmp(kind, "tiny")) {
     hsize_t d[3] = {4, 4, 4};
     rc = write_ds(f, "/data", H5T_STD_U16LE, H5T_NATIVE_UINT16, 3, d, NULL);

@@ -260,6 +260,44 @@ static void test_dtype_roundtrip(void) {
   CU_ASSERT(sf_dtype_size(SF_DTYPE_F64) == 8 && sf_dtype_size(SF_DTYPE_NONE) == 0);
 }
 
+/* The wide and signed 8-bit integers: ties to even, saturation at both ends (no overflowing
+ * cast even at the float32 values next to 2^31, 2^32, 2^63 and 2^64), NaN to 0, and a round
+ * trip through float of every value float32 holds exactly. */
+static void test_dtype_wide(void) {
+  float in[] = {-5.0f, 0.5f, 1.5f, 2.5f, NAN, -3e9f, 3e9f, 5e9f, 2147483520.0f, -2147483648.0f,
+                1e19f, -1e19f, 2e19f, 16777216.0f, 130.0f, -130.0f};
+  enum { N = sizeof in / sizeof *in };
+  int8_t i8[N];
+  int32_t i32[N];
+  uint32_t u32[N];
+  int64_t i64[N];
+  uint64_t u64[N];
+  sf_dtype_from_float(SF_DTYPE_I8, in, i8, N);
+  CU_ASSERT(i8[0] == -5 && i8[1] == 0 && i8[2] == 2 && i8[3] == 2 && i8[4] == 0 && i8[14] == 127 &&
+            i8[15] == -128);
+  sf_dtype_from_float(SF_DTYPE_I32, in, i32, N);
+  CU_ASSERT(i32[0] == -5 && i32[1] == 0 && i32[2] == 2 && i32[3] == 2 && i32[4] == 0);
+  CU_ASSERT(i32[5] == INT32_MIN && i32[6] == INT32_MAX && i32[8] == 2147483520 &&
+            i32[9] == INT32_MIN && i32[13] == 16777216);
+  sf_dtype_from_float(SF_DTYPE_U32, in, u32, N);
+  CU_ASSERT(u32[0] == 0 && u32[3] == 2 && u32[4] == 0 && u32[5] == 0 && u32[6] == 3000000000u &&
+            u32[7] == UINT32_MAX);
+  sf_dtype_from_float(SF_DTYPE_I64, in, i64, N);
+  CU_ASSERT(i64[0] == -5 && i64[7] == 5000000000LL && i64[10] == INT64_MAX && i64[11] == INT64_MIN);
+  sf_dtype_from_float(SF_DTYPE_U64, in, u64, N);
+  CU_ASSERT(u64[0] == 0 && u64[10] == 9999999980506447872ULL && u64[12] == UINT64_MAX);
+  float back[N];
+  sf_dtype_to_float(SF_DTYPE_I64, i64, back, N);
+  CU_ASSERT(back[7] == 5e9f && back[13] == 16777216.0f);
+  sf_dtype_to_float(SF_DTYPE_U32, u32, back, N);
+  CU_ASSERT(back[6] == 3e9f);
+  sf_dtype_to_float(SF_DTYPE_I8, i8, back, N);
+  CU_ASSERT(back[15] == -128.0f);
+  CU_ASSERT(sf_dtype_size(SF_DTYPE_I8) == 1 && sf_dtype_size(SF_DTYPE_U32) == 4 &&
+            sf_dtype_size(SF_DTYPE_U64) == 8);
+  CU_ASSERT(!strcmp(sf_dtype_name(SF_DTYPE_I32), "int32") && !strcmp(sf_dtype_name(SF_DTYPE_U64), "uint64"));
+}
+
 int main(void) {
   if (CU_initialize_registry() != CUE_SUCCESS) return 1;
   CU_pSuite s = CU_add_suite("kernels", NULL, NULL);
@@ -270,6 +308,7 @@ int main(void) {
   CU_add_test(s, "xcorr non-square", test_xcorr_nonsquare);
   CU_add_test(s, "xcorr rejects bad plans", test_xcorr_bad_plan);
   CU_add_test(s, "xcorr without contrast gives zero", test_xcorr_flat);
+  CU_add_test(s, "dtype conversions of the wide and 8-bit signed integers", test_dtype_wide);
   CU_add_test(s, "Keys cubic kernel values", test_keys_kernel);
   CU_add_test(s, "warp integer shift exact with reference fill", test_warp_integer_exact);
   CU_add_test(s, "warp subpixel: Keys and bilinear values", test_warp_subpixel);
