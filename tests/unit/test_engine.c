@@ -14,6 +14,7 @@
 #include "mpi/plan.h"
 #include "node/node_loop.h"
 #include "sf_error.h"
+#include "sf_cunit.h"
 
 static void test_plan_cover(void) {
   /* Every unit is owned exactly once, contiguously in rank order, for many shapes. */
@@ -305,19 +306,16 @@ static void test_exit_codes(void) {
 
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
-  if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-  CU_pSuite s = CU_add_suite("engine", NULL, NULL);
-  CU_add_test(s, "plan covers every unit once, in rank order", test_plan_cover);
-  CU_add_test(s, "plan leaves extra ranks idle", test_plan_idle_rank);
-  CU_add_test(s, "node loop reports the first failing unit", test_node_errors);
-  CU_add_test(s, "node loop runs a side task on the master while units run", test_node_side);
-  CU_add_test(s, "sweep defers each commit into the next compute", test_sweep_overlap);
-  CU_add_test(s, "ordered sum on one rank", test_ordered_sum_single);
-  CU_add_test(s, "exit codes", test_exit_codes);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned fails = CU_get_number_of_failures();
-  CU_cleanup_registry();
+  static const sf_test tests[] = {
+      {"plan covers every unit once, in rank order", test_plan_cover},
+      {"plan leaves extra ranks idle", test_plan_idle_rank},
+      {"node loop reports the first failing unit", test_node_errors},
+      {"node loop runs a side task on the master while units run", test_node_side},
+      {"sweep defers each commit into the next compute", test_sweep_overlap},
+      {"ordered sum on one rank", test_ordered_sum_single},
+      {"exit codes", test_exit_codes},
+      {NULL, NULL}};
+  int rc = sf_cunit_run("engine", tests);
   MPI_Finalize();
-  return fails ? 1 : 0;
+  return rc;
 }

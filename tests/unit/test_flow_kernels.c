@@ -15,6 +15,7 @@
 #include "kernels/flow_resample.h"
 #include "kernels/flow_warp.h"
 #include "sf_error.h"
+#include "sf_cunit.h"
 
 /* Deterministic uniform in [0,1). */
 static double urand(uint64_t *s) {
@@ -742,32 +743,28 @@ static void test_flow_stats(void) {
 }
 
 int main(void) {
-  if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-  CU_pSuite s = CU_add_suite("flow kernels", NULL, NULL);
-  CU_add_test(s, "resample: constant stays constant", test_resample_constant);
-  CU_add_test(s, "resample: same size is the identity", test_resample_identity);
-  CU_add_test(s, "resample: matches the 2-D double definition", test_resample_definition);
-  CU_add_test(s, "resample: Gaussian blur then Keys", test_resample_blur_then_keys);
-  CU_add_test(s, "resample: ramp to ramp", test_resample_ramp);
-  CU_add_test(s, "resample: bad sizes", test_resample_bad);
-  CU_add_test(s, "pyramid: worked examples", test_pyramid_examples);
-  CU_add_test(s, "pyramid: cap, clamp, rounding, bad input", test_pyramid_edge_cases);
-  CU_add_test(s, "gauss weights like scipy", test_gauss_weights);
-  CU_add_test(s, "smooth: matches direct 2-D convolution", test_smooth_matches_direct);
-  CU_add_test(s, "smooth: sigma 0 identity, bad sigma", test_smooth_identity_and_bad);
-  CU_add_test(s, "normalise and deinterleave", test_normalize_deinterleave);
-  CU_add_test(s, "median5: exact against qsort", test_median_exact);
-  CU_add_test(s, "median5: 0/1 patterns", test_median_patterns);
-  CU_add_test(s, "median5: all 0/1 column counts", test_median_zero_one_exhaustive);
-  CU_add_test(s, "warp: zero and integer flow exact, fill", test_warp_zero_and_integer);
-  CU_add_test(s, "warp: bounds, NaN, clipping", test_warp_bounds);
-  CU_add_test(s, "warp: ramp (bilinear exact, Keys known term)", test_warp_ramp);
-  CU_add_test(s, "warp: cubic values vs double", test_warp_cubic_values);
-  CU_add_test(s, "warp: interleaved channels", test_warp_channels);
-  CU_add_test(s, "flow stats by hand", test_flow_stats);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned fails = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return fails ? 1 : 0;
+  static const sf_test tests[] = {
+      {"resample: constant stays constant", test_resample_constant},
+      {"resample: same size is the identity", test_resample_identity},
+      {"resample: matches the 2-D double definition", test_resample_definition},
+      {"resample: Gaussian blur then Keys", test_resample_blur_then_keys},
+      {"resample: ramp to ramp", test_resample_ramp},
+      {"resample: bad sizes", test_resample_bad},
+      {"pyramid: worked examples", test_pyramid_examples},
+      {"pyramid: cap, clamp, rounding, bad input", test_pyramid_edge_cases},
+      {"gauss weights like scipy", test_gauss_weights},
+      {"smooth: matches direct 2-D convolution", test_smooth_matches_direct},
+      {"smooth: sigma 0 identity, bad sigma", test_smooth_identity_and_bad},
+      {"normalise and deinterleave", test_normalize_deinterleave},
+      {"median5: exact against qsort", test_median_exact},
+      {"median5: 0/1 patterns", test_median_patterns},
+      {"median5: all 0/1 column counts", test_median_zero_one_exhaustive},
+      {"warp: zero and integer flow exact, fill", test_warp_zero_and_integer},
+      {"warp: bounds, NaN, clipping", test_warp_bounds},
+      {"warp: ramp (bilinear exact, Keys known term)", test_warp_ramp},
+      {"warp: cubic values vs double", test_warp_cubic_values},
+      {"warp: interleaved channels", test_warp_channels},
+      {"flow stats by hand", test_flow_stats},
+      {NULL, NULL}};
+  return sf_cunit_run("flow kernels", tests);
 }

@@ -11,6 +11,7 @@
 
 #include "kernels/flow_solver.h"
 #include "sf_error.h"
+#include "sf_cunit.h"
 
 #define PI 3.14159265358979323846
 
@@ -616,24 +617,18 @@ static void test_asmooth_path(void) {
 }
 
 int main(void) {
-  if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-  CU_pSuite s = CU_add_suite("flow_solver", NULL, NULL);
-  if (!s) goto done;
-  CU_add_test(s, "gc tensor of quadratic images", test_tensor_gc_quadratic);
-  CU_add_test(s, "gray tensor of quadratic images", test_tensor_gray_quadratic);
-  CU_add_test(s, "identical frames give zero increments", test_identical_frames_zero);
-  CU_add_test(s, "constant shift recovered", test_shift_recovered);
-  CU_add_test(s, "smooth flow recovered", test_smooth_flow_recovered);
-  CU_add_test(s, "all float paths give the same bytes", test_paths_identical);
-  CU_add_test(s, "workspace reuse and oversize levels", test_workspace_reuse);
-  CU_add_test(s, "converged solution equals gs64", test_converged_equals_gs64);
-  CU_add_test(s, "red-black vs gs64", test_redblack_vs_gs64);
-  CU_add_test(s, "reference order follows gs64", test_reference_vs_gs64);
-  CU_add_test(s, "a_smooth != 1 path", test_asmooth_path);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-done:;
-  unsigned f = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return f ? 1 : 0;
+  static const sf_test tests[] = {
+      {"gc tensor of quadratic images", test_tensor_gc_quadratic},
+      {"gray tensor of quadratic images", test_tensor_gray_quadratic},
+      {"identical frames give zero increments", test_identical_frames_zero},
+      {"constant shift recovered", test_shift_recovered},
+      {"smooth flow recovered", test_smooth_flow_recovered},
+      {"all float paths give the same bytes", test_paths_identical},
+      {"workspace reuse and oversize levels", test_workspace_reuse},
+      {"converged solution equals gs64", test_converged_equals_gs64},
+      {"red-black vs gs64", test_redblack_vs_gs64},
+      {"reference order follows gs64", test_reference_vs_gs64},
+      {"a_smooth != 1 path", test_asmooth_path},
+      {NULL, NULL}};
+  return sf_cunit_run("flow_solver", tests);
 }

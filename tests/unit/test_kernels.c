@@ -10,6 +10,7 @@
 #include "kernels/dtype_convert.h"
 #include "kernels/warp_shift.h"
 #include "kernels/xcorr_rigid.h"
+#include "sf_cunit.h"
 
 /* Deterministic uniform in [0,1). */
 static double urand(uint64_t *s) {
@@ -299,23 +300,19 @@ static void test_dtype_wide(void) {
 }
 
 int main(void) {
-  if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-  CU_pSuite s = CU_add_suite("kernels", NULL, NULL);
-  CU_add_test(s, "xcorr integer shifts exact", test_xcorr_integer);
-  CU_add_test(s, "xcorr identical frames give zero", test_xcorr_identical);
-  CU_add_test(s, "xcorr subpixel, clean", test_xcorr_subpixel_clean);
-  CU_add_test(s, "xcorr subpixel, noisy", test_xcorr_subpixel_noisy);
-  CU_add_test(s, "xcorr non-square", test_xcorr_nonsquare);
-  CU_add_test(s, "xcorr rejects bad plans", test_xcorr_bad_plan);
-  CU_add_test(s, "xcorr without contrast gives zero", test_xcorr_flat);
-  CU_add_test(s, "dtype conversions of the wide and 8-bit signed integers", test_dtype_wide);
-  CU_add_test(s, "Keys cubic kernel values", test_keys_kernel);
-  CU_add_test(s, "warp integer shift exact with reference fill", test_warp_integer_exact);
-  CU_add_test(s, "warp subpixel: Keys and bilinear values", test_warp_subpixel);
-  CU_add_test(s, "dtype rounding and saturation", test_dtype_roundtrip);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned fails = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return fails ? 1 : 0;
+  static const sf_test tests[] = {
+      {"xcorr integer shifts exact", test_xcorr_integer},
+      {"xcorr identical frames give zero", test_xcorr_identical},
+      {"xcorr subpixel, clean", test_xcorr_subpixel_clean},
+      {"xcorr subpixel, noisy", test_xcorr_subpixel_noisy},
+      {"xcorr non-square", test_xcorr_nonsquare},
+      {"xcorr rejects bad plans", test_xcorr_bad_plan},
+      {"xcorr without contrast gives zero", test_xcorr_flat},
+      {"dtype conversions of the wide and 8-bit signed integers", test_dtype_wide},
+      {"Keys cubic kernel values", test_keys_kernel},
+      {"warp integer shift exact with reference fill", test_warp_integer_exact},
+      {"warp subpixel: Keys and bilinear values", test_warp_subpixel},
+      {"dtype rounding and saturation", test_dtype_roundtrip},
+      {NULL, NULL}};
+  return sf_cunit_run("kernels", tests);
 }

@@ -14,6 +14,7 @@
 #include "mpi/mem_check.h"
 #include "node/node_memory.h"
 #include "sf_error.h"
+#include "sf_cunit.h"
 
 static void test_u64_decimal(void) {
   uint64_t v = 0;
@@ -187,20 +188,17 @@ static void test_check_memory_one_rank(void) {
 
 int main(int argc, char **argv) {
   MPI_Init(&argc, &argv);
-  if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-  CU_pSuite s = CU_add_suite("limits", NULL, NULL);
-  CU_add_test(s, "--seed and other integers are decimal", test_u64_decimal);
-  CU_add_test(s, "sizes and doubles are decimal", test_size_and_double_decimal);
-  CU_add_test(s, "an option without its value is named", test_bad_option_names);
-  CU_add_test(s, "saturating size arithmetic", test_saturating_sizes);
-  CU_add_test(s, "memory budget adds up and saturates", test_budget);
-  CU_add_test(s, "memory amounts as text", test_mem_text);
-  CU_add_test(s, "node memory and RLIMIT_DATA", test_node_memory_rlimit);
-  CU_add_test(s, "memory check on one rank", test_check_memory_one_rank);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned fails = CU_get_number_of_failures();
-  CU_cleanup_registry();
+  static const sf_test tests[] = {
+      {"--seed and other integers are decimal", test_u64_decimal},
+      {"sizes and doubles are decimal", test_size_and_double_decimal},
+      {"an option without its value is named", test_bad_option_names},
+      {"saturating size arithmetic", test_saturating_sizes},
+      {"memory budget adds up and saturates", test_budget},
+      {"memory amounts as text", test_mem_text},
+      {"node memory and RLIMIT_DATA", test_node_memory_rlimit},
+      {"memory check on one rank", test_check_memory_one_rank},
+      {NULL, NULL}};
+  int rc = sf_cunit_run("limits", tests);
   MPI_Finalize();
-  return fails ? 1 : 0;
+  return rc;
 }

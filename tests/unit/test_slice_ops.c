@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/slice_ops.h"
+#include "sf_cunit.h"
 
 static void test_pad_table(void) {
   /* spec B5.30: k = 2, D = 4, centres 0 and 3, offsets -2..+2 (-1: a zero channel) */
@@ -127,17 +128,13 @@ static void test_stack(void) {
 }
 
 int main(void) {
-  if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-  CU_pSuite s = CU_add_suite("slice_ops", NULL, NULL);
-  CU_add_test(s, "context index maps (spec B5.30)", test_pad_table);
-  CU_add_test(s, "context of volumes thinner than the window", test_pad_thin);
-  CU_add_test(s, "numpy legacy permutation (seed 42)", test_numpy_permutation);
-  CU_add_test(s, "moments pool exactly, clipped and above-min", test_moments);
-  CU_add_test(s, "float keys keep order and round-trip", test_float_key);
-  CU_add_test(s, "normalised stack with zero channels", test_stack);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned fails = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return fails ? 1 : 0;
+  static const sf_test tests[] = {
+      {"context index maps (spec B5.30)", test_pad_table},
+      {"context of volumes thinner than the window", test_pad_thin},
+      {"numpy legacy permutation (seed 42)", test_numpy_permutation},
+      {"moments pool exactly, clipped and above-min", test_moments},
+      {"float keys keep order and round-trip", test_float_key},
+      {"normalised stack with zero channels", test_stack},
+      {NULL, NULL}};
+  return sf_cunit_run("slice_ops", tests);
 }
