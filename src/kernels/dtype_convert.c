@@ -34,6 +34,10 @@ const char *sf_dtype_name(sf_dtype t) {
   }
 }
 
+int sf_dtype_is_integer(sf_dtype t) {
+  return sf_dtype_size(t) > 0 && t != SF_DTYPE_F32 && t != SF_DTYPE_F64;
+}
+
 void sf_dtype_to_float(sf_dtype t, const void *restrict src, float *restrict dst, size_t n) {
   switch (t) {
   case SF_DTYPE_U8: {
@@ -98,6 +102,29 @@ void sf_dtype_to_float(sf_dtype t, const void *restrict src, float *restrict dst
   }
   default: break;
   }
+}
+
+void sf_dtype_to_double(sf_dtype t, const void *restrict src, double *restrict dst, size_t n) {
+#define SF_TO_DOUBLE(T)                                                                            \
+  do {                                                                                             \
+    const T *s_ = src;                                                                             \
+    for (size_t i = 0; i < n; i++)                                                                 \
+      dst[i] = (double)s_[i];                                                                      \
+  } while (0)
+  switch (t) {
+  case SF_DTYPE_U8: SF_TO_DOUBLE(uint8_t); break;
+  case SF_DTYPE_U16: SF_TO_DOUBLE(uint16_t); break;
+  case SF_DTYPE_I16: SF_TO_DOUBLE(int16_t); break;
+  case SF_DTYPE_F32: SF_TO_DOUBLE(float); break;
+  case SF_DTYPE_F64: SF_TO_DOUBLE(double); break;
+  case SF_DTYPE_I8: SF_TO_DOUBLE(int8_t); break;
+  case SF_DTYPE_I32: SF_TO_DOUBLE(int32_t); break;
+  case SF_DTYPE_U32: SF_TO_DOUBLE(uint32_t); break;
+  case SF_DTYPE_I64: SF_TO_DOUBLE(int64_t); break;
+  case SF_DTYPE_U64: SF_TO_DOUBLE(uint64_t); break;
+  default: break;
+  }
+#undef SF_TO_DOUBLE
 }
 
 /* Clamp, then round to nearest with ties to even; NaN maps to 0. Adding and subtracting

@@ -26,8 +26,15 @@ size_t sf_dtype_size(sf_dtype t);
 /* Short name ("uint16", "float32", ...). */
 const char *sf_dtype_name(sf_dtype t);
 
+/* 1 for the integer dtypes, 0 for the floats and SF_DTYPE_NONE. */
+int sf_dtype_is_integer(sf_dtype t);
+
 /* Converts n elements of type t at src to float32 at dst. */
 void sf_dtype_to_float(sf_dtype t, const void *restrict src, float *restrict dst, size_t n);
+
+/* Converts n elements of type t at src to double at dst: exact but for 64-bit integers above
+ * 2^53, which are rounded to nearest (ties to even). */
+void sf_dtype_to_double(sf_dtype t, const void *restrict src, double *restrict dst, size_t n);
 
 /* Converts n float32 values to type t: integers are rounded to nearest (ties to even) and
  * saturated to the type's range (NaN becomes 0); floats are copied. 32- and 64-bit integers

@@ -299,6 +299,28 @@ static void test_dtype_wide(void) {
   CU_ASSERT(!strcmp(sf_dtype_name(SF_DTYPE_I32), "int32") && !strcmp(sf_dtype_name(SF_DTYPE_U64), "uint64"));
 }
 
+/* Widening to double: exact up to 2^53, then one rounding to nearest (ties to even); the
+ * integer dtypes are the integer ones. */
+static void test_dtype_to_double(void) {
+  int64_t i64[] = {INT64_MIN, -((INT64_C(1) << 53) + 1), (INT64_C(1) << 53) + 3, INT64_MAX, -7};
+  uint64_t u64[] = {UINT64_MAX, (UINT64_C(1) << 53) + 1, 0, 4294967295u};
+  int8_t i8[] = {-128, 127};
+  float f32[] = {0.1f, -INFINITY};
+  double d[5];
+  sf_dtype_to_double(SF_DTYPE_I64, i64, d, 5);
+  CU_ASSERT(d[0] == -0x1p63 && d[1] == -0x1p53 && d[2] == 0x1p53 + 4 && d[3] == 0x1p63 &&
+            d[4] == -7);
+  sf_dtype_to_double(SF_DTYPE_U64, u64, d, 4);
+  CU_ASSERT(d[0] == 0x1p64 && d[1] == 0x1p53 && d[2] == 0 && d[3] == 4294967295.0);
+  sf_dtype_to_double(SF_DTYPE_I8, i8, d, 2);
+  CU_ASSERT(d[0] == -128 && d[1] == 127);
+  sf_dtype_to_double(SF_DTYPE_F32, f32, d, 2);
+  CU_ASSERT(d[0] == (double)0.1f && isinf(d[1]) && d[1] < 0);
+  CU_ASSERT(sf_dtype_is_integer(SF_DTYPE_U8) && sf_dtype_is_integer(SF_DTYPE_I64) &&
+            !sf_dtype_is_integer(SF_DTYPE_F32) && !sf_dtype_is_integer(SF_DTYPE_F64) &&
+            !sf_dtype_is_integer(SF_DTYPE_NONE));
+}
+
 int main(void) {
   static const sf_test tests[] = {
       {"xcorr integer shifts exact", test_xcorr_integer},
@@ -313,6 +335,7 @@ int main(void) {
       {"warp integer shift exact with reference fill", test_warp_integer_exact},
       {"warp subpixel: Keys and bilinear values", test_warp_subpixel},
       {"dtype rounding and saturation", test_dtype_roundtrip},
+      {"dtype widening to double", test_dtype_to_double},
       {NULL, NULL}};
   return sf_cunit_run("kernels", tests);
 }
