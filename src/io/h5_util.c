@@ -34,6 +34,25 @@ void sf_h5_error_text(char *buf, size_t n) {
   H5Eclear2(H5E_DEFAULT);
 }
 
+void sf_h5_list_names(hid_t loc, char *buf, size_t n) {
+  H5G_info_t gi;
+  buf[0] = 0;
+  if (H5Gget_info(loc, &gi) < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return;
+  }
+  size_t used = 0;
+  for (hsize_t i = 0; i < gi.nlinks && i < 6 && used < n; i++) {
+    char name[256];
+    if (H5Lget_name_by_idx(loc, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name,
+                           H5P_DEFAULT) < 0)
+      break;
+    used += (size_t)snprintf(buf + used, n - used, "%s/%s", i ? ", " : "", name);
+  }
+  if (gi.nlinks > 6 && used < n) snprintf(buf + used, n - used, ", ...");
+  H5Eclear2(H5E_DEFAULT);
+}
+
 sf_dtype sf_h5_dtype_of(hid_t type, char *name, size_t n) {
   H5T_class_t cls = H5Tget_class(type);
   size_t sz = H5Tget_size(type);

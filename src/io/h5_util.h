@@ -14,6 +14,10 @@ void sf_h5_quiet(void);
  * HDF5 error"). Local. */
 void sf_h5_error_text(char *buf, size_t n);
 
+/* Lists up to six top-level names of an HDF5 file or group into buf as "/a, /b, ..." (empty
+ * when there are none or they cannot be read), for "no such dataset" messages. Local. */
+void sf_h5_list_names(hid_t loc, char *buf, size_t n);
+
 /* slabflow dtype of an HDF5 datatype, or SF_DTYPE_NONE; name_out gets a readable name of
  * the type (e.g. "int32", "compound") for messages. Local. */
 sf_dtype sf_h5_dtype_of(hid_t type, char *name_out, size_t n);

@@ -23,19 +23,15 @@
  * most this many bytes of stored plus converted values: a bound on its scratch memory. */
 #define SF_VOL_H5_BLOCK_BYTES ((size_t)16 << 20)
 
-/* Stored value types, named by their NIfTI DT_* codes for HDF5 datasets as well. */
-typedef struct {
+/* The NIfTI DT_* codes slices reads, and their dtypes. */
+static const struct {
   int code;
-  const char *name;
-  size_t size;
-  int is_int;
-} vol_type;
-
-static const vol_type k_types[] = {
-    {DT_UINT8, "uint8", 1, 1},     {DT_INT8, "int8", 1, 1},     {DT_UINT16, "uint16", 2, 1},
-    {DT_INT16, "int16", 2, 1},     {DT_UINT32, "uint32", 4, 1}, {DT_INT32, "int32", 4, 1},
-    {DT_UINT64, "uint64", 8, 1},   {DT_INT64, "int64", 8, 1},   {DT_FLOAT32, "float32", 4, 0},
-    {DT_FLOAT64, "float64", 8, 0},
+  sf_dtype dtype;
+} k_nifti_types[] = {
+    {DT_UINT8, SF_DTYPE_U8},    {DT_INT8, SF_DTYPE_I8},    {DT_UINT16, SF_DTYPE_U16},
+    {DT_INT16, SF_DTYPE_I16},   {DT_UINT32, SF_DTYPE_U32}, {DT_INT32, SF_DTYPE_I32},
+    {DT_UINT64, SF_DTYPE_U64},  {DT_INT64, SF_DTYPE_I64},  {DT_FLOAT32, SF_DTYPE_F32},
+    {DT_FLOAT64, SF_DTYPE_F64},
 };
 
 #define SUPPORTED_TYPES                                                                            \
@@ -44,7 +40,7 @@ static const vol_type k_types[] = {
 struct sf_vol {
   sf_vol_info info;
   char name[4096 + 512 + 2]; /* "PATH" or "FILE:DATASET", for messages */
-  const vol_type *type;
+  sf_dtype type;
   int scaled; /* (scl_slope, scl_inter) != (1, 0) */
 
   /* NIfTI */
@@ -69,10 +65,11 @@ struct sf_vol {
 
 /* ---- types and conversion ------------------------------------------------------------------ */
 
-static const vol_type *type_of_code(int code) {
-  for (size_t t = 0; t < sizeof k_types / sizeof k_types[0]; t++)
-    if (k_types[t].code == code) return &k_types[t];
-  return NULL;
+/* dtype of a NIfTI datatype code, or SF_DTYPE_NONE when slices does not read it. */
+static sf_dtype type_of_code(int code) {
+  for (size_t t = 0; t < sizeof k_nifti_types / sizeof k_nifti_types[0]; t++)
+    if (k_nifti_types[t].code == code) return k_nifti_types[t].dtype;
+  return SF_DTYPE_NONE;
 }
 
 /* Readable name of an unsupported NIfTI datatype code, for messages. */
@@ -91,88 +88,69 @@ static const char *nifti_type_name(int code, char *buf, size_t n) {
 
 static int is_integral(double x) { return isfinite(x) && x == floor(x); }
 
+/* Stored values are widened to double (sf_dtype_to_double) this many at a time, on the stack. */
+#define SF_VOL_CONV_CHUNK 256
+
 /* Converts n stored values (native byte order) to float32 of slope * x + inter computed in
- * double; with no scaling, the value itself (NaN and Inf pass through). */
-static void to_float(const vol_type *t, const void *src, size_t n, int scaled, double slope,
-                     double inter, float *dst) {
-#define SF_TO_FLOAT(T)                                                                             \
-  do {                                                                                             \
-    const T *s_ = src;                                                                             \
-    if (scaled)                                                                                    \
-      for (size_t q = 0; q < n; q++)                                                               \
-        dst[q] = (float)(slope * (double)s_[q] + inter);                                           \
-    else                                                                                           \
-      for (size_t q = 0; q < n; q++)                                                               \
-        dst[q] = (float)(double)s_[q];                                                             \
-  } while (0)
-  switch (t->code) {
-  case DT_UINT8: SF_TO_FLOAT(uint8_t); break;
-  case DT_INT8: SF_TO_FLOAT(int8_t); break;
-  case DT_UINT16: SF_TO_FLOAT(uint16_t); break;
-  case DT_INT16: SF_TO_FLOAT(int16_t); break;
-  case DT_UINT32: SF_TO_FLOAT(uint32_t); break;
-  case DT_INT32: SF_TO_FLOAT(int32_t); break;
-  case DT_UINT64: SF_TO_FLOAT(uint64_t); break;
-  case DT_INT64: SF_TO_FLOAT(int64_t); break;
-  case DT_FLOAT32: SF_TO_FLOAT(float); break;
-  case DT_FLOAT64: SF_TO_FLOAT(double); break;
-  default: break; /* unreachable: open admits only the types above */
+ * double; with no scaling, the value itself (NaN and Inf pass through). Through double even
+ * then: a 64-bit integer is rounded to double first, then to float32 (not sf_dtype_to_float's
+ * one rounding), as slices always has. */
+static void to_float(sf_dtype t, const void *src, size_t n, int scaled, double slope, double inter,
+                     float *dst) {
+  const size_t es = sf_dtype_size(t);
+  double x[SF_VOL_CONV_CHUNK];
+  for (size_t q0 = 0; q0 < n; q0 += SF_VOL_CONV_CHUNK) {
+    size_t m = n - q0 < SF_VOL_CONV_CHUNK ? n - q0 : SF_VOL_CONV_CHUNK;
+    sf_dtype_to_double(t, (const unsigned char *)src + q0 * es, x, m);
+    if (scaled)
+      for (size_t q = 0; q < m; q++)
+        dst[q0 + q] = (float)(slope * x[q] + inter);
+    else
+      for (size_t q = 0; q < m; q++)
+        dst[q0 + q] = (float)x[q];
   }
-#undef SF_TO_FLOAT
 }
 
 /* Converts n stored values to int32 labels of slope * x + inter. Returns n, or the index of the
  * first value that is not an integer inside the int32 range (its scaled value in *bad). */
-static size_t to_label(const vol_type *t, const void *src, size_t n, int scaled, double slope,
+static size_t to_label(sf_dtype t, const void *src, size_t n, int scaled, double slope,
                        double inter, int32_t *dst, double *bad) {
   if (!scaled) { /* small integers fit as they are */
-    switch (t->code) {
-    case DT_UINT8:
+    switch (t) {
+    case SF_DTYPE_U8:
       for (size_t q = 0; q < n; q++)
         dst[q] = ((const uint8_t *)src)[q];
       return n;
-    case DT_INT8:
+    case SF_DTYPE_I8:
       for (size_t q = 0; q < n; q++)
         dst[q] = ((const int8_t *)src)[q];
       return n;
-    case DT_UINT16:
+    case SF_DTYPE_U16:
       for (size_t q = 0; q < n; q++)
         dst[q] = ((const uint16_t *)src)[q];
       return n;
-    case DT_INT16:
+    case SF_DTYPE_I16:
       for (size_t q = 0; q < n; q++)
         dst[q] = ((const int16_t *)src)[q];
       return n;
-    case DT_INT32: memcpy(dst, src, n * sizeof *dst); return n;
+    case SF_DTYPE_I32: memcpy(dst, src, n * sizeof *dst); return n;
     default: break;
     }
   }
-#define SF_TO_LABEL(T)                                                                             \
-  do {                                                                                             \
-    const T *s_ = src;                                                                             \
-    for (size_t q = 0; q < n; q++) {                                                               \
-      double x_ = slope * (double)s_[q] + inter;                                                   \
-      if (!(x_ >= (double)INT32_MIN && x_ <= (double)INT32_MAX) || x_ != floor(x_)) {              \
-        *bad = x_;                                                                                 \
-        return q;                                                                                  \
-      }                                                                                            \
-      dst[q] = (int32_t)x_;                                                                        \
-    }                                                                                              \
-  } while (0)
-  switch (t->code) {
-  case DT_UINT8: SF_TO_LABEL(uint8_t); break;
-  case DT_INT8: SF_TO_LABEL(int8_t); break;
-  case DT_UINT16: SF_TO_LABEL(uint16_t); break;
-  case DT_INT16: SF_TO_LABEL(int16_t); break;
-  case DT_UINT32: SF_TO_LABEL(uint32_t); break;
-  case DT_INT32: SF_TO_LABEL(int32_t); break;
-  case DT_UINT64: SF_TO_LABEL(uint64_t); break;
-  case DT_INT64: SF_TO_LABEL(int64_t); break;
-  case DT_FLOAT32: SF_TO_LABEL(float); break;
-  case DT_FLOAT64: SF_TO_LABEL(double); break;
-  default: break;
+  const size_t es = sf_dtype_size(t);
+  double x[SF_VOL_CONV_CHUNK];
+  for (size_t q0 = 0; q0 < n; q0 += SF_VOL_CONV_CHUNK) {
+    size_t m = n - q0 < SF_VOL_CONV_CHUNK ? n - q0 : SF_VOL_CONV_CHUNK;
+    sf_dtype_to_double(t, (const unsigned char *)src + q0 * es, x, m);
+    for (size_t q = 0; q < m; q++) {
+      double x_ = slope * x[q] + inter;
+      if (!(x_ >= (double)INT32_MIN && x_ <= (double)INT32_MAX) || x_ != floor(x_)) {
+        *bad = x_;
+        return q0 + q;
+      }
+      dst[q0 + q] = (int32_t)x_;
+    }
   }
-#undef SF_TO_LABEL
   return n;
 }
 
@@ -426,9 +404,9 @@ static int nifti_open(sf_vol *v, const char *path) {
   }
   v->info.format = h.version == 2 ? SF_VOL_NIFTI2 : SF_VOL_NIFTI1;
   v->type = type_of_code(h.datatype);
-  SF_CHECK(v->type && (size_t)nim->nbyper == v->type->size, SF_ERR_INTERNAL,
+  SF_CHECK(v->type && (size_t)nim->nbyper == sf_dtype_size(v->type), SF_ERR_INTERNAL,
            "%s: datatype %d has %d bytes per voxel", path, h.datatype, nim->nbyper);
-  snprintf(v->info.type_name, sizeof v->info.type_name, "%s", v->type->name);
+  snprintf(v->info.type_name, sizeof v->info.type_name, "%s", sf_dtype_name(v->type));
 
   /* nibabel: no scaling when the slope is 0 or not finite; with a valid slope, an intercept
    * that is not finite is an error (its HeaderDataError), since every voxel would be. From
@@ -442,7 +420,7 @@ static int nifti_open(sf_vol *v, const char *path) {
   v->info.scl_slope = slope;
   v->info.scl_inter = inter;
   v->scaled = !(slope == 1 && inter == 0);
-  v->info.integer = v->type->is_int && is_integral(slope) && is_integral(inter);
+  v->info.integer = sf_dtype_is_integer(v->type) && is_integral(slope) && is_integral(inter);
 
   /* libnifti already turned zero or non-finite pixdims into 1. */
   for (int d = 0; d < 3; d++) {
@@ -452,7 +430,7 @@ static int nifti_open(sf_vol *v, const char *path) {
   nii_affine(nim, v->info.dim, v->info.affine);
 
   /* Sizes, and that the volume is addressable at all. */
-  size_t nx = v->info.dim[0], ny = v->info.dim[1], nz = v->info.dim[2], es = v->type->size;
+  size_t nx = v->info.dim[0], ny = v->info.dim[1], nz = v->info.dim[2], es = sf_dtype_size(v->type);
   SF_CHECK(nx <= SIZE_MAX / ny && nx * ny <= SIZE_MAX / 8 / nz, SF_ERR_INPUT,
            "%s: %zux%zux%zu voxels are too many to address", path, nx, ny, nz);
   v->plane_elems = nx * ny;
@@ -556,7 +534,7 @@ static int nii_plane(sf_vol *v, size_t k, const unsigned char **out) {
                "failed at the end of the stream)", v->iname);
     }
   }
-  if (v->swap) swap_values(dst, v->plane_elems, v->type->size);
+  if (v->swap) swap_values(dst, v->plane_elems, sf_dtype_size(v->type));
   v->next_k = k + 1;
   if (v->keep) v->ring_k[slot] = k;
   *out = dst;
@@ -569,7 +547,7 @@ static int nii_read(sf_vol *v, int axis, size_t first, size_t count, unsigned ch
                     int label) {
   int status = 0;
   const size_t nx = v->info.dim[0], ny = v->info.dim[1], nz = v->info.dim[2];
-  const size_t es = v->type->size;
+  const size_t es = sf_dtype_size(v->type);
   const unsigned char *raw;
   SF_CALL(nii_buffers(v));
   unsigned char *cv = v->conv;
@@ -624,59 +602,6 @@ static size_t h5_file_part(const char *spec) {
     }
   }
   return len;
-}
-
-/* Native memory type of a stored type. */
-static hid_t h5_mem_type(const vol_type *t) {
-  switch (t->code) {
-  case DT_UINT8: return H5T_NATIVE_UINT8;
-  case DT_INT8: return H5T_NATIVE_INT8;
-  case DT_UINT16: return H5T_NATIVE_UINT16;
-  case DT_INT16: return H5T_NATIVE_INT16;
-  case DT_UINT32: return H5T_NATIVE_UINT32;
-  case DT_INT32: return H5T_NATIVE_INT32;
-  case DT_UINT64: return H5T_NATIVE_UINT64;
-  case DT_INT64: return H5T_NATIVE_INT64;
-  case DT_FLOAT32: return H5T_NATIVE_FLOAT;
-  default: return H5T_NATIVE_DOUBLE;
-  }
-}
-
-/* Stored type of an HDF5 datatype, or NULL; name gets a readable name for messages. */
-static const vol_type *h5_type_of(hid_t t, char *name, size_t n) {
-  H5T_class_t cls = H5Tget_class(t);
-  size_t sz = H5Tget_size(t);
-  (void)sf_h5_dtype_of(t, name, n); /* for its name */
-  if (cls == H5T_INTEGER) {
-    int sg = H5Tget_sign(t) != H5T_SGN_NONE;
-    switch (sz) {
-    case 1: return type_of_code(sg ? DT_INT8 : DT_UINT8);
-    case 2: return type_of_code(sg ? DT_INT16 : DT_UINT16);
-    case 4: return type_of_code(sg ? DT_INT32 : DT_UINT32);
-    case 8: return type_of_code(sg ? DT_INT64 : DT_UINT64);
-    default: return NULL;
-    }
-  }
-  if (cls == H5T_FLOAT && sz == 4) return type_of_code(DT_FLOAT32);
-  if (cls == H5T_FLOAT && sz == 8) return type_of_code(DT_FLOAT64);
-  return NULL;
-}
-
-/* Lists up to a few top-level names of an HDF5 file into buf (for "no such dataset"). */
-static void h5_list_names(hid_t file, char *buf, size_t n) {
-  H5G_info_t gi;
-  buf[0] = 0;
-  if (H5Gget_info(file, &gi) < 0) return;
-  size_t used = 0;
-  for (hsize_t i = 0; i < gi.nlinks && i < 6 && used < n; i++) {
-    char name[256];
-    if (H5Lget_name_by_idx(file, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name,
-                           H5P_DEFAULT) < 0)
-      break;
-    used += (size_t)snprintf(buf + used, n - used, "%s/%s", i ? ", " : "", name);
-  }
-  if (gi.nlinks > 6 && used < n) snprintf(buf + used, n - used, ", ...");
-  H5Eclear2(H5E_DEFAULT);
 }
 
 /* Reads an optional numeric attribute of want values as doubles; *found says whether it exists. */
@@ -754,7 +679,7 @@ static int hdf5_open(sf_vol *v, const char *spec, size_t flen) {
   }
   if (ok <= 0) {
     H5Eclear2(H5E_DEFAULT);
-    h5_list_names(v->file, names, sizeof names);
+    sf_h5_list_names(v->file, names, sizeof names);
     SF_CHECK(0, SF_ERR_INPUT, "%s: no dataset %s (the file has: %s)", path, ds,
              *names ? names : "nothing");
   }
@@ -788,15 +713,15 @@ static int hdf5_open(sf_vol *v, const char *spec, size_t flen) {
     v->info.dim[d] = (size_t)dims[d];
   }
   v->rank = nd;
-  v->type = h5_type_of(t, tname, sizeof tname);
+  v->type = sf_h5_dtype_of(t, tname, sizeof tname);
   SF_CHECK(v->type, SF_ERR_INPUT, "%s: unsupported data type %s; slices reads " SUPPORTED_TYPES,
            v->name, tname);
   SF_CALL(sf_h5_check_storage(v->file, v->dset, path, v->name, &v->files));
-  snprintf(v->info.type_name, sizeof v->info.type_name, "%s", v->type->name);
+  snprintf(v->info.type_name, sizeof v->info.type_name, "%s", sf_dtype_name(v->type));
   v->info.scl_slope = 1;
   v->info.scl_inter = 0;
   v->scaled = 0;
-  v->info.integer = v->type->is_int;
+  v->info.integer = sf_dtype_is_integer(v->type);
 
   int found = 0;
   double sp3[3], aff[16];
@@ -829,7 +754,7 @@ static int h5_read_box(const sf_vol *v, const size_t start[3], const size_t coun
   fs = H5Dget_space(v->dset);
   ms = H5Screate_simple(1, &n, NULL);
   if (fs < 0 || ms < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, st, NULL, ct, NULL) < 0 ||
-      H5Dread(v->dset, h5_mem_type(v->type), ms, fs, H5P_DEFAULT, buf) < 0) {
+      H5Dread(v->dset, sf_h5_native_type(v->type), ms, fs, H5P_DEFAULT, buf) < 0) {
     sf_h5_error_text(why, sizeof why);
     SF_CHECK(0, SF_ERR_INPUT, "%s: truncated or corrupt data (%s)", v->name, why);
   }
@@ -855,7 +780,7 @@ cleanup:
 static int h5_read(sf_vol *v, int axis, size_t first, size_t count, unsigned char *out, int label) {
   int status = 0;
   const size_t nx = v->info.dim[0], ny = v->info.dim[1], nz = v->info.dim[2];
-  const size_t es = v->type->size;
+  const size_t es = sf_dtype_size(v->type);
   unsigned char *raw = NULL, *cv = NULL;
 
   if (axis == 0 || axis == 1) {

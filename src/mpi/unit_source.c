@@ -44,22 +44,6 @@ static int sniff(const char *path) {
   return sf_h5_has_signature(path) > 0 ? 1 : 0;
 }
 
-/* Lists up to a few top-level names of an HDF5 file into buf (for "no such dataset"). */
-static void list_names(hid_t file, char *buf, size_t n) {
-  H5G_info_t gi;
-  buf[0] = 0;
-  if (H5Gget_info(file, &gi) < 0) return;
-  size_t used = 0;
-  for (hsize_t i = 0; i < gi.nlinks && i < 6; i++) {
-    char name[256];
-    if (H5Lget_name_by_idx(file, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name,
-                           H5P_DEFAULT) < 0)
-      break;
-    used += (size_t)snprintf(buf + used, used < n ? n - used : 0, "%s/%s", i ? ", " : "", name);
-  }
-  if (gi.nlinks > 6 && used < n) snprintf(buf + used, n - used, ", ...");
-}
-
 /* Rank 0: opens and validates an HDF5 dataset, filling meta, the files its values come
  * from, and whether the ranks must read it each on its own (*independent): HDF5 1.10 has no
  * parallel reads of virtual datasets, and a dataset with no storage allocated (every value
@@ -83,7 +67,7 @@ static int probe_hdf5(sf_source_meta *m, int *independent, sf_h5_files *files) {
   }
   if (ok <= 0) {
     H5Eclear2(H5E_DEFAULT);
-    list_names(f, names, sizeof names);
+    sf_h5_list_names(f, names, sizeof names);
     SF_CHECK(0, SF_ERR_INPUT, "%s: no dataset %s (the file has: %s)", m->path, m->dataset,
              *names ? names : "nothing");
   }
