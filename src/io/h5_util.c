@@ -27,11 +27,12 @@ static herr_t walk_cb(unsigned k, const H5E_error2_t *e, void *data) {
   return 0;
 }
 
-void sf_h5_error_text(char *buf, size_t n) {
+const char *sf_h5_error_text(char *buf, size_t n) {
   err_sink s = {buf, n};
   snprintf(buf, n, "unknown HDF5 error");
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &s);
   H5Eclear2(H5E_DEFAULT);
+  return buf;
 }
 
 void sf_h5_list_names(hid_t loc, char *buf, size_t n) {
@@ -131,4 +132,35 @@ int sf_h5_attr_double(hid_t obj, const char *name, double value) {
 
 int sf_h5_attr_int(hid_t obj, const char *name, long long value) {
   return attr_write(obj, name, H5T_NATIVE_LLONG, &value);
+}
+
+int sf_h5_attr_uint64(hid_t obj, const char *name, uint64_t value) {
+  return attr_write(obj, name, H5T_NATIVE_UINT64, &value);
+}
+
+hid_t sf_h5_dataset_create(hid_t loc, const char *name, hid_t ftype, int rank, const hsize_t *dims,
+                           const hsize_t *chunk) {
+  hid_t space = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  hid_t d = H5I_INVALID_HID;
+  if (space >= 0 && dcpl >= 0 && H5Pset_obj_track_times(dcpl, 0) >= 0 &&
+      (!chunk || H5Pset_chunk(dcpl, rank, chunk) >= 0))
+    d = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (space >= 0) H5Sclose(space);
+  return d;
+}
+
+herr_t sf_h5_write_slices(hid_t dset, hid_t mtype, int rank, const hsize_t *dims, hsize_t first,
+                          hsize_t count, const void *buf) {
+  if (rank < 1 || rank > H5S_MAX_RANK) return -1;
+  hsize_t start[H5S_MAX_RANK] = {first}, cnt[H5S_MAX_RANK];
+  memcpy(cnt, dims, (size_t)rank * sizeof *cnt);
+  cnt[0] = count;
+  hid_t fs = H5Dget_space(dset), ms = H5Screate_simple(rank, cnt, NULL);
+  herr_t e = -1;
+  if (fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL) >= 0)
+    e = H5Dwrite(dset, mtype, ms, fs, H5P_DEFAULT, buf);
+  if (ms >= 0) H5Sclose(ms);
+  if (fs >= 0) H5Sclose(fs);
+  return e;
 }

@@ -12,6 +12,7 @@
 #include <omp.h>
 #endif
 
+#include "io/h5_util.h"
 #include "io/tiff_stack.h"
 #include "kernels/dtype_convert.h"
 #include "io/synth_rng.h"
@@ -614,67 +615,9 @@ cleanup:
   return status;
 }
 
-/* Error-stack walker: keeps the innermost (first) description. */
-static herr_t h5_why_cb(unsigned n, const H5E_error2_t *err, void *buf) {
-  if (n == 0 && err->desc) snprintf(buf, 256, "%s", err->desc);
-  return 0;
-}
-
-/* The innermost message of the current HDF5 error stack, for reports. */
-static const char *h5_why(char buf[256]) {
-  snprintf(buf, 256, "unknown HDF5 error");
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_why_cb, buf);
-  return buf;
-}
-
 /* HDF5 failure: report with HDF5's own innermost message appended (needs char why[256]). */
-#define SYN_H5(cond, fmt, ...) SF_CHECK((cond), SF_ERR_IO, fmt ": %s", __VA_ARGS__, h5_why(why))
-
-/* Creates a dataset with time tracking off (byte-identical files), chunked when chunk != NULL. */
-static hid_t h5_dataset(hid_t loc, const char *name, hid_t ftype, int rank, const hsize_t *dims,
-                        const hsize_t *chunk) {
-  hid_t space = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE), d = -1;
-  if (space >= 0 && dcpl >= 0 && H5Pset_obj_track_times(dcpl, 0) >= 0 &&
-      (!chunk || H5Pset_chunk(dcpl, rank, chunk) >= 0))
-    d = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  if (dcpl >= 0) H5Pclose(dcpl);
-  if (space >= 0) H5Sclose(space);
-  return d;
-}
-
-/* Writes count leading-dimension slices starting at first from buf. */
-static herr_t h5_write_slices(hid_t d, hid_t mtype, int rank, const hsize_t *dims, hsize_t first,
-                              hsize_t count, const void *buf) {
-  hsize_t start[4] = {first, 0, 0, 0}, cnt[4];
-  memcpy(cnt, dims, (size_t)rank * sizeof(hsize_t));
-  cnt[0] = count;
-  hid_t fs = H5Dget_space(d), ms = H5Screate_simple(rank, cnt, NULL);
-  herr_t e = -1;
-  if (fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL) >= 0)
-    e = H5Dwrite(d, mtype, ms, fs, H5P_DEFAULT, buf);
-  if (ms >= 0) H5Sclose(ms);
-  if (fs >= 0) H5Sclose(fs);
-  return e;
-}
-
-/* Scalar attribute: numeric (mtype/ftype) or, with mtype < 0, a fixed-length string. */
-static herr_t h5_attr(hid_t obj, const char *name, hid_t mtype, hid_t ftype, const void *val) {
-  hid_t sp = H5Screate(H5S_SCALAR), ty = -1, a = -1;
-  herr_t e = -1;
-  if (mtype < 0) {
-    ty = H5Tcopy(H5T_C_S1);
-    if (ty < 0 || H5Tset_size(ty, strlen(val) + 1) < 0 || H5Tset_strpad(ty, H5T_STR_NULLTERM) < 0)
-      goto done;
-    mtype = ftype = ty;
-  }
-  a = H5Acreate2(obj, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
-  if (a >= 0) e = H5Awrite(a, mtype, val);
-done:
-  if (a >= 0) H5Aclose(a);
-  if (ty >= 0) H5Tclose(ty);
-  if (sp >= 0) H5Sclose(sp);
-  return e;
-}
+#define SYN_H5(cond, fmt, ...)                                                                     \
+  SF_CHECK((cond), SF_ERR_IO, fmt ": %s", __VA_ARGS__, sf_h5_error_text(why, sizeof why))
 
 /* Writes the video: validate, build scene and motion, then render and store batches of frames. */
 int sf_synth_video_write(const char *path, const sf_synth_video_opts *opts) {
@@ -705,7 +648,7 @@ int sf_synth_video_write(const char *path, const sf_synth_video_opts *opts) {
            "synth video: unknown motion kind %d", (int)opts->motion);
   SF_CHECK((double)H * (double)W * (double)(C > 4 ? C : 4) * 2.0 < 4294967295.0, SF_ERR_USAGE,
            "synth video: a %zux%zux%zu frame is too large for one HDF5 chunk", H, W, C);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  sf_h5_quiet();
   int nonrigid = opts->motion == SF_MOTION_NONRIGID;
   sc.H = H, sc.W = W, sc.C = C, sc.seed = opts->seed;
   SF_CALL(neuropil_build(&sc));
@@ -751,15 +694,15 @@ int sf_synth_video_write(const char *path, const sf_synth_video_opts *opts) {
          path);
   truth = H5Gcreate2(file, "truth", H5P_DEFAULT, gcpl, H5P_DEFAULT);
   SYN_H5(truth >= 0, "%s: cannot create /truth", path);
-  dd = h5_dataset(file, "data", H5T_STD_U16LE, drank, ddims, dchunk);
+  dd = sf_h5_dataset_create(file, "data", H5T_STD_U16LE, drank, ddims, dchunk);
   SYN_H5(dd >= 0, "%s: cannot create /data", path);
-  ds = h5_dataset(truth, "shifts", H5T_IEEE_F32LE, 2, sdims, NULL);
+  ds = sf_h5_dataset_create(truth, "shifts", H5T_IEEE_F32LE, 2, sdims, NULL);
   SYN_H5(ds >= 0, "%s: cannot create /truth/shifts", path);
   if (nonrigid) {
-    df = h5_dataset(truth, "flow", H5T_IEEE_F32LE, 4, fdims, fchunk);
+    df = sf_h5_dataset_create(truth, "flow", H5T_IEEE_F32LE, 4, fdims, fchunk);
     SYN_H5(df >= 0, "%s: cannot create /truth/flow", path);
   }
-  dm = h5_dataset(truth, "clean_mean", H5T_IEEE_F32LE, C > 1 ? 3 : 2, mdims, NULL);
+  dm = sf_h5_dataset_create(truth, "clean_mean", H5T_IEEE_F32LE, C > 1 ? 3 : 2, mdims, NULL);
   SYN_H5(dm >= 0, "%s: cannot create /truth/clean_mean", path);
 
   for (long t = -SYN_BURN; t < 0; t++) /* calcium activity settles before the first frame */
@@ -783,10 +726,10 @@ int sf_synth_video_write(const char *path, const sf_synth_video_opts *opts) {
                    batch + (size_t)i * H * W * C, flow ? flow + (size_t)i * H * W * 2 : NULL,
                    mean_w + 2 * (t0 + (size_t)i));
     }
-    SYN_H5(h5_write_slices(dd, H5T_NATIVE_UINT16, drank, ddims, t0, cnt, batch) >= 0,
+    SYN_H5(sf_h5_write_slices(dd, H5T_NATIVE_UINT16, drank, ddims, t0, cnt, batch) >= 0,
            "%s: cannot write /data frames %zu..%zu", path, t0, t0 + cnt - 1);
     if (df >= 0)
-      SYN_H5(h5_write_slices(df, H5T_NATIVE_FLOAT, 4, fdims, t0, cnt, flow) >= 0,
+      SYN_H5(sf_h5_write_slices(df, H5T_NATIVE_FLOAT, 4, fdims, t0, cnt, flow) >= 0,
              "%s: cannot write /truth/flow frames %zu..%zu", path, t0, t0 + cnt - 1);
     if (tw) SF_CALL(sf_tiff_writer_append(tw, batch, cnt));
   }
@@ -796,15 +739,14 @@ int sf_synth_video_write(const char *path, const sf_synth_video_opts *opts) {
          "%s: cannot write /truth/clean_mean", path);
   uint64_t u64[5] = {opts->seed, T, H, W, C};
   const char *u64name[5] = {"seed", "frames", "height", "width", "channels"};
-  herr_t e = h5_attr(file, "generator", -1, -1, "slabflow synth video");
-  e |= h5_attr(file, "motion", -1, -1, nonrigid ? "nonrigid" : "rigid");
-  e |= h5_attr(file, "max_shift", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, &ms);
-  e |= h5_attr(file, "noise_db", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, &opts->noise_db);
+  int e = sf_h5_attr_string(file, "generator", "slabflow synth video");
+  e |= sf_h5_attr_string(file, "motion", nonrigid ? "nonrigid" : "rigid");
+  e |= sf_h5_attr_double(file, "max_shift", ms);
+  e |= sf_h5_attr_double(file, "noise_db", opts->noise_db);
   for (int i = 0; i < 5; i++)
-    e |= h5_attr(file, u64name[i], H5T_NATIVE_UINT64, H5T_STD_U64LE, &u64[i]);
-  double og[2] = {sc.offset, SYN_GAIN};
-  e |= h5_attr(file, "offset", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, &og[0]);
-  e |= h5_attr(file, "gain", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, &og[1]);
+    e |= sf_h5_attr_uint64(file, u64name[i], u64[i]);
+  e |= sf_h5_attr_double(file, "offset", sc.offset);
+  e |= sf_h5_attr_double(file, "gain", SYN_GAIN);
   SYN_H5(e >= 0, "%s: cannot write the attributes of /", path);
   if (tw) SF_CALL(sf_tiff_writer_close(&tw));
 
@@ -817,8 +759,9 @@ cleanup:
   if (truth >= 0) H5Gclose(truth);
   if (gcpl >= 0) H5Pclose(gcpl);
   if (file >= 0 && H5Fclose(file) < 0 && status == 0)
-    status = sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
-                             "%s: cannot close the file: %s", path, h5_why(why));
+    status =
+        sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__, "%s: cannot close the file: %s",
+                        path, sf_h5_error_text(why, sizeof why));
   if (status < 0 && file >= 0) remove(path); /* no half-written outputs */
   if (status < 0 && made_tiff) remove(opts->tiff_path);
   for (int i = 0; wk && i < nwork; i++) {
