@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/fftw_check.h"
 #include "sf_error.h"
 
 struct sf_xcorr_plan {
@@ -74,8 +75,9 @@ int sf_xcorr_plan_create(size_t h, size_t w, int up, float sigma, sf_xcorr_plan 
     }
   }
   p->fwd = fftwf_plan_dft_r2c_2d((int)h, (int)w, rbuf, cbuf, FFTW_ESTIMATE);
+  SF_FFTW(p->fwd);
   p->inv = fftwf_plan_dft_c2r_2d((int)h, (int)w, cbuf, rbuf, FFTW_ESTIMATE);
-  if (!p->fwd || !p->inv) SF_FAIL_QUIET(SF_ERR_INTERNAL);
+  SF_FFTW(p->inv);
   *out = p;
   p = NULL;
 cleanup:
