@@ -8,6 +8,7 @@
 #include "io/h5_util.h"
 #include "mpi/h5_output.h"
 #include "mpi/mpi_agree.h"
+#include "mpi/mpi_check.h"
 #include "pipelines/pipelines.h"
 #include "sf_error.h"
 
@@ -26,9 +27,29 @@ static void usage(void) {
 
 int main(int argc, char **argv) {
   int provided = 0, rank = 0, status = 0;
-  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+    sf_error_report(SF_ERR_NOMEM, NULL, 0, NULL, "MPI_Init_thread failed");
+    return sf_exit_code(SF_ERR_NOMEM);
+  }
+  /* MPI failures come back to SF_MPI, which reports them with their place and MPI's own
+   * message before it stops the job (sf_mpi_fail); HDF5 sets MPI_ERRORS_RETURN on its own
+   * duplicates of the communicator anyway. */
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  SF_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
   sf_error_set_rank(rank);
+  /* Threads call no MPI, but the main thread must be allowed to call it while they exist.
+   * Every rank takes the same branch (the lowest level of all ranks). */
+  int lowest = provided;
+  SF_MPI(MPI_Allreduce(&provided, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
+  if (lowest < MPI_THREAD_FUNNELED) {
+    status = SF_ERR_NOMEM;
+    if (rank == 0)
+      sf_error_report(status, NULL, 0, NULL,
+                      "this MPI library provides thread level %d, below MPI_THREAD_FUNNELED (%d) "
+                      "that slabflow needs (OpenMP threads)",
+                      lowest, MPI_THREAD_FUNNELED);
+    goto cleanup;
+  }
   sf_h5_quiet();
   sf_interrupt_install();
   const char *cmd = argc > 1 ? argv[1] : "";
@@ -51,7 +72,8 @@ int main(int argc, char **argv) {
   /* No rank exits before rank 0 has let go of the output lock: mpirun kills the other ranks
    * as soon as one exits with an error. */
   sf_output_release_lock();
-  MPI_Barrier(MPI_COMM_WORLD);
+  SF_MPI(MPI_Barrier(MPI_COMM_WORLD));
+cleanup:
   MPI_Finalize();
   return sf_exit_code(status);
 }

@@ -7,6 +7,7 @@
 
 #include "kernels/dtype_convert.h"
 #include "mpi/mpi_agree.h"
+#include "mpi/mpi_check.h"
 #include "sf_error.h"
 
 /* First non-finite unit of a float batch and its position, for the NaN check. */
@@ -62,10 +63,11 @@ enum { OVERLAP_OFF = 0, OVERLAP_ON = 1, OVERLAP_LATE = 2 };
  * orders. Collective. */
 static int overlap_mode(MPI_Comm comm) {
   const char *e = getenv("SLABFLOW_OVERLAP");
-  int mode = OVERLAP_ON;
+  int mode = OVERLAP_ON, status = 0;
   if (e && !strcmp(e, "0")) mode = OVERLAP_OFF;
   else if (e && !strcmp(e, "late")) mode = OVERLAP_LATE;
-  MPI_Bcast(&mode, 1, MPI_INT, 0, comm);
+  SF_MPI_HERE(MPI_Bcast(&mode, 1, MPI_INT, 0, comm));
+  (void)status; /* sf_mpi_fail has stopped the job */
   return mode;
 }
 
@@ -84,7 +86,7 @@ int sf_sweep_run(MPI_Comm comm, const sf_plan *plan, sf_source *src, const sf_sw
   pending_commit pend = {{run_pending, NULL, 1, 0}, ops, {0}, 0.0};
   pend.task.ctx = &pend;
   int overlap = ops->overlap && ops->commit ? overlap_mode(comm) : OVERLAP_OFF;
-  MPI_Comm_rank(comm, &rank);
+  SF_MPI(MPI_Comm_rank(comm, &rank));
   size_t s0, ns, ue = sf_source_unit_elems(src);
   sf_plan_rank_segments(plan, rank, &s0, &ns);
   size_t halo = ops->halo;

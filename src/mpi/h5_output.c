@@ -14,6 +14,7 @@
 
 #include "io/h5_util.h"
 #include "mpi/mpi_agree.h"
+#include "mpi/mpi_check.h"
 #include "node/node_memory.h"
 #include "sf_error.h"
 
@@ -168,7 +169,7 @@ cleanup:
 int sf_output_check_path(MPI_Comm comm, const char *out_path, const char *const *inputs,
                          size_t n_inputs) {
   int status = 0, rank;
-  MPI_Comm_rank(comm, &rank);
+  SF_MPI(MPI_Comm_rank(comm, &rank));
   if (rank == 0) {
     char dir[PATH_MAX];
     struct stat so;
@@ -187,7 +188,7 @@ int sf_output_check_path(MPI_Comm comm, const char *out_path, const char *const 
     SF_CALL(lock_output(out_path));
   }
 cleanup:
-  MPI_Bcast(&status, 1, MPI_INT, 0, comm);
+  SF_MPI_HERE(MPI_Bcast(&status, 1, MPI_INT, 0, comm));
   return status;
 }
 
@@ -256,7 +257,7 @@ static int reserve_space(sf_output *o) {
     }
   }
   int st[2] = {status, o->held};
-  MPI_Bcast(st, 2, MPI_INT, 0, o->comm);
+  SF_MPI_HERE(MPI_Bcast(st, 2, MPI_INT, 0, o->comm));
   status = st[0];
   o->held = st[1];
   if (status == 0) {
@@ -275,7 +276,7 @@ int sf_output_create(MPI_Comm comm, const char *out_path, size_t n_segments, sf_
   SF_ALLOC(o, 1);
   o->comm = comm;
   o->file = o->dxpl = o->done = H5I_INVALID_HID;
-  MPI_Comm_rank(comm, &o->rank);
+  SF_MPI(MPI_Comm_rank(comm, &o->rank));
   snprintf(o->path, sizeof o->path, "%s", out_path);
   snprintf(o->partial, sizeof o->partial, "%s.partial", out_path);
   fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -517,7 +518,7 @@ int sf_output_finish(sf_output **po, int status) {
      * can write what it must even when the disk filled up. */
     if (o->rank == 0 && truncate(o->partial, 0) != 0) { /* removed below all the same */
     }
-    MPI_Barrier(o->comm);
+    SF_MPI_HERE(MPI_Barrier(o->comm));
   }
   for (int i = 0; i < o->ndsets; i++)
     H5Dclose(o->dsets[i]);
@@ -539,7 +540,7 @@ int sf_output_finish(sf_output **po, int status) {
     unlock_output();
     if (rc < 0) status = rc;
   }
-  MPI_Bcast(&status, 1, MPI_INT, 0, o->comm);
+  SF_MPI_HERE(MPI_Bcast(&status, 1, MPI_INT, 0, o->comm));
   free(o);
   *po = NULL;
   return status;

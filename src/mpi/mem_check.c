@@ -5,32 +5,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpi/mpi_check.h"
 #include "sf_error.h"
 
 int sf_mpi_check_memory(MPI_Comm comm, const sf_mem_budget *b, const char *what, const char *hint) {
-  int rank, skip = 0, on_node = 1;
+  int rank = 0, skip = 0, on_node = 1, status = 0;
   MPI_Comm node = MPI_COMM_NULL;
-  MPI_Comm_rank(comm, &rank);
+  SF_MPI(MPI_Comm_rank(comm, &rank));
   if (rank == 0) {
     const char *e = getenv("SLABFLOW_MEMORY_CHECK");
     skip = e && !strcmp(e, "0");
   }
   /* rank 0's choice: ranks that disagreed would leave the collectives below unmatched */
-  MPI_Bcast(&skip, 1, MPI_INT, 0, comm);
+  SF_MPI(MPI_Bcast(&skip, 1, MPI_INT, 0, comm));
   if (skip) return 0;
   sf_node_mem m;
   sf_node_memory(&m);
   /* The ranks of one node share its memory: their needs add up. Doubles, because a sum of
    * saturated (UINT64_MAX) needs must stay "too much" rather than wrap. */
   double mine = (double)b->total, node_need = mine;
-  if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
-    MPI_Allreduce(&mine, &node_need, 1, MPI_DOUBLE, MPI_SUM, node);
-    MPI_Comm_size(node, &on_node);
-    MPI_Comm_free(&node);
-  }
+  SF_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node));
+  SF_MPI(MPI_Allreduce(&mine, &node_need, 1, MPI_DOUBLE, MPI_SUM, node));
+  SF_MPI(MPI_Comm_size(node, &on_node));
+  SF_MPI(MPI_Comm_free(&node));
   int short_node = node_need > (double)m.node, short_proc = b->total > m.process;
   int first = short_node || short_proc ? rank : INT_MAX, lowest = INT_MAX;
-  MPI_Allreduce(&first, &lowest, 1, MPI_INT, MPI_MIN, comm);
+  SF_MPI(MPI_Allreduce(&first, &lowest, 1, MPI_INT, MPI_MIN, comm));
   if (lowest == INT_MAX) return 0;
   if (lowest == rank) {
     char need[32], all[32], have[32], part[32], where[256];
@@ -57,4 +57,6 @@ int sf_mpi_check_memory(MPI_Comm comm, const sf_mem_budget *b, const char *what,
                     what, need, where, b->largest_what, part, hint ? "; " : "", hint ? hint : "");
   }
   return SF_ERR_NOMEM;
+cleanup: /* only after a failed MPI call: sf_mpi_fail has stopped the job */
+  return status;
 }

@@ -6,44 +6,55 @@
 #include <string.h>
 #include <time.h>
 
+#include "mpi/mpi_check.h"
 #include "sf_error.h"
 
 int sf_mpi_agree(int status, MPI_Comm comm) {
   int agreed = status;
-  if (MPI_Allreduce(&status, &agreed, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) return SF_ERR_IO;
-  return agreed;
+  SF_MPI(MPI_Allreduce(&status, &agreed, 1, MPI_INT, MPI_MIN, comm));
+  status = agreed;
+cleanup:
+  return status;
 }
 
 int sf_mpi_agree_within(int status, MPI_Comm comm, double seconds, int *stalled) {
   int agreed = status, done = 0;
   MPI_Request req;
   *stalled = 0;
-  if (MPI_Iallreduce(&status, &agreed, 1, MPI_INT, MPI_MIN, comm, &req) != MPI_SUCCESS)
-    return SF_ERR_IO;
+  SF_MPI(MPI_Iallreduce(&status, &agreed, 1, MPI_INT, MPI_MIN, comm, &req));
   double t0 = MPI_Wtime();
   struct timespec nap = {0, 1000000}; /* 1 ms: the wait is short when every rank is here */
-  while (MPI_Test(&req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done) {
+  for (;;) {
+    SF_MPI(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+    if (done) break;
     if (MPI_Wtime() - t0 > seconds) {
       *stalled = 1; /* the request stays pending: this rank must not use comm again */
       return SF_ERR_IO;
     }
     nanosleep(&nap, NULL);
   }
-  return done ? agreed : SF_ERR_IO;
+  status = agreed;
+cleanup:
+  return status;
 }
 
 void sf_mpi_report_lowest(int failed, const char *msg, MPI_Comm comm) {
-  int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
+  int rank = 0, size = 0, status = 0;
+  SF_MPI(MPI_Comm_rank(comm, &rank));
+  SF_MPI(MPI_Comm_size(comm, &size));
   int who = failed ? rank : size, lowest = who;
-  MPI_Allreduce(&who, &lowest, 1, MPI_INT, MPI_MIN, comm);
+  SF_MPI(MPI_Allreduce(&who, &lowest, 1, MPI_INT, MPI_MIN, comm));
   if (failed && lowest == rank) sf_error_print(msg && *msg ? msg : "an operation failed");
+cleanup:
+  (void)status; /* sf_mpi_fail has stopped the job */
 }
 
 unsigned long long sf_mpi_min_u64(unsigned long long v, MPI_Comm comm) {
   unsigned long long r = v;
-  MPI_Allreduce(&v, &r, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, comm);
+  int status = 0;
+  SF_MPI(MPI_Allreduce(&v, &r, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, comm));
+cleanup:
+  (void)status; /* sf_mpi_fail has stopped the job */
   return r;
 }
 
@@ -51,39 +62,41 @@ unsigned long long sf_mpi_min_u64(unsigned long long v, MPI_Comm comm) {
 
 int sf_mpi_xfer_big(void *buf, size_t n, MPI_Datatype t, int peer, int tag, int send,
                     MPI_Comm comm) {
-  int esz;
-  MPI_Type_size(t, &esz);
+  int esz = 0, status = 0;
+  SF_MPI(MPI_Type_size(t, &esz));
   for (size_t off = 0; off < n; off += SF_MPI_PIECE) {
     int c = (int)(n - off < SF_MPI_PIECE ? n - off : SF_MPI_PIECE);
     char *p = (char *)buf + off * (size_t)esz;
-    int rc = send ? MPI_Send(p, c, t, peer, tag, comm)
-                  : MPI_Recv(p, c, t, peer, tag, comm, MPI_STATUS_IGNORE);
-    if (rc != MPI_SUCCESS) return SF_ERR_IO;
+    if (send)
+      SF_MPI(MPI_Send(p, c, t, peer, tag, comm));
+    else
+      SF_MPI(MPI_Recv(p, c, t, peer, tag, comm, MPI_STATUS_IGNORE));
   }
-  return 0;
+cleanup:
+  return status;
 }
 
 int sf_mpi_bcast_big(void *buf, size_t n, MPI_Datatype t, int root, MPI_Comm comm) {
-  int esz;
-  MPI_Type_size(t, &esz);
+  int esz = 0, status = 0;
+  SF_MPI(MPI_Type_size(t, &esz));
   for (size_t off = 0; off < n; off += SF_MPI_PIECE) {
     int c = (int)(n - off < SF_MPI_PIECE ? n - off : SF_MPI_PIECE);
-    if (MPI_Bcast((char *)buf + off * (size_t)esz, c, t, root, comm) != MPI_SUCCESS)
-      return SF_ERR_IO;
+    SF_MPI(MPI_Bcast((char *)buf + off * (size_t)esz, c, t, root, comm));
   }
-  return 0;
+cleanup:
+  return status;
 }
 
 int sf_mpi_ordered_sum(const double *chunks, size_t nchunks, size_t n, double *total,
                        MPI_Comm comm) {
   int rank, size, status = 0, have = 0;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
+  SF_MPI(MPI_Comm_rank(comm, &rank));
+  SF_MPI(MPI_Comm_size(comm, &size));
   /* The running sum travels along the ranks; a rank adds its segment partials in order.
    * `have` says whether any partial has been added yet, so the first one is copied, not
    * added to zero (0 + x == x anyway, but this keeps -0.0 intact). */
   if (rank > 0) {
-    MPI_Recv(&have, 1, MPI_INT, rank - 1, 76, comm, MPI_STATUS_IGNORE);
+    SF_MPI(MPI_Recv(&have, 1, MPI_INT, rank - 1, 76, comm, MPI_STATUS_IGNORE));
     if (have) SF_CALL(sf_mpi_xfer_big(total, n, MPI_DOUBLE, rank - 1, 77, 0, comm));
   }
   for (size_t c = 0; c < nchunks; c++) {
@@ -96,7 +109,7 @@ int sf_mpi_ordered_sum(const double *chunks, size_t nchunks, size_t n, double *t
     have = 1;
   }
   if (rank + 1 < size) {
-    MPI_Send(&have, 1, MPI_INT, rank + 1, 76, comm);
+    SF_MPI(MPI_Send(&have, 1, MPI_INT, rank + 1, 76, comm));
     if (have) SF_CALL(sf_mpi_xfer_big(total, n, MPI_DOUBLE, rank + 1, 77, 1, comm));
   }
   if (!have) memset(total, 0, n * sizeof(double));
@@ -123,7 +136,9 @@ void sf_interrupt_install(void) {
 }
 
 int sf_interrupt_agree(MPI_Comm comm) {
-  int local = g_interrupted ? 1 : 0, any = 0;
-  MPI_Allreduce(&local, &any, 1, MPI_INT, MPI_MAX, comm);
-  return any ? SF_ERR_INTERRUPTED : 0;
+  int local = g_interrupted ? 1 : 0, any = 0, status = 0;
+  SF_MPI(MPI_Allreduce(&local, &any, 1, MPI_INT, MPI_MAX, comm));
+  status = any ? SF_ERR_INTERRUPTED : 0;
+cleanup:
+  return status;
 }

@@ -1,5 +1,6 @@
 #include "mpi/plan.h"
 
+#include "mpi/mpi_check.h"
 #include "sf_error.h"
 
 void sf_plan_init(sf_plan *p, size_t first, size_t n, size_t seg, int nranks) {
@@ -12,9 +13,11 @@ void sf_plan_init(sf_plan *p, size_t first, size_t n, size_t seg, int nranks) {
 
 int sf_plan_bcast(sf_plan *p, MPI_Comm comm) {
   unsigned long long v[4] = {p->first_unit, p->n_units, p->seg_units, (unsigned long long)p->nranks};
-  if (MPI_Bcast(v, 4, MPI_UNSIGNED_LONG_LONG, 0, comm) != MPI_SUCCESS) return SF_ERR_IO;
+  int status = 0;
+  SF_MPI(MPI_Bcast(v, 4, MPI_UNSIGNED_LONG_LONG, 0, comm));
   sf_plan_init(p, v[0], v[1], v[2], (int)v[3]);
-  return 0;
+cleanup:
+  return status;
 }
 
 void sf_plan_rank_segments(const sf_plan *p, int r, size_t *s0, size_t *ns) {

@@ -11,6 +11,7 @@
 #include "io/h5_util.h"
 #include "io/tiff_stack.h"
 #include "mpi/mpi_agree.h"
+#include "mpi/mpi_check.h"
 #include "sf_error.h"
 
 struct sf_source {
@@ -166,14 +167,14 @@ int sf_source_open(MPI_Comm comm, const char *path, const char *dataset, size_t 
   SF_ALLOC(s, 1);
   s->comm = comm;
   s->file = s->dset = H5I_INVALID_HID;
-  MPI_Comm_rank(comm, &s->rank);
-  MPI_Comm_size(comm, &s->size);
+  SF_MPI(MPI_Comm_rank(comm, &s->rank));
+  SF_MPI(MPI_Comm_size(comm, &s->size));
   snprintf(s->meta.path, sizeof s->meta.path, "%s", path);
   snprintf(s->meta.dataset, sizeof s->meta.dataset, "%s", dataset ? dataset : "/data");
   if (s->rank == 0) status = probe(&s->meta, min_hw, &s->independent, &s->files);
-  MPI_Bcast(&status, 1, MPI_INT, 0, comm);
+  SF_MPI(MPI_Bcast(&status, 1, MPI_INT, 0, comm));
   if (status < 0) goto cleanup;
-  MPI_Bcast(&s->meta, (int)sizeof s->meta, MPI_BYTE, 0, comm);
+  SF_MPI(MPI_Bcast(&s->meta, (int)sizeof s->meta, MPI_BYTE, 0, comm));
   if (s->meta.kind == SF_SOURCE_HDF5) {
     char why[512] = "";
     /* Every rank watches the files with the sizes rank 0 saw when it checked them. */
@@ -181,13 +182,13 @@ int sf_source_open(MPI_Comm comm, const char *path, const char *dataset, size_t 
     size_t n = 0;
     if (s->rank == 0) status = sf_h5_files_pack(&s->files, &packed, &n);
     plen = n;
-    MPI_Bcast(&plen, 1, MPI_UNSIGNED_LONG_LONG, 0, comm);
+    SF_MPI(MPI_Bcast(&plen, 1, MPI_UNSIGNED_LONG_LONG, 0, comm));
     if (s->rank != 0 && plen) packed = malloc(plen);
     status = sf_mpi_agree(plen && !packed ? SF_ERR_NOMEM : status, comm);
     if (status < 0) goto cleanup;
     SF_CALL(sf_mpi_bcast_big(packed, plen, MPI_CHAR, 0, comm));
     if (s->rank != 0) status = sf_h5_files_unpack(packed, plen, &s->files);
-    MPI_Bcast(&s->independent, 1, MPI_INT, 0, comm);
+    SF_MPI(MPI_Bcast(&s->independent, 1, MPI_INT, 0, comm));
     status = sf_mpi_agree(status, comm);
     if (status < 0) goto cleanup;
     fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -306,7 +307,7 @@ static int read_tiff(sf_source *s, size_t first, size_t count, float *buf) {
   unsigned long long req[2] = {first, count}, *all = NULL;
   const size_t ue = sf_source_unit_elems(s), esz = sf_dtype_size(s->meta.dtype);
   if (s->rank == 0) SF_ALLOC(all, 2 * (size_t)s->size);
-  MPI_Gather(req, 2, MPI_UNSIGNED_LONG_LONG, all, 2, MPI_UNSIGNED_LONG_LONG, 0, s->comm);
+  SF_MPI(MPI_Gather(req, 2, MPI_UNSIGNED_LONG_LONG, all, 2, MPI_UNSIGNED_LONG_LONG, 0, s->comm));
   if (s->rank == 0) {
     int rstat = 0;
     for (int r = 0; r < s->size; r++) {
@@ -321,7 +322,7 @@ static int read_tiff(sf_source *s, size_t first, size_t count, float *buf) {
       if (!s->stage) rstat = SF_ERR_NOMEM;
       if (!rstat) rstat = sf_tiff_read_frames(s->tiff, f, c, s->stage);
       int ok = rstat == 0;
-      if (r != 0) MPI_Send(&ok, 1, MPI_INT, r, 80, s->comm);
+      if (r != 0) SF_MPI(MPI_Send(&ok, 1, MPI_INT, r, 80, s->comm));
       if (!ok) continue;
       sf_dtype_to_float(s->meta.dtype, s->stage, r == 0 ? buf : fl, c * ue);
       if (r == 0) continue;
@@ -330,7 +331,7 @@ static int read_tiff(sf_source *s, size_t first, size_t count, float *buf) {
     status = rstat;
   } else if (count > 0) {
     int ok = 0;
-    MPI_Recv(&ok, 1, MPI_INT, 0, 80, s->comm, MPI_STATUS_IGNORE);
+    SF_MPI(MPI_Recv(&ok, 1, MPI_INT, 0, 80, s->comm, MPI_STATUS_IGNORE));
     if (!ok) status = SF_ERR_IO;
     if (ok) status = sf_mpi_xfer_big(buf, count * ue, MPI_FLOAT, 0, 81, 0, s->comm);
   }
@@ -347,8 +348,8 @@ int sf_source_custom(MPI_Comm comm, const sf_source_reader *reader, size_t unit_
   SF_ALLOC(s, 1);
   s->comm = comm;
   s->file = s->dset = H5I_INVALID_HID;
-  MPI_Comm_rank(comm, &s->rank);
-  MPI_Comm_size(comm, &s->size);
+  SF_MPI(MPI_Comm_rank(comm, &s->rank));
+  SF_MPI(MPI_Comm_size(comm, &s->size));
   s->reader = *reader;
   s->meta.kind = SF_SOURCE_CUSTOM;
   s->meta.ndims = 3;

@@ -20,6 +20,7 @@
 #include "mpi/h5_output.h"
 #include "mpi/mem_check.h"
 #include "mpi/mpi_agree.h"
+#include "mpi/mpi_check.h"
 #include "mpi/plan.h"
 #include "mpi/progress.h"
 #include "mpi/unit_source.h"
@@ -382,8 +383,8 @@ cleanup:
 static int build_reference(reg_job *j, sf_source *src, float *ref, sf_phase_times *tm) {
   int status = 0, rank, size;
   float *mean0 = NULL;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  SF_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
+  SF_MPI(MPI_Comm_size(MPI_COMM_WORLD, &size));
   size_t a = j->o.ref_a, b = j->o.ref_b;
   if (a >= j->m->t) { a = 0; b = j->m->t - 1; }
   if (b >= j->m->t) b = j->m->t - 1;
@@ -428,7 +429,7 @@ static int load_reference_file(reg_job *j, float *ref) {
   int status = 0, rank;
   hid_t f = H5I_INVALID_HID, d = H5I_INVALID_HID, sp = H5I_INVALID_HID;
   char path[4096], why[512];
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  SF_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
   if (rank == 0) {
     snprintf(path, sizeof path, "%s", j->o.ref_file);
     char *colon = strrchr(path, ':');
@@ -469,7 +470,7 @@ cleanup:
   if (sp >= 0) H5Sclose(sp);
   if (d >= 0) H5Dclose(d);
   if (f >= 0) H5Fclose(f);
-  MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  SF_MPI_HERE(MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD));
   if (status == 0) status = sf_mpi_bcast_big(ref, j->ue, MPI_FLOAT, 0, MPI_COMM_WORLD);
   return status;
 }
@@ -584,10 +585,10 @@ int sf_cmd_register(int argc, char **argv) {
   sf_phase_times tm_ref = {0, 0, 0}, tm = {0, 0, 0}; /* reference passes, main pass */
   double t_start, t_setup = 0, t_ref = 0;
   memset(j, 0, sizeof *j);
-  MPI_Barrier(MPI_COMM_WORLD); /* phases are timed from a common start */
+  SF_MPI(MPI_Barrier(MPI_COMM_WORLD)); /* phases are timed from a common start */
   t_start = MPI_Wtime();
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  SF_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
+  SF_MPI(MPI_Comm_size(MPI_COMM_WORLD, &size));
   status = reg_parse(argc, argv, rank == 0, &j->o, &help);
   if (help) {
     if (rank == 0) reg_help();
@@ -698,12 +699,12 @@ int sf_cmd_register(int argc, char **argv) {
      * NaN check; write includes waiting for the collective writes). The reference phase is
      * timed as a whole (wall time from the common start). */
     double local[3] = {tm.read, tm.compute, tm.commit}, mx[3];
-    MPI_Allreduce(local, mx, 3, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    SF_MPI(MPI_Allreduce(local, mx, 3, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
     double gsum, gmax;
-    MPI_Allreduce(&j->sum_shift, &gsum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-    MPI_Allreduce(&j->max_shift, &gmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    SF_MPI(MPI_Allreduce(&j->sum_shift, &gsum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+    SF_MPI(MPI_Allreduce(&j->max_shift, &gmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
     double total = MPI_Wtime() - t_start;
-    MPI_Bcast(&total, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    SF_MPI(MPI_Bcast(&total, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
     double times[6] = {t_setup, t_ref, mx[0], mx[1], mx[2], total};
     SF_CALL(write_provenance(j, argc, argv, size, times));
     status = sf_output_finish(&j->out, 0);

@@ -10,6 +10,7 @@
 #include "kernels/dtype_convert.h"
 #include "kernels/flow_warp.h"
 #include "mpi/mpi_agree.h"
+#include "mpi/mpi_check.h"
 #include "mpi/plan.h"
 #include "mpi/progress.h"
 #include "pipelines/register_impl.h"
@@ -430,8 +431,8 @@ int reg_flow_build_reference(reg_job *j, sf_source *src, float *ref, sf_phase_ti
   int status = 0, rank, size;
   sf_flow_plan *fp2 = NULL;
   float *prov = NULL, *rawmean = NULL;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  SF_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
+  SF_MPI(MPI_Comm_size(MPI_COMM_WORLD, &size));
   size_t a = j->o.ref_a, b = j->o.ref_b, fe = (size_t)j->nch * j->hw;
   if (a >= j->m->t) { a = 0; b = j->m->t - 1; }
   if (b >= j->m->t) b = j->m->t - 1;
@@ -474,8 +475,8 @@ int reg_flow_build_reference(reg_job *j, sf_source *src, float *ref, sf_phase_ti
   }
   {
     double gmn[REG_MAX_CH], gmx[REG_MAX_CH], pmn[REG_MAX_CH], pmx[REG_MAX_CH];
-    MPI_Allreduce(smin, gmn, j->nch, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
-    MPI_Allreduce(smax, gmx, j->nch, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    SF_MPI(MPI_Allreduce(smin, gmn, j->nch, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD));
+    SF_MPI(MPI_Allreduce(smax, gmx, j->nch, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
     /* Frames are normalised by the stack's range; the provisional reference is their mean. */
     norm_from_range(j, gmn, gmx, j->lo, j->inv);
     for (size_t c = 0; c < (size_t)j->nch; c++)

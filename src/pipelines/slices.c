@@ -30,6 +30,7 @@
 #include "mpi/h5_output.h"
 #include "mpi/mem_check.h"
 #include "mpi/mpi_agree.h"
+#include "mpi/mpi_check.h"
 #include "mpi/plan.h"
 #include "mpi/progress.h"
 #include "mpi/unit_source.h"
@@ -452,16 +453,16 @@ static int gather_ustats(sl_job *j) {
   SF_ALLOC(cnt, j->nranks);
   SF_ALLOC(dsp, j->nranks);
   MPI_Datatype t;
-  MPI_Type_contiguous((int)sizeof(sl_ustat), MPI_BYTE, &t);
-  MPI_Type_commit(&t);
+  SF_MPI(MPI_Type_contiguous((int)sizeof(sl_ustat), MPI_BYTE, &t));
+  SF_MPI(MPI_Type_commit(&t));
   for (int r = 0; r < j->nranks; r++) {
     size_t u0, n;
     rank_units(j, r, &u0, &n);
     cnt[r] = (int)n;
     dsp[r] = (int)u0;
   }
-  MPI_Allgatherv(MPI_IN_PLACE, 0, t, j->ustat, cnt, dsp, t, j->comm);
-  MPI_Type_free(&t);
+  SF_MPI(MPI_Allgatherv(MPI_IN_PLACE, 0, t, j->ustat, cnt, dsp, t, j->comm));
+  SF_MPI(MPI_Type_free(&t));
 cleanup:
   free(cnt);
   free(dsp);
@@ -528,7 +529,7 @@ static int reduce_hist(sl_job *j, size_t per, void (*fn)(sl_job *, size_t, const
     for (size_t c = g; c < g + ng; c++)
       if (c >= j->hcase0 && c < j->hcase0 + j->hncases)
         memcpy(buf + (c - g) * per, j->hist + (c - j->hcase0) * per, per * sizeof *buf);
-    MPI_Allreduce(MPI_IN_PLACE, buf, (int)(ng * per), MPI_UINT64_T, MPI_SUM, j->comm);
+    SF_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, (int)(ng * per), MPI_UINT64_T, MPI_SUM, j->comm));
     for (size_t c = g; c < g + ng; c++) fn(j, c, buf + (c - g) * per);
   }
 cleanup:
@@ -911,9 +912,9 @@ static int plan_cases(sl_job *j) {
     if (status == 0) sl_assign_splits(j->cases, j->ncases, j->o.split, (uint32_t)j->o.seed);
     n = j->ncases;
   }
-  MPI_Bcast(&status, 1, MPI_INT, 0, j->comm);
+  SF_MPI(MPI_Bcast(&status, 1, MPI_INT, 0, j->comm));
   if (status < 0) return j->rank == 0 ? status : SF_ERR_SILENT + status;
-  MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, 0, j->comm);
+  SF_MPI(MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, 0, j->comm));
   j->ncases = n;
   if (j->rank != 0) SF_ALLOC(j->cases, n);
   SF_CALL(sf_mpi_bcast_big(j->cases, n * sizeof *j->cases, MPI_BYTE, 0, j->comm));
@@ -993,8 +994,8 @@ int sf_cmd_slices(int argc, char **argv) {
   j->comm = MPI_COMM_WORLD;
   j->img_case = j->lab_case = -1;
   j->bad_unit = j->err_unit = SIZE_MAX;
-  MPI_Comm_rank(j->comm, &j->rank);
-  MPI_Comm_size(j->comm, &j->nranks);
+  SF_MPI(MPI_Comm_rank(j->comm, &j->rank));
+  SF_MPI(MPI_Comm_size(j->comm, &j->nranks));
   double t0 = MPI_Wtime();
   int p = parse_opts(argc, argv, j->rank == 0, &j->o);
   if (p == 1) return 0;

@@ -9,6 +9,7 @@
 #include "io/synth_volume.h"
 #include "mpi/h5_output.h"
 #include "mpi/mpi_agree.h"
+#include "mpi/mpi_check.h"
 #include "pipelines/pipelines.h"
 #include "sf_error.h"
 
@@ -49,7 +50,7 @@ static int synth_video(int argc, char **argv, int verbose) {
   sf_synth_video_opts o = {200, 256, 256, 1, 1, SF_MOTION_RIGID, 8.0, 30.0, NULL};
   const char *out = NULL;
   int status = 0, c, rank, mot = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  SF_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
   opterr = 0;
   optind = 1;
   while ((c = getopt_long(argc, argv, ":o:h", lo, NULL)) != -1) { /* ':': see sf_cli_bad_option */
@@ -73,7 +74,7 @@ static int synth_video(int argc, char **argv, int verbose) {
   if (!out) SF_CALL(sf_cli_usage_error(verbose, "synth video: no output file given (-o FILE.h5)"));
   SF_CALL(sf_output_check_path(MPI_COMM_WORLD, out, NULL, 0));
   if (rank == 0) status = sf_synth_video_write(out, &o);
-  MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  SF_MPI(MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD));
   if (status == 0 && verbose)
     printf("slabflow synth video: %s (%zu frames of %zux%zux%zu, %s motion up to %g px, %g dB)\n",
            out, o.frames, o.height, o.width, o.channels, motions[mot], o.max_shift, o.noise_db);
@@ -112,8 +113,8 @@ static int synth_volumes(int argc, char **argv, int verbose) {
   sf_synth_volume_opts o = {10, {256, 256, 128}, 1};
   const char *out = NULL;
   int status = 0, c, rank, size;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  SF_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
+  SF_MPI(MPI_Comm_size(MPI_COMM_WORLD, &size));
   opterr = 0;
   optind = 1;
   /* '+': stop at the first non-option, so --size can take its next two words itself; ':':
@@ -157,8 +158,9 @@ cleanup:
 }
 
 int sf_cmd_synth(int argc, char **argv) {
-  int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  int rank = 0, status = 0;
+  SF_MPI_HERE(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
+  if (status < 0) return status;
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
     if (rank == 0)
       printf("usage: slabflow synth video [options]     (see slabflow synth video --help)\n"
