@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io/h5_check.h"
 #include "io/h5_storage.h"
 #include "io/h5_util.h"
 #include "io/tiff_stack.h"
@@ -54,12 +55,9 @@ static int probe_hdf5(sf_source_meta *m, int *independent, sf_h5_files *files) {
   int status = 0;
   hid_t f = H5I_INVALID_HID, d = H5I_INVALID_HID, sp = H5I_INVALID_HID, t = H5I_INVALID_HID;
   hid_t dcpl = H5I_INVALID_HID;
-  char why[512], names[512], tname[64], name[sizeof m->path + sizeof m->dataset + 2];
-  f = H5Fopen(m->path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) {
-    sf_h5_error_text(why, sizeof why);
-    SF_CHECK(0, SF_ERR_INPUT, "%s: not a readable HDF5 file (truncated or corrupt?): %s", m->path, why);
-  }
+  char names[512], tname[64], name[sizeof m->path + sizeof m->dataset + 2];
+  SF_H5_AS(SF_ERR_INPUT, f = H5Fopen(m->path, H5F_ACC_RDONLY, H5P_DEFAULT),
+           "%s: not a readable HDF5 file (truncated or corrupt?)", m->path);
   htri_t ok = H5Lexists(f, m->dataset, H5P_DEFAULT);
   if (ok > 0) {
     H5O_info_t oi;
@@ -72,11 +70,8 @@ static int probe_hdf5(sf_source_meta *m, int *independent, sf_h5_files *files) {
     SF_CHECK(0, SF_ERR_INPUT, "%s: no dataset %s (the file has: %s)", m->path, m->dataset,
              *names ? names : "nothing");
   }
-  d = H5Dopen2(f, m->dataset, H5P_DEFAULT);
-  if (d < 0) {
-    sf_h5_error_text(why, sizeof why);
-    SF_CHECK(0, SF_ERR_INPUT, "%s:%s: cannot open the dataset (corrupt?): %s", m->path, m->dataset, why);
-  }
+  SF_H5_AS(SF_ERR_INPUT, d = H5Dopen2(f, m->dataset, H5P_DEFAULT),
+           "%s:%s: cannot open the dataset (corrupt?)", m->path, m->dataset);
   sp = H5Dget_space(d);
   t = H5Dget_type(d);
   SF_CHECK(sp >= 0 && t >= 0, SF_ERR_INPUT, "%s:%s: unreadable dataspace or type", m->path, m->dataset);

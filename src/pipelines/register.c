@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli_args.h"
+#include "io/h5_check.h"
 #include "io/h5_storage.h"
 #include "io/h5_util.h"
 #include "kernels/dtype_convert.h"
@@ -428,7 +429,7 @@ cleanup:
 static int load_reference_file(reg_job *j, float *ref) {
   int status = 0, rank;
   hid_t f = H5I_INVALID_HID, d = H5I_INVALID_HID, sp = H5I_INVALID_HID;
-  char path[4096], why[512];
+  char path[4096];
   SF_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
   if (rank == 0) {
     snprintf(path, sizeof path, "%s", j->o.ref_file);
@@ -438,11 +439,8 @@ static int load_reference_file(reg_job *j, float *ref) {
       *colon = 0;
       ds = colon + 1;
     }
-    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) {
-      sf_h5_error_text(why, sizeof why);
-      SF_CHECK(0, SF_ERR_INPUT, "%s: cannot open the reference file: %s", path, why);
-    }
+    SF_H5_AS(SF_ERR_INPUT, f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT),
+             "%s: cannot open the reference file", path);
     SF_CHECK(H5Lexists(f, ds, H5P_DEFAULT) > 0, SF_ERR_INPUT, "%s: no dataset %s", path, ds);
     d = H5Dopen2(f, ds, H5P_DEFAULT);
     SF_CHECK(d >= 0, SF_ERR_INPUT, "%s:%s: cannot open the dataset", path, ds);
