@@ -16,6 +16,7 @@
 
 #include "io/volume.h"
 #include "sf_error.h"
+#include "sf_cunit.h"
 
 static char g_dir[3072];
 
@@ -1011,24 +1012,20 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s: cannot create (%s)\n", g_dir, strerror(errno));
     return 1;
   }
-  if (CU_initialize_registry() != CUE_SUCCESS) return 1;
-  CU_pSuite s = CU_add_suite("volume", NULL, NULL);
-  CU_add_test(s, "NIfTI-1 .nii/.nii.gz, every type, every axis", test_types_nifti1);
-  CU_add_test(s, "NIfTI-2 .nii/.nii.gz", test_nifti2);
-  CU_add_test(s, ".nii.gz halo batches: values, and no re-read with the cache", test_gz_halo);
-  CU_add_test(s, "byte-swapped files read the same", test_byte_order);
-  CU_add_test(s, "scl_slope/scl_inter and the integer flag", test_scaling);
-  CU_add_test(s, "NaN and Inf pass through", test_float_specials);
-  CU_add_test(s, "labels: int32 values, non-integers and range errors", test_labels);
-  CU_add_test(s, "affine: fallback, qform (qfac -1), sform", test_affine);
-  CU_add_test(s, "trailing dimensions of 1", test_trailing_dims);
-  CU_add_test(s, "NIfTI-1 .hdr/.img pair", test_pair);
-  CU_add_test(s, "HDF5 datasets, every axis, attributes", test_hdf5);
-  CU_add_test(s, "HDF5 errors", test_hdf5_errors);
-  CU_add_test(s, "NIfTI errors", test_nifti_errors);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned fails = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return fails ? 1 : 0;
+  static const sf_test tests[] = {
+      {"NIfTI-1 .nii/.nii.gz, every type, every axis", test_types_nifti1},
+      {"NIfTI-2 .nii/.nii.gz", test_nifti2},
+      {".nii.gz halo batches: values, and no re-read with the cache", test_gz_halo},
+      {"byte-swapped files read the same", test_byte_order},
+      {"scl_slope/scl_inter and the integer flag", test_scaling},
+      {"NaN and Inf pass through", test_float_specials},
+      {"labels: int32 values, non-integers and range errors", test_labels},
+      {"affine: fallback, qform (qfac -1), sform", test_affine},
+      {"trailing dimensions of 1", test_trailing_dims},
+      {"NIfTI-1 .hdr/.img pair", test_pair},
+      {"HDF5 datasets, every axis, attributes", test_hdf5},
+      {"HDF5 errors", test_hdf5_errors},
+      {"NIfTI errors", test_nifti_errors},
+      {NULL, NULL}};
+  return sf_cunit_run("volume", tests);
 }
