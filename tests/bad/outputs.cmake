@@ -21,6 +21,3 @@ add_executable(test_agree_within mpi/agree_within.c)
 target_link_libraries(test_agree_within PRIVATE sf_mpi)
 add_test(NAME mpi.agree_within
          COMMAND bash -c "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 2 --oversubscribe --bind-to none $<TARGET_FILE:test_agree_within>")
-
-# Signals through the job scripts' launcher and to slabflow itself: exit 5, partial kept.
-add_test(NAME job.signals COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/mpi/job_signal.sh ${SF_WORK}/jobsig)
