@@ -26,8 +26,6 @@ struct sf_output {
   int ndsets, cap;
   hid_t done;
   haddr_t data_bytes;    /* file space of the datasets created so far */
-  haddr_t reserved;      /* disk space reserved so far (0: none yet) */
-  haddr_t reserved_data; /* data_bytes when it was reserved */
   int held;              /* the reservation is blocks held by the file (fallocate), not a
                             reading of the free space; rank 0's view, broadcast */
   char path[PATH_MAX], partial[PATH_MAX + 16];
@@ -209,7 +207,6 @@ static double free_bytes(const char *path) {
  * cannot, it compares with the free space. Collective. */
 static int reserve_space(sf_output *o) {
   int status = 0;
-  if (o->reserved && o->data_bytes <= o->reserved_data) return 0;
   /* room for metadata: object headers, chunk indexes, attributes */
   haddr_t slack = ((haddr_t)1 << 20) + o->data_bytes / 128;
   haddr_t want = o->data_bytes + slack;
@@ -258,13 +255,8 @@ static int reserve_space(sf_output *o) {
   }
   int st[2] = {status, o->held};
   SF_MPI_HERE(MPI_Bcast(st, 2, MPI_INT, 0, o->comm));
-  status = st[0];
   o->held = st[1];
-  if (status == 0) {
-    o->reserved = want;
-    o->reserved_data = o->data_bytes;
-  }
-  return status;
+  return st[0];
 }
 
 int sf_output_create(MPI_Comm comm, const char *out_path, size_t n_segments, sf_output **out) {
@@ -296,7 +288,6 @@ int sf_output_create(MPI_Comm comm, const char *out_path, size_t n_segments, sf_
     if (o->rank == 0) unlink(o->partial);
     goto cleanup;
   }
-  o->reserved = 0;
   o->file = H5Fcreate(o->partial, H5F_ACC_TRUNC, fcpl, fapl);
   if (o->file < 0) sf_h5_error_text(why, sizeof why);
   status = sf_mpi_agree(o->file >= 0 ? 0 : SF_ERR_IO, comm);
