@@ -271,12 +271,7 @@ static int nii_raw_header(const char *path, raw_header *h) {
       h->dim[d] = (int16_t)(h->swap ? bswap16((uint16_t)n1->dim[d]) : (uint16_t)n1->dim[d]);
     h->datatype = (int16_t)(h->swap ? bswap16((uint16_t)n1->datatype) : (uint16_t)n1->datatype);
     float sc[2] = {n1->scl_slope, n1->scl_inter};
-    for (int q = 0; q < 2 && h->swap; q++) {
-      uint32_t x;
-      memcpy(&x, &sc[q], 4);
-      x = bswap32(x);
-      memcpy(&sc[q], &x, 4);
-    }
+    if (h->swap) swap_values(sc, 2, sizeof *sc);
     h->scl_slope = sc[0];
     h->scl_inter = sc[1];
   } else {
@@ -286,12 +281,7 @@ static int nii_raw_header(const char *path, raw_header *h) {
       h->dim[d] = (int64_t)(h->swap ? bswap64((uint64_t)n2->dim[d]) : (uint64_t)n2->dim[d]);
     h->datatype = (int16_t)(h->swap ? bswap16((uint16_t)n2->datatype) : (uint16_t)n2->datatype);
     double sc[2] = {n2->scl_slope, n2->scl_inter};
-    for (int q = 0; q < 2 && h->swap; q++) {
-      uint64_t x;
-      memcpy(&x, &sc[q], 8);
-      x = bswap64(x);
-      memcpy(&sc[q], &x, 8);
-    }
+    if (h->swap) swap_values(sc, 2, sizeof *sc);
     h->scl_slope = sc[0];
     h->scl_inter = sc[1];
     SF_CHECK(h->dim[0] >= 1 && h->dim[0] <= 7, SF_ERR_INPUT,
