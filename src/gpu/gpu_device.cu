@@ -1,5 +1,6 @@
 // CUDA device discovery and a known-answer self test.
 #include <cuda_runtime.h>
+#include <stdio.h>
 
 #include "gpu/gpu_device.h"
 
@@ -14,6 +15,25 @@ extern "C" int sf_gpu_device_count(void) {
 }
 
 extern "C" int sf_gpu_built(void) { return 1; }
+
+extern "C" int sf_gpu_device_name(int dev, char *buf, size_t n) {
+  cudaDeviceProp p;
+  if (buf && n) buf[0] = '\0';
+  if (cudaGetDeviceProperties(&p, dev) != cudaSuccess) {
+    cudaGetLastError();
+    return -1;
+  }
+  if (buf && n) snprintf(buf, n, "%s", p.name);
+  return 0;
+}
+
+extern "C" int sf_gpu_set_device(int dev) {
+  if (cudaSetDevice(dev) != cudaSuccess) {
+    cudaGetLastError();
+    return -1;
+  }
+  return 0;
+}
 
 __global__ static void axpy(int n, float a, const float *x, float *y) {
   int i = blockIdx.x * blockDim.x + threadIdx.x;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "mpi/mpi_check.h"
+#include "mpi/mpi_local.h"
 #include "sf_error.h"
 
 int sf_mpi_check_memory(MPI_Comm comm, const sf_mem_budget *b, const char *what, const char *hint) {
@@ -24,7 +25,7 @@ int sf_mpi_check_memory(MPI_Comm comm, const sf_mem_budget *b, const char *what,
   /* The ranks of one node share its memory: their needs add up. Doubles, because a sum of
    * saturated (UINT64_MAX) needs must stay "too much" rather than wrap. */
   double mine = (double)b->total, node_need = mine;
-  SF_MPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node));
+  SF_CALL(sf_mpi_node_comm(comm, &node));
   SF_MPI(MPI_Allreduce(&mine, &node_need, 1, MPI_DOUBLE, MPI_SUM, node));
   SF_MPI(MPI_Comm_size(node, &on_node));
   SF_MPI(MPI_Comm_free(&node));
