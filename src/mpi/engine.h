@@ -1,7 +1,24 @@
-/* The engine: a lockstep sweep of all ranks over the segments of a plan. At each step every
- * rank reads its batch (one segment, or nothing), checks it, computes it on the node, and
- * commits it collectively; errors are agreed before every collective. A sweep may overlap
- * the commit of one batch with the compute of the next (sf_sweep_ops.overlap). */
+/* The engine: runs a pipeline, a table of steps, over the units of a source on every rank.
+ *
+ * A step declares what the engine needs to know (ARCHITECTURE.md, "Pipelines are tables of
+ * steps"): its kind, its plan (units and segments), its halo, the payload it wants, its
+ * workspace start and stop, its per-batch and per-unit functions, its collective commit and
+ * an optional device version. Three kinds:
+ *
+ *   SF_STEP_ONCE      run once on rank 0 (once()), its result (result, result_bytes)
+ *                     broadcast to every rank;
+ *   SF_STEP_REDUCE    run once as a fixed-order reduction over units: every batch's units
+ *                     run, finish() writes the batch's partial (reduce_len doubles), the
+ *                     partials are summed in segment order whatever the rank count, and
+ *                     reduced() gets the sum on every rank;
+ *   SF_STEP_PER_UNIT  every batch's units run and commit() writes the batch collectively.
+ *
+ * Per batch the engine calls, on the calling (compute) thread: prepare() (serial work, may run
+ * executor loops of its own), the executor over unit() for every unit of the batch, finish().
+ * A sweep's reads, NaN checks, agreements, commits and progress run on an I/O thread, the
+ * only thread that calls MPI or HDF5 while the sweep runs: batch k+1 is read and batch k-1
+ * committed while batch k is computed, for any thread count. Hooks that are collective
+ * (start, stop, reduced, once) run on the calling thread between sweeps. */
 #ifndef SF_ENGINE_H
 #define SF_ENGINE_H
 
@@ -11,55 +28,88 @@
 #include "mpi/plan.h"
 #include "mpi/progress.h"
 #include "mpi/unit_source.h"
-#include "node/node_loop.h"
+#include "node/batch.h"
+#include "node/exec.h"
 
-typedef struct sf_batch {
-  size_t step;      /* lockstep step */
-  long segment;     /* segment index in the plan, -1 when this rank has none at this step */
-  size_t first;     /* first unit (absolute index in the source) */
-  size_t count;     /* units in the batch (0 when segment is -1) */
-  float *in;        /* count * unit_elems input values */
-  size_t halo_lo;   /* units before `first` also read (in[-halo_lo*unit_elems...]) */
-  size_t halo_hi;   /* units after the batch also read */
-  /* Overlap only: the previous step's commit, still to run (NULL: none). compute hands it to
-   * sf_node_run_side of its longest node loop, so the master thread writes the previous batch
-   * while the other threads compute this one; the engine runs it after compute otherwise. */
-  sf_side_task *side;
-} sf_batch;
+typedef enum { SF_STEP_ONCE = 1, SF_STEP_REDUCE = 2, SF_STEP_PER_UNIT = 3 } sf_step_kind;
 
-/* Seconds this rank's master thread spent in each phase of the steps: read (with the NaN
- * check), compute (less any commit run inside it), commit (every commit wherever it ran, and
- * the agreements after compute). With overlap they still add up to the steps' wall time;
- * the other threads' work during a commit is in no phase. */
+/* Payload a step wants: float32 (converted by the source, the default), the source's own
+ * dtype, or the raw bytes of one HDF5 chunk per unit (chunked HDF5 sources only). */
+typedef enum { SF_PAYLOAD_F32 = 0, SF_PAYLOAD_NATIVE = 1, SF_PAYLOAD_RAW = 2 } sf_payload;
+
+/* Wall seconds of a sweep as the compute thread saw it: waiting for input (reading not
+ * hidden behind compute), computing, and waiting for commits and agreements (writing not
+ * hidden). They add up to the sweep's wall time. io_read and io_commit are what the I/O
+ * thread spent reading and committing, hidden or not. */
 typedef struct sf_phase_times {
   double read, compute, commit;
+  double io_read, io_commit;
 } sf_phase_times;
 
-typedef struct sf_sweep_ops {
-  void *ctx;
-  /* Local work on a non-empty batch, on the master thread (typically sf_node_run). */
-  int (*compute)(void *ctx, const sf_batch *b);
-  /* Collective: every rank, every step, also with an empty batch. */
+typedef struct sf_step {
+  const char *name;       /* for messages */
+  sf_step_kind kind;
+  /* Collective, every rank, before anything else of the step; nonzero skips the step. */
+  int (*skip)(void *ctx);
+  /* Units and segments (SF_STEP_REDUCE, SF_STEP_PER_UNIT); NULL: the pipeline's plan. */
+  const sf_plan *plan;
+  sf_source *src;         /* NULL: the pipeline's source */
+  size_t halo;            /* neighbour units read each side of a batch (clipped to the plan) */
+  sf_payload payload;
+  /* Workspace start and stop: collective, every rank, before the first batch and after the
+   * last. stop also runs after a failure of the step, with its status, and returns the
+   * step's status: the one given, or its own failure (agreed). */
+  int (*start)(void *ctx);
+  int (*stop)(void *ctx, int status);
+  /* Per batch (non-empty), on the compute thread. prepare may run executor loops itself. */
+  int (*prepare)(void *ctx, sf_exec *x, const sf_batch *b);
+  sf_unit_fn unit;        /* NULL: no per-unit loop */
+  /* After the units; SF_STEP_REDUCE: writes the batch's partial (reduce_len doubles, zeroed
+   * by the engine) to partial, NULL otherwise. */
+  int (*finish)(void *ctx, const sf_batch *b, double *partial);
+  /* SF_STEP_PER_UNIT: collective write of batch b on the I/O thread, every rank at every
+   * step, also with an empty batch (b->count == 0). It must read only what b's slot holds
+   * (never b->data: the input buffer is being refilled) when overlap is set. */
   int (*commit)(void *ctx, const sf_batch *b);
-  /* Neighbour units read on each side of a batch (clipped to the plan's range), for
-   * computations with a context window along the unit axis. */
-  size_t halo;
-  /* Nonzero: commit(k) is deferred to step k+1 and runs during compute(k+1) (see
-   * sf_batch.side), the last one after the loop. Then compute(k+1) must not write anything
-   * commit(k) reads (double-buffer by b->step parity), commit must not read b->in (the input
-   * buffer already holds the next batch; it is NULL there), and no compute may depend on the
-   * previous commit's result. 0: commit(k) runs right after compute(k). SLABFLOW_OVERLAP=0
-   * or late (rank 0's environment) turns it off or runs each deferred commit after the
-   * next compute rather than during it (diagnostics, see engine.c). */
+  /* Nonzero: commit(k) runs during compute(k+1); compute(k+1) then writes only slot
+   * (k+1) & 1 of its double buffers and never depends on commit(k). SLABFLOW_OVERLAP=0
+   * (rank 0's environment) turns it off. */
   int overlap;
-} sf_sweep_ops;
+  /* SF_STEP_REDUCE */
+  size_t reduce_len;
+  int (*reduced)(void *ctx, const double *sum, size_t n_units); /* collective, every rank */
+  /* SF_STEP_ONCE: rank 0 computes result; the status and result_bytes of result are then
+   * broadcast. */
+  int (*once)(void *ctx);
+  void *result;
+  size_t result_bytes;
+  /* Optional device version of prepare + unit + finish for one batch, run instead of them
+   * when the executor drives a device. */
+  int (*device)(void *ctx, const sf_batch *b, double *partial);
+  /* Progress: units done are reported to prog (may be NULL) as progress_base + done. */
+  sf_progress *prog;
+  size_t progress_base;
+} sf_step;
 
-/* Runs the sweep over plan with input from src. Float inputs are checked for NaN/Inf after
- * each read; the first bad unit (in unit order) is reported once by its owner. Progress
- * (units whose commit has run) is updated after each step. Every rank runs every commit,
- * in step order, also for its empty batches, and the status of a commit overlapped with a
- * compute is agreed together with that compute's. Returns the agreed status. Collective. */
-int sf_sweep_run(MPI_Comm comm, const sf_plan *plan, sf_source *src, const sf_sweep_ops *ops,
-                 sf_progress *prog, sf_phase_times *times);
+typedef struct sf_pipeline {
+  MPI_Comm comm;
+  void *ctx;              /* handed to every hook */
+  sf_exec *exec;
+  sf_source *src;         /* default source of the steps */
+  const sf_plan *plan;    /* default plan of the steps */
+  const sf_step *steps;
+  size_t n_steps;
+} sf_pipeline;
+
+/* What ran: per step its sweep's phase times (steps without a sweep stay 0), and the backend
+ * ("cpu", or "cuda:<device name>" once any step's device version ran). */
+typedef struct sf_run_info {
+  sf_phase_times *times;  /* n_steps entries, or NULL */
+  char backend[160];
+} sf_run_info;
+
+/* Runs the steps in table order on every rank. Returns the agreed status: the first failing
+ * step's, after its stop hook has run. Collective. */
+int sf_pipeline_run(const sf_pipeline *p, sf_run_info *info);
 
 #endif

@@ -26,6 +26,7 @@ struct sf_source {
   void *stage;       /* TIFF staging buffer on rank 0 */
   size_t stage_units;
   sf_source_reader reader; /* custom sources */
+  hid_t raw_file, raw_dset; /* raw chunk reads: this rank's own handle (sf_source_read_raw) */
 };
 
 const sf_source_meta *sf_source_get_meta(const sf_source *s) { return &s->meta; }
@@ -161,7 +162,7 @@ int sf_source_open(MPI_Comm comm, const char *path, const char *dataset, size_t 
   *out = NULL;
   SF_ALLOC(s, 1);
   s->comm = comm;
-  s->file = s->dset = H5I_INVALID_HID;
+  s->file = s->dset = s->raw_file = s->raw_dset = H5I_INVALID_HID;
   SF_MPI(MPI_Comm_rank(comm, &s->rank));
   SF_MPI(MPI_Comm_size(comm, &s->size));
   snprintf(s->meta.path, sizeof s->meta.path, "%s", path);
@@ -243,14 +244,14 @@ cleanup:
   return status;
 }
 
-/* Hyperslab read of units [first, first+count) as float (count may be 0): collective, or
- * each rank on its own in the independent mode (see probe_hdf5). */
-static int read_hdf5(sf_source *s, size_t first, size_t count, float *buf) {
+/* Hyperslab read of units [first, first+count) as dtype want (count may be 0): collective,
+ * or each rank on its own in the independent mode (see probe_hdf5). */
+static int read_hdf5(sf_source *s, size_t first, size_t count, sf_dtype want, void *buf) {
   int status = 0;
   hid_t fsp = H5I_INVALID_HID, msp = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
   hsize_t start[4] = {first, 0, 0, 0};
   hsize_t cnt[4] = {count, s->meta.h, s->meta.w, s->meta.c};
-  float dummy = 0.0f;
+  double dummy = 0.0;
   if (s->independent && count == 0) return 0;
   fsp = H5Dget_space(s->dset);
   dxpl = H5Pcreate(H5P_DATASET_XFER);
@@ -263,7 +264,7 @@ static int read_hdf5(sf_source *s, size_t first, size_t count, float *buf) {
     msp = H5Scopy(fsp);
     H5Sselect_none(msp);
   }
-  herr_t rc = H5Dread(s->dset, H5T_NATIVE_FLOAT, msp, fsp, dxpl, count ? (void *)buf : &dummy);
+  herr_t rc = H5Dread(s->dset, sf_h5_native_type(want), msp, fsp, dxpl, count ? buf : (void *)&dummy);
   if (count > 0) status = check_shrunk(s, first, count);
   if (rc < 0 && status == 0) {
     char why[512];
@@ -286,10 +287,10 @@ static int read_hdf5(sf_source *s, size_t first, size_t count, float *buf) {
 
 /* read_hdf5 on every rank, the outcome agreed; a failure met by several ranks (a file
  * truncated under all of them) is reported once, by the lowest of them. Collective. */
-static int read_hdf5_agreed(sf_source *s, size_t first, size_t count, float *buf) {
+static int read_hdf5_agreed(sf_source *s, size_t first, size_t count, sf_dtype want, void *buf) {
   char msg[2048];
   sf_error_defer(msg, sizeof msg);
-  int rc = read_hdf5(s, first, count, buf);
+  int rc = read_hdf5(s, first, count, want, buf);
   sf_error_defer(NULL, 0);
   int agreed = sf_mpi_agree(rc, s->comm);
   if (agreed < 0) sf_mpi_report_lowest(rc < 0, msg[0] ? msg : "reading the input failed", s->comm);
@@ -297,7 +298,7 @@ static int read_hdf5_agreed(sf_source *s, size_t first, size_t count, float *buf
 }
 
 /* Rank 0 reads each rank's request and sends it in pieces; other ranks receive. */
-static int read_tiff(sf_source *s, size_t first, size_t count, float *buf) {
+static int read_tiff(sf_source *s, size_t first, size_t count, sf_dtype want, void *buf) {
   int status = 0;
   unsigned long long req[2] = {first, count}, *all = NULL;
   const size_t ue = sf_source_unit_elems(s), esz = sf_dtype_size(s->meta.dtype);
@@ -313,22 +314,26 @@ static int read_tiff(sf_source *s, size_t first, size_t count, float *buf) {
         s->stage = malloc(c * ue * (esz + sizeof(float)));
         s->stage_units = s->stage ? c : 0;
       }
-      float *fl = s->stage ? (float *)((char *)s->stage + c * ue * esz) : NULL;
+      void *fl = s->stage ? (char *)s->stage + c * ue * esz : NULL;
       if (!s->stage) rstat = SF_ERR_NOMEM;
       if (!rstat) rstat = sf_tiff_read_frames(s->tiff, f, c, s->stage);
       int ok = rstat == 0;
       if (r != 0) SF_MPI(MPI_Send(&ok, 1, MPI_INT, r, 80, s->comm));
       if (!ok) continue;
-      sf_dtype_to_float(s->meta.dtype, s->stage, r == 0 ? buf : fl, c * ue);
+      void *dst = r == 0 ? buf : fl;
+      if (want == SF_DTYPE_F32)
+        sf_dtype_to_float(s->meta.dtype, s->stage, dst, c * ue);
+      else
+        memcpy(dst, s->stage, c * ue * esz);
       if (r == 0) continue;
-      sf_mpi_xfer_big(fl, c * ue, MPI_FLOAT, r, 81, 1, s->comm);
+      sf_mpi_xfer_big(fl, c * ue * sf_dtype_size(want), MPI_BYTE, r, 81, 1, s->comm);
     }
     status = rstat;
   } else if (count > 0) {
     int ok = 0;
     SF_MPI(MPI_Recv(&ok, 1, MPI_INT, 0, 80, s->comm, MPI_STATUS_IGNORE));
     if (!ok) status = SF_ERR_IO;
-    if (ok) status = sf_mpi_xfer_big(buf, count * ue, MPI_FLOAT, 0, 81, 0, s->comm);
+    if (ok) status = sf_mpi_xfer_big(buf, count * ue * sf_dtype_size(want), MPI_BYTE, 0, 81, 0, s->comm);
   }
 cleanup:
   free(all);
@@ -342,7 +347,7 @@ int sf_source_custom(MPI_Comm comm, const sf_source_reader *reader, size_t unit_
   *out = NULL;
   SF_ALLOC(s, 1);
   s->comm = comm;
-  s->file = s->dset = H5I_INVALID_HID;
+  s->file = s->dset = s->raw_file = s->raw_dset = H5I_INVALID_HID;
   SF_MPI(MPI_Comm_rank(comm, &s->rank));
   SF_MPI(MPI_Comm_size(comm, &s->size));
   s->reader = *reader;
@@ -361,19 +366,110 @@ cleanup:
 }
 
 int sf_source_read_batch(sf_source *s, size_t first, size_t count, size_t core_first,
-                         size_t core_count, float *buf) {
+                         size_t core_count, sf_dtype want, void *buf) {
   int rc;
+  if (want == SF_DTYPE_NONE) want = s->meta.dtype;
   if (s->meta.kind == SF_SOURCE_CUSTOM)
     rc = s->reader.read(s->reader.ctx, first, count, core_first, core_count, buf);
   else if (s->meta.kind == SF_SOURCE_HDF5)
-    return read_hdf5_agreed(s, first, count, buf);
+    return read_hdf5_agreed(s, first, count, want, buf);
   else
-    rc = read_tiff(s, first, count, buf);
+    rc = read_tiff(s, first, count, want, buf);
   return sf_mpi_agree(rc, s->comm);
 }
 
 int sf_source_read(sf_source *s, size_t first, size_t count, float *buf) {
-  return sf_source_read_batch(s, first, count, first, count, buf);
+  return sf_source_read_batch(s, first, count, first, count, SF_DTYPE_F32, buf);
+}
+
+/* This rank's own read-only handle on the dataset for raw chunk reads (H5Dread_chunk is a
+ * plain read of the stored bytes; it needs no MPI-IO), and a check that its chunks are one
+ * unit each. Local. */
+static int raw_open(sf_source *s) {
+  int status = 0;
+  hid_t dcpl = H5I_INVALID_HID;
+  if (s->raw_dset >= 0) return 0;
+  SF_CHECK(s->meta.kind == SF_SOURCE_HDF5, SF_ERR_INPUT,
+           "%s: raw chunks can only be read from an HDF5 dataset", s->meta.path);
+  SF_H5_AS(SF_ERR_IO, s->raw_file = H5Fopen(s->meta.path, H5F_ACC_RDONLY, H5P_DEFAULT),
+           "%s: cannot open the file for chunk reads", s->meta.path);
+  SF_H5_AS(SF_ERR_IO, s->raw_dset = H5Dopen2(s->raw_file, s->meta.dataset, H5P_DEFAULT),
+           "%s:%s: cannot open the dataset for chunk reads", s->meta.path, s->meta.dataset);
+  SF_H5_AS(SF_ERR_IO, dcpl = H5Dget_create_plist(s->raw_dset), "%s:%s: no creation properties",
+           s->meta.path, s->meta.dataset);
+  hsize_t chunk[4] = {0, 0, 0, 0};
+  int nd = H5Pget_layout(dcpl) == H5D_CHUNKED ? H5Pget_chunk(dcpl, 4, chunk) : -1;
+  SF_CHECK(nd == s->meta.ndims && chunk[0] == 1 && chunk[1] == s->meta.h &&
+               chunk[2] == s->meta.w && (nd == 3 || chunk[3] == s->meta.c),
+           SF_ERR_INPUT, "%s:%s: raw chunk reads need chunks of one whole frame", s->meta.path,
+           s->meta.dataset);
+cleanup:
+  if (dcpl >= 0) H5Pclose(dcpl);
+  return status;
+}
+
+/* Units [first, first+count) of this rank as stored chunk bytes into rb. Local. */
+static int read_raw_local(sf_source *s, size_t first, size_t count, sf_raw_buf *rb) {
+  int status = 0;
+  if (count == 0) return 0;
+  SF_CALL(raw_open(s));
+  if (count > rb->n_cap) {
+    size_t *o = realloc(rb->off, count * sizeof *o), *l = o ? realloc(rb->len, count * sizeof *l) : NULL;
+    if (o) rb->off = o;
+    if (l) rb->len = l;
+    unsigned *f = l ? realloc(rb->filters, count * sizeof *f) : NULL;
+    if (f) rb->filters = f;
+    SF_CHECK(o && l && f, SF_ERR_NOMEM, "out of memory for %zu chunk offsets", count);
+    rb->n_cap = count;
+  }
+  size_t total = 0;
+  for (size_t k = 0; k < count; k++) {
+    hsize_t off[4] = {first + k, 0, 0, 0}, bytes = 0;
+    SF_H5_AS(SF_ERR_IO, H5Dget_chunk_storage_size(s->raw_dset, off, &bytes),
+             "%s:%s: frame %zu: no stored chunk", s->meta.path, s->meta.dataset, first + k);
+    rb->off[k] = total;
+    rb->len[k] = (size_t)bytes;
+    total += (size_t)bytes;
+  }
+  if (total > rb->cap) {
+    unsigned char *d = realloc(rb->data, total);
+    SF_CHECK(d, SF_ERR_NOMEM, "out of memory for %zu bytes of chunks", total);
+    rb->data = d;
+    rb->cap = total;
+  }
+  for (size_t k = 0; k < count; k++) {
+    hsize_t off[4] = {first + k, 0, 0, 0};
+    uint32_t filt = 0;
+    if (rb->len[k] == 0) {
+      rb->filters[k] = 0;
+      continue;
+    }
+    SF_H5_AS(SF_ERR_IO, H5Dread_chunk(s->raw_dset, H5P_DEFAULT, off, &filt, rb->data + rb->off[k]),
+             "%s:%s: reading the chunk of frame %zu failed", s->meta.path, s->meta.dataset,
+             first + k);
+    rb->filters[k] = filt;
+  }
+  if (s->files.n) SF_CALL(check_shrunk(s, first, count));
+cleanup:
+  return status;
+}
+
+int sf_source_read_raw(sf_source *s, size_t first, size_t count, sf_raw_buf *rb) {
+  char msg[2048];
+  sf_error_defer(msg, sizeof msg);
+  int rc = read_raw_local(s, first, count, rb);
+  sf_error_defer(NULL, 0);
+  int agreed = sf_mpi_agree(rc, s->comm);
+  if (agreed < 0) sf_mpi_report_lowest(rc < 0, msg[0] ? msg : "reading the input failed", s->comm);
+  return agreed;
+}
+
+void sf_raw_buf_free(sf_raw_buf *rb) {
+  free(rb->data);
+  free(rb->off);
+  free(rb->len);
+  free(rb->filters);
+  memset(rb, 0, sizeof *rb);
 }
 
 void sf_source_close(sf_source **ps) {
@@ -381,6 +477,8 @@ void sf_source_close(sf_source **ps) {
   sf_source *s = *ps;
   if (s->dset >= 0) H5Dclose(s->dset);
   if (s->file >= 0) H5Fclose(s->file);
+  if (s->raw_dset >= 0) H5Dclose(s->raw_dset);
+  if (s->raw_file >= 0) H5Fclose(s->raw_file);
   sf_h5_files_free(&s->files);
   sf_tiff_close(&s->tiff);
   free(s->stage);

@@ -58,10 +58,29 @@ size_t sf_source_unit_elems(const sf_source *s);
  * once), also when a file of an HDF5 input has shrunk since it was opened. Collective. */
 int sf_source_read(sf_source *s, size_t first, size_t count, float *buf);
 
-/* As sf_source_read for a batch [core_first, core_first+core_count) read together with its
- * halo as [first, first+count). Collective. */
+/* Units [first, first+count) as dtype want (SF_DTYPE_NONE: the source's own dtype; custom
+ * sources deliver float32 only), for a batch [core_first, core_first+core_count) read together
+ * with its halo. Collective. */
 int sf_source_read_batch(sf_source *s, size_t first, size_t count, size_t core_first,
-                         size_t core_count, float *buf);
+                         size_t core_count, sf_dtype want, void *buf);
+
+/* Raw chunk bytes of units, one block per unit: unit k at data[off[k]], len[k] bytes, with
+ * HDF5 filter mask filters[k]. The buffers grow as needed and are kept for the next read. */
+typedef struct sf_raw_buf {
+  unsigned char *data;
+  size_t cap;
+  size_t *off, *len;
+  unsigned *filters;
+  size_t n_cap;
+} sf_raw_buf;
+
+/* Reads units [first, first+count) as their stored chunks (H5Dread_chunk, no filter run)
+ * into rb; the dataset must be chunked by one whole frame. Each rank reads its own units;
+ * the outcome is agreed and a failure reported once. Collective. */
+int sf_source_read_raw(sf_source *s, size_t first, size_t count, sf_raw_buf *rb);
+
+/* Frees rb's buffers and zeroes it. Local. */
+void sf_raw_buf_free(sf_raw_buf *rb);
 
 /* Closes; accepts NULL and sets *s to NULL. Collective. */
 void sf_source_close(sf_source **s);

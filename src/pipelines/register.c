@@ -25,12 +25,12 @@
 #include "mpi/plan.h"
 #include "mpi/progress.h"
 #include "mpi/unit_source.h"
-#include "node/node_loop.h"
+#include "mpi/mpi_local.h"
+#include "node/exec.h"
 #include "pipelines/pipelines.h"
 #include "pipelines/register_impl.h"
 #include "sf_error.h"
 
-#define REF_SEGMENT 16 /* frames per segment of the rigid reference sums */
 
 static const char *const k_methods[] = {"rigid", "flow", NULL};
 static const char *const k_quality[] = {"fast", "balanced", "quality", NULL};
@@ -229,18 +229,14 @@ cleanup:
 
 static void reg_ws_destroy(void *ctx, void **p);
 
-/* Per-thread workspace: correlation buffers and frame-sized scratch. */
+/* Per-thread workspace: the method's buffers. */
 static int reg_ws_create(void *ctx, int t, void **out) {
   int status = 0;
   reg_job *j = ctx;
   reg_ws *w = NULL;
   (void)t;
   SF_ALLOC(w, 1);
-  if (j->xc) SF_CALL(sf_xcorr_ws_create(j->xc, &w->xc));
-  SF_ALLOC(w->gray, j->hw);
-  SF_ALLOC(w->tmp, j->ue);
-  SF_ALLOC(w->warped, j->ue);
-  if (j->o.method == REG_FLOW) SF_CALL(reg_flow_ws_create(j, w));
+  SF_CALL(j->meth->ws_create(j, w));
   *out = w;
   w = NULL;
 cleanup:
@@ -250,188 +246,39 @@ cleanup:
 
 /* Frees a workspace made by reg_ws_create. */
 static void reg_ws_destroy(void *ctx, void **p) {
-  (void)ctx;
+  reg_job *j = ctx;
   reg_ws *w = *p;
   if (!w) return;
-  sf_xcorr_ws_destroy(&w->xc);
-  reg_flow_ws_destroy(w);
-  free(w->gray);
-  free(w->tmp);
-  free(w->warped);
+  j->meth->ws_destroy(w);
   free(w);
   *p = NULL;
 }
 
-/* Weighted channel combination used for shift estimation. */
-static void combine_channels(const reg_job *j, const float *frame, float *gray) {
-  size_t c = j->m->c;
-  if (c == 1) {
-    memcpy(gray, frame, j->hw * sizeof(float));
-    return;
-  }
-  for (size_t i = 0; i < j->hw; i++) {
-    float s = 0.0f;
-    for (size_t k = 0; k < c; k++) s += j->wch[k] * frame[i * c + k];
-    gray[i] = s;
-  }
-}
+/* ---- the per-frame step ------------------------------------------------------ */
 
-/* Sets the correlation reference from a (H,W,C) image. */
-static int set_reference(reg_job *j, const float *img) {
-  reg_ws *w = sf_node_workspace(j->node, 0);
-  combine_channels(j, img, w->gray);
-  return sf_xcorr_set_reference(j->xc, w->xc, w->gray);
-}
-
-/* Per-frame step: shift estimate, warp with reference fill, store. */
-static int reg_frame(void *ctx, void *wsp, size_t k) {
-  reg_job *j = ctx;
-  reg_ws *w = wsp;
-  const float *frame = j->b->in + k * j->ue;
-  float sh[2];
-  combine_channels(j, frame, w->gray);
-  sf_xcorr_execute(j->xc, w->xc, w->gray, sh);
-  j->cur->shifts[2 * k] = sh[0];
-  j->cur->shifts[2 * k + 1] = sh[1];
-  float *dst = j->keep_warped ? j->warped + k * j->ue : w->warped;
-  sf_warp_shift(frame, j->fill, j->m->h, j->m->w, j->m->c, sh[0], sh[1], j->interp, w->tmp, dst);
-  if (!j->keep_warped)
-    sf_dtype_from_float(j->m->dtype, dst, (char *)j->cur->outbuf + k * j->ue * sf_dtype_size(j->m->dtype), j->ue);
-  return 0;
-}
-
-/* Partial sum of a batch in frame order (double), into the next partial slot. */
-static void add_partial(reg_job *j, const sf_batch *b, const float *frames) {
-  double *p = j->partials + j->n_partials * j->ue;
-  for (size_t i = 0; i < j->ue; i++) p[i] = 0.0;
-  for (size_t k = 0; k < b->count; k++) {
-    const float *f = frames + k * j->ue;
-    for (size_t i = 0; i < j->ue; i++) p[i] += f[i];
-  }
-  j->n_partials++;
-}
-
-/* Reference pass 1: raw frames summed per segment. */
-static int ref_sum_compute(void *ctx, const sf_batch *b) {
-  add_partial(ctx, b, b->in);
-  return 0;
-}
-
-/* Reference pass 2: frames registered to the provisional mean, then summed per segment. */
-static int ref_reg_compute(void *ctx, const sf_batch *b) {
-  reg_job *j = ctx;
-  j->b = b;
-  j->cur = reg_slot_of(j, b);
-  int rc = sf_node_run(j->node, b->count, reg_frame, j);
-  if (rc == 0) add_partial(j, b, j->warped);
-  return rc;
-}
-
-/* Main pass compute: register every frame of the batch into its slot, while the master
- * thread first writes the previous batch (b->side) from the other slot. */
-static int main_compute(void *ctx, const sf_batch *b) {
-  reg_job *j = ctx;
-  j->b = b;
-  j->cur = reg_slot_of(j, b);
-  int rc = sf_node_run_side(j->node, b->count, reg_frame, j, b->side);
-  for (size_t k = 0; rc == 0 && k < b->count; k++) {
-    double m = hypot(j->cur->shifts[2 * k], j->cur->shifts[2 * k + 1]);
-    j->sum_shift += m;
-    if (m > j->max_shift) j->max_shift = m;
-  }
-  return rc;
-}
-
-/* Main pass commit: collective writes of the batch (registered frames; rigid: shifts; flow:
- * statistics, optional flow and valid mask) and its done mark. It runs on the master thread
- * while the next batch is computed, so it reads only b (never j->b, j->cur, b->in) and the
- * batch's own slot. */
+/* Main pass commit: collective writes of the batch (registered frames and the method's
+ * datasets) and its done mark. It runs on the I/O thread while the next batch is computed,
+ * so it reads only b and the batch's own slot, never b->data. */
 static int main_commit(void *ctx, const sf_batch *b) {
   reg_job *j = ctx;
   int status = 0;
   const reg_slot *sl = reg_slot_of(j, b);
   SF_CALL(sf_output_write_rows(j->out, j->id_reg, b->first, b->count, sf_h5_native_type(j->m->dtype), sl->outbuf));
-  if (j->o.method == REG_RIGID) {
-    SF_CALL(sf_output_write_rows(j->out, j->id_shift, b->first, b->count, H5T_NATIVE_FLOAT, sl->shifts));
-  } else {
-    for (int k = 0; k < 4; k++)
-      SF_CALL(sf_output_write_rows(j->out, j->id_stats[k], b->first, b->count, H5T_NATIVE_FLOAT,
-                                   sl->stats + (size_t)k * j->o.buffer));
-    if (j->o.save_flow)
-      SF_CALL(sf_output_write_rows(j->out, j->id_flow, b->first, b->count, H5T_NATIVE_FLOAT, sl->flow));
-    if (j->o.save_valid)
-      SF_CALL(sf_output_write_rows(j->out, j->id_valid, b->first, b->count, H5T_NATIVE_UCHAR, sl->valid));
-  }
+  SF_CALL(j->meth->commit(j, b));
   SF_CALL(sf_output_mark_done(j->out, b->segment));
 cleanup:
   return status;
 }
 
-int reg_ordered_mean(double *partials, size_t *n_partials, size_t len, size_t n, float *mean) {
+/* Run-once step on rank 0: loads --reference-file F.h5[:/ds] (H,W[,C]) and checks its shape;
+ * the engine broadcasts it. */
+static int load_reference_file(void *ctx) {
+  reg_job *j = ctx;
+  float *ref = j->ref;
   int status = 0;
-  double *tot = NULL;
-  SF_ALLOC(tot, len);
-  SF_CALL(sf_mpi_ordered_sum(partials, *n_partials, len, tot, MPI_COMM_WORLD));
-  for (size_t i = 0; i < len; i++) mean[i] = (float)(tot[i] / (double)n);
-  *n_partials = 0;
-cleanup:
-  free(tot);
-  return status;
-}
-
-/* Run-once step: the reference = mean of the reference frames, each rigidly registered once
- * to their plain mean (spec §4, slabflow decision 4), computed over all ranks. */
-static int build_reference(reg_job *j, sf_source *src, float *ref, sf_phase_times *tm) {
-  int status = 0, rank, size;
-  float *mean0 = NULL;
-  SF_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
-  SF_MPI(MPI_Comm_size(MPI_COMM_WORLD, &size));
-  size_t a = j->o.ref_a, b = j->o.ref_b;
-  if (a >= j->m->t) { a = 0; b = j->m->t - 1; }
-  if (b >= j->m->t) b = j->m->t - 1;
-  /* Smaller fixed segments than the main pass balance the reference over ranks; they
-   * depend only on the options, so the fixed-order sum is the same for any rank count. */
-  sf_plan plan;
-  sf_plan_init(&plan, a, b - a + 1, j->o.buffer < REF_SEGMENT ? j->o.buffer : REF_SEGMENT, size);
-  size_t s0, ns;
-  sf_plan_rank_segments(&plan, rank, &s0, &ns);
-  j->partials = calloc((ns ? ns : 1) * j->ue, sizeof(double));
-  mean0 = calloc(j->ue, sizeof(float));
-  status = sf_mpi_agree(j->partials && mean0 ? 0 : SF_ERR_NOMEM, MPI_COMM_WORLD);
-  if (status < 0) {
-    sf_error_report(status, __FILE__, __LINE__, __func__, "out of memory for the reference sums");
-    goto cleanup;
-  }
-  sf_progress prog;
-  sf_sweep_ops ops = {j, ref_sum_compute, NULL, 0, 0};
-  /* Progress counts frame visits: each reference frame is read twice (sum, then register). */
-  sf_progress_start(&prog, rank == 0, "reference", "frame visits", 2 * plan.n_units);
-  SF_CALL(sf_sweep_run(MPI_COMM_WORLD, &plan, src, &ops, NULL, tm));
-  SF_CALL(reg_ordered_mean(j->partials, &j->n_partials, j->ue, plan.n_units, mean0));
-  sf_progress_update(&prog, plan.n_units);
-  SF_CALL(set_reference(j, mean0));
-  j->fill = mean0;
-  j->keep_warped = 1;
-  ops.compute = ref_reg_compute;
-  SF_CALL(sf_sweep_run(MPI_COMM_WORLD, &plan, src, &ops, NULL, tm));
-  SF_CALL(reg_ordered_mean(j->partials, &j->n_partials, j->ue, plan.n_units, ref));
-  sf_progress_end(&prog);
-cleanup:
-  j->keep_warped = 0;
-  j->fill = NULL;
-  free(mean0);
-  free(j->partials);
-  j->partials = NULL;
-  return status;
-}
-
-/* Rank 0 loads --reference-file F.h5[:/ds] (H,W[,C]) and checks its shape; broadcast. */
-static int load_reference_file(reg_job *j, float *ref) {
-  int status = 0, rank;
   hid_t f = H5I_INVALID_HID, d = H5I_INVALID_HID, sp = H5I_INVALID_HID;
   char path[4096];
-  SF_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
-  if (rank == 0) {
+  {
     snprintf(path, sizeof path, "%s", j->o.ref_file);
     char *colon = strrchr(path, ':');
     const char *ds = "/reference";
@@ -468,13 +315,12 @@ cleanup:
   if (sp >= 0) H5Sclose(sp);
   if (d >= 0) H5Dclose(d);
   if (f >= 0) H5Fclose(f);
-  SF_MPI_HERE(MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD));
-  if (status == 0) status = sf_mpi_bcast_big(ref, j->ue, MPI_FLOAT, 0, MPI_COMM_WORLD);
   return status;
 }
 
 /* Writes the provenance attributes on / (every rank, same values). */
-static int write_provenance(reg_job *j, int argc, char **argv, int nranks, const double *t) {
+static int write_provenance(reg_job *j, int argc, char **argv, int nranks, const double *t,
+                            const char *backend) {
   int status = 0;
   hid_t root = sf_output_root(j->out);
   char cmd[8192], opts[2048];
@@ -500,9 +346,9 @@ static int write_provenance(reg_job *j, int argc, char **argv, int nranks, const
   SF_CALL(sf_h5_attr_string(root, "command_line", cmd));
   SF_CALL(sf_h5_attr_string(root, "options", opts));
   SF_CALL(sf_h5_attr_string(root, "input", j->m->path));
-  SF_CALL(sf_h5_attr_string(root, "backend", "cpu"));
+  SF_CALL(sf_h5_attr_string(root, "backend", backend));
   SF_CALL(sf_h5_attr_int(root, "ranks", nranks));
-  SF_CALL(sf_h5_attr_int(root, "threads", sf_node_threads(j->node)));
+  SF_CALL(sf_h5_attr_int(root, "threads", sf_exec_threads(j->exec)));
   static const char *names[] = {"time_setup_s", "time_reference_s", "time_read_s",
                                 "time_compute_s", "time_write_s", "time_total_s"};
   for (int i = 0; i < 6; i++) SF_CALL(sf_h5_attr_double(root, names[i], t[i]));
@@ -515,11 +361,11 @@ cleanup:
  * than the node has is refused with the amounts rather than met by a failed allocation on
  * some ranks, or by the OOM killer (overcommit) in the middle of the run. The big items only:
  * frame-sized buffers, per-thread workspaces, the reference sums. Collective. */
-static int reg_check_memory(const reg_job *j, int rank, int nranks) {
+static int reg_check_memory(const reg_job *j, int rank) {
   const sf_source_meta *m = j->m;
   const reg_opts *o = &j->o;
   uint64_t hw = sf_mul_sat(m->h, m->w), ue = sf_mul_sat(hw, m->c), seg = o->buffer;
-  uint64_t esz = sf_dtype_size(m->dtype), nch = m->c;
+  uint64_t esz = sf_dtype_size(m->dtype);
   uint64_t threads = o->threads > 0 ? (uint64_t)o->threads : (uint64_t)omp_get_max_threads();
   const char *dt = sf_dtype_name(m->dtype);
   sf_mem_budget b;
@@ -527,43 +373,12 @@ static int reg_check_memory(const reg_job *j, int rank, int nranks) {
   sf_mem_budget_add(&b, 2, seg, ue, esz,
                     "2 output buffers of %zu frames of %zux%zux%zu %s (--buffer-size %zu)",
                     o->buffer, m->h, m->w, m->c, dt, o->buffer);
-  sf_mem_budget_add(&b, seg, ue, 1, sizeof(float),
-                    "the input buffer of %zu float frames (--buffer-size %zu)", o->buffer,
-                    o->buffer);
-  sf_mem_budget_add(&b, seg, ue, 1, sizeof(float),
-                    "the reference pass's %zu warped frames (--buffer-size %zu)", o->buffer,
-                    o->buffer);
+  /* the engine reads the next batch while this one is computed: two input buffers */
+  uint64_t halo = o->method == REG_FLOW ? (uint64_t)(4 * (o->sigma[2] + 0.5) + 0.5) : 0;
+  sf_mem_budget_add(&b, 2, sf_add_sat(seg, 2 * halo), ue, sizeof(float),
+                    "2 input buffers of %zu float frames (--buffer-size %zu)", o->buffer, o->buffer);
   sf_mem_budget_add(&b, 2, ue, 1, sizeof(float), "the reference image");
-  /* the reference sums: one per segment of at most REF_SEGMENT frames, spread over ranks */
-  size_t a = o->ref_a < m->t ? o->ref_a : 0,
-         last = o->ref_a < m->t && o->ref_b < m->t ? o->ref_b : m->t - 1;
-  size_t rseg = o->buffer < REF_SEGMENT ? o->buffer : REF_SEGMENT, nref = last - a + 1;
-  uint64_t sums = ((nref + rseg - 1) / rseg + (size_t)nranks - 1) / (size_t)nranks;
-  sf_mem_budget_add(&b, o->method == REG_FLOW ? 2 : 1, sums, ue, sizeof(double),
-                    "%llu reference sums of %zux%zux%zu doubles", (unsigned long long)sums, m->h,
-                    m->w, m->c);
-  if (o->method == REG_RIGID) {
-    /* FFT plan (window, gains, reference spectrum) and per thread: spectra and frame scratch */
-    sf_mem_budget_add(&b, 6, hw, 1, sizeof(float), "the correlation plan of %zux%zu", m->h, m->w);
-    sf_mem_budget_add(&b, threads, sf_add_sat(sf_mul_sat(6, hw), sf_mul_sat(2, ue)), 1,
-                      sizeof(float), "the workspaces of %llu threads for %zux%zux%zu frames",
-                      (unsigned long long)threads, m->h, m->w, m->c);
-  } else {
-    uint64_t halo = (uint64_t)(4 * (o->sigma[2] + 0.5) + 0.5);
-    sf_mem_budget_add(&b, sf_add_sat(sf_mul_sat(2, seg), 2 * halo), nch, hw, sizeof(float),
-                      "the preprocessed frames of a batch (--buffer-size %zu)", o->buffer);
-    sf_mem_budget_add(&b, o->save_flow ? 2 : 1, seg, hw, 2 * sizeof(float),
-                      "the flow of %zu frames (--buffer-size %zu)", o->buffer, o->buffer);
-    if (o->save_valid)
-      sf_mem_budget_add(&b, 2, seg, hw, 1, "the valid masks of %zu frames (--buffer-size %zu)",
-                        o->buffer, o->buffer);
-    /* the reference pyramid; per thread the solver's planes (about 8 per channel + 16) */
-    sf_mem_budget_add(&b, 4, nch, hw, sizeof(float), "the reference pyramid of %zux%zu", m->h,
-                      m->w);
-    sf_mem_budget_add(&b, threads, sf_add_sat(sf_mul_sat(10, nch), 16), hw, sizeof(float),
-                      "the flow workspaces of %llu threads for %zux%zu frames",
-                      (unsigned long long)threads, m->h, m->w);
-  }
+  j->meth->budget(j, &b, threads);
   if (m->kind == SF_SOURCE_TIFF && rank == 0)
     sf_mem_budget_add(&b, seg, ue, esz + sizeof(float), 1, "the TIFF staging buffer of %zu frames",
                       o->buffer);
@@ -575,24 +390,53 @@ static int reg_check_memory(const reg_job *j, int rank, int nranks) {
       "a smaller --buffer-size, fewer --threads or fewer ranks per node need less");
 }
 
+/* The main step's start: the method's main pass from the reference, then the output, every
+ * dataset at its final size, chunked by frame. Collective. */
+static int main_start(void *ctx) {
+  reg_job *j = ctx;
+  int status = 0;
+  SF_CALL(j->meth->set_reference(j));
+  j->t_ref = MPI_Wtime() - j->t_start - j->t_setup;
+  SF_CALL(sf_output_create(MPI_COMM_WORLD, j->o.out, j->plan.n_segments, &j->out));
+  hsize_t dims[4] = {j->m->t, j->m->h, j->m->w, j->m->c}, chunk[4] = {1, j->m->h, j->m->w, j->m->c};
+  hsize_t rdims[3] = {j->m->h, j->m->w, j->m->c};
+  SF_CALL(sf_output_add(j->out, "/registered", sf_h5_native_type(j->m->dtype), j->m->ndims, dims, chunk, &j->id_reg));
+  SF_CALL(sf_output_add(j->out, "/reference", H5T_NATIVE_FLOAT, j->m->ndims - 1, rdims, NULL, &j->id_ref));
+  SF_CALL(j->meth->add_outputs(j));
+  sf_progress_start(&j->prog, j->rank == 0, "register", "frames", j->m->t);
+cleanup:
+  return status;
+}
+
+/* The main step's stop: the reference written once every frame is. Collective. */
+static int main_stop(void *ctx, int status) {
+  reg_job *j = ctx;
+  sf_progress_end(&j->prog);
+  if (status < 0) return status;
+  return sf_output_write_all(j->out, j->id_ref, H5T_NATIVE_FLOAT, j->ref);
+}
+
+static int has_ref_file(void *ctx) { return ((reg_job *)ctx)->o.ref_file != NULL; }
+static int no_ref_file(void *ctx) { return ((reg_job *)ctx)->o.ref_file == NULL; }
+
 int sf_cmd_register(int argc, char **argv) {
   int status = 0, rank, size, help = 0;
   reg_job job, *j = &job;
   sf_source *src = NULL;
-  float *ref = NULL;
-  sf_phase_times tm_ref = {0, 0, 0}, tm = {0, 0, 0}; /* reference passes, main pass */
-  double t_start, t_setup = 0, t_ref = 0;
   memset(j, 0, sizeof *j);
   SF_MPI(MPI_Barrier(MPI_COMM_WORLD)); /* phases are timed from a common start */
-  t_start = MPI_Wtime();
+  j->t_start = MPI_Wtime();
   SF_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
   SF_MPI(MPI_Comm_size(MPI_COMM_WORLD, &size));
+  j->rank = rank;
+  j->nranks = size;
   status = reg_parse(argc, argv, rank == 0, &j->o, &help);
   if (help) {
     if (rank == 0) reg_help();
     return 0;
   }
   if (status < 0) return status;
+  j->meth = j->o.method == REG_RIGID ? &reg_rigid_method : &reg_flow_method;
   /* Validation before any work: input, output path, reference file, weights. */
   SF_CALL(sf_source_open(MPI_COMM_WORLD, j->o.in, j->o.dataset, 8, &src));
   j->m = sf_source_get_meta(src);
@@ -619,98 +463,68 @@ int sf_cmd_register(int argc, char **argv) {
   if (j->o.method == REG_FLOW && j->o.n_a_data != 1 && j->o.n_a_data != j->m->c)
     SF_CALL(sf_cli_usage_error(rank == 0, "--a-data: %zu values given but %s has %zu channel(s)",
                                j->o.n_a_data, j->m->path, j->m->c));
-  SF_CALL(reg_check_memory(j, rank, size));
-  SF_ALLOC(ref, j->ue);
-  if (j->o.ref_file) SF_CALL(load_reference_file(j, ref));
+  SF_CALL(reg_check_memory(j, rank));
+  SF_ALLOC(j->ref, j->ue);
   /* Setup: plans once (FFTW_ESTIMATE: the same algorithm on every rank), workspaces once. */
-  if (j->o.method == REG_RIGID) {
-    status = sf_xcorr_plan_create(j->m->h, j->m->w, (int)j->o.cc_up, (float)j->o.cc_sigma, &j->xc);
-    if (status < 0) sf_error_report(status, __FILE__, __LINE__, __func__, "cannot plan the FFTs");
-  } else {
-    status = reg_flow_setup(j);
+  status = j->meth->setup(j);
+  SF_CALL(sf_mpi_agree(status, MPI_COMM_WORLD));
+  {
+    int local_rank = 0, local_size = 1;
+    SF_CALL(sf_mpi_local_rank(MPI_COMM_WORLD, &local_rank, &local_size));
+    sf_exec_config xc = {SF_EXEC_OPENMP, j->o.threads, local_rank, reg_ws_create, reg_ws_destroy, j, rank != 0};
+    status = sf_exec_create(&xc, &j->exec);
+    SF_CALL(sf_mpi_agree(status, MPI_COMM_WORLD));
   }
-  SF_CALL(sf_mpi_agree(status, MPI_COMM_WORLD));
-  status = sf_node_create(j->o.threads, reg_ws_create, reg_ws_destroy, j, &j->node);
-  SF_CALL(sf_mpi_agree(status, MPI_COMM_WORLD));
-  SF_ALLOC(j->warped, j->o.buffer * j->ue);
   /* Two output slots: the main pass computes one batch while it writes the other. */
-  for (int s = 0; s < 2; s++) {
-    SF_ALLOC(j->slot[s].shifts, 2 * j->o.buffer);
-    j->slot[s].outbuf = calloc(j->o.buffer * j->ue, sf_dtype_size(j->m->dtype));
-  }
+  for (int s = 0; s < 2; s++) j->slot[s].outbuf = calloc(j->o.buffer * j->ue, sf_dtype_size(j->m->dtype));
   status = sf_mpi_agree(j->slot[0].outbuf && j->slot[1].outbuf ? 0 : SF_ERR_NOMEM, MPI_COMM_WORLD);
   if (status < 0) {
     sf_error_report(status, __FILE__, __LINE__, __func__, "out of memory for two %zu-frame buffers", j->o.buffer);
     goto cleanup;
   }
-  t_setup = MPI_Wtime() - t_start;
-  /* Run-once: the reference. */
-  if (j->o.method == REG_RIGID) {
-    if (!j->o.ref_file) SF_CALL(build_reference(j, src, ref, &tm_ref));
-    SF_CALL(set_reference(j, ref));
-    j->fill = ref;
-  } else {
-    if (!j->o.ref_file) SF_CALL(reg_flow_build_reference(j, src, ref, &tm_ref));
-    SF_CALL(reg_flow_set_reference(j, ref));
-  }
-  /* Only the reference passes keep float frames; freeing them before the main pass more than
-   * pays for its second output slot. */
-  free(j->warped);
-  j->warped = NULL;
-  t_ref = MPI_Wtime() - t_start - t_setup;
-  /* Output, every dataset at its final size, chunked by frame. */
-  sf_plan plan;
-  sf_plan_init(&plan, 0, j->m->t, j->o.buffer, size);
-  SF_CALL(sf_plan_bcast(&plan, MPI_COMM_WORLD));
-  SF_CALL(sf_output_create(MPI_COMM_WORLD, j->o.out, plan.n_segments, &j->out));
+  sf_plan_init(&j->plan, 0, j->m->t, j->o.buffer, size);
+  SF_CALL(sf_plan_bcast(&j->plan, MPI_COMM_WORLD));
+  j->t_setup = MPI_Wtime() - j->t_start;
+  /* The pipeline: the reference (from a file, or the method's run-once reductions over the
+   * reference frames), then the per-frame step over every rank's segments (overlap: batch
+   * k-1 is written while batch k is computed, slots by step parity; the main pass's computes
+   * never read what an earlier commit wrote). */
+  sf_step steps[2 + REG_MAX_REF_STEPS];
+  size_t n = 0;
+  steps[n++] = (sf_step){.name = "reference file", .kind = SF_STEP_ONCE, .skip = no_ref_file,
+                         .once = load_reference_file, .result = j->ref,
+                         .result_bytes = j->ue * sizeof(float)};
+  size_t nref = j->meth->reference_steps(j, steps + n);
+  for (size_t i = 0; i < nref; i++) steps[n + i].skip = steps[n + i].skip ? steps[n + i].skip : has_ref_file;
+  n += nref;
+  size_t main_step = n;
+  steps[n++] = (sf_step){.name = "register", .kind = SF_STEP_PER_UNIT, .start = main_start,
+                         .prepare = j->meth->prepare, .unit = j->meth->unit,
+                         .finish = j->meth->finish, .commit = main_commit, .overlap = 1,
+                         .stop = main_stop, .prog = &j->prog};
+  sf_phase_times tm[2 + REG_MAX_REF_STEPS];
+  sf_run_info info = {tm, ""};
+  sf_pipeline pl = {MPI_COMM_WORLD, j, j->exec, src, &j->plan, steps, n};
+  SF_CALL(sf_pipeline_run(&pl, &info));
   {
-    hsize_t dims[4] = {j->m->t, j->m->h, j->m->w, j->m->c}, chunk[4] = {1, j->m->h, j->m->w, j->m->c};
-    hsize_t sdims[2] = {j->m->t, 2}, rdims[3] = {j->m->h, j->m->w, j->m->c};
-    SF_CALL(sf_output_add(j->out, "/registered", sf_h5_native_type(j->m->dtype), j->m->ndims, dims, chunk, &j->id_reg));
-    SF_CALL(sf_output_add(j->out, "/reference", H5T_NATIVE_FLOAT, j->m->ndims - 1, rdims, NULL, &j->id_ref));
-    if (j->o.method == REG_RIGID) {
-      SF_CALL(sf_output_add(j->out, "/shifts", H5T_NATIVE_FLOAT, 2, sdims, NULL, &j->id_shift));
-    } else {
-      static const char *stat_names[4] = {"/stats/mean_disp", "/stats/max_disp", "/stats/mean_div",
-                                          "/stats/mean_translation"};
-      hsize_t tdims[1] = {j->m->t}, fdims[4] = {j->m->t, j->m->h, j->m->w, 2}, fchunk[4] = {1, j->m->h, j->m->w, 2};
-      for (int k = 0; k < 4; k++)
-        SF_CALL(sf_output_add(j->out, stat_names[k], H5T_NATIVE_FLOAT, 1, tdims, NULL, &j->id_stats[k]));
-      if (j->o.save_flow) SF_CALL(sf_output_add(j->out, "/flow", H5T_NATIVE_FLOAT, 4, fdims, fchunk, &j->id_flow));
-      if (j->o.save_valid) SF_CALL(sf_output_add(j->out, "/valid", H5T_NATIVE_UCHAR, 3, dims, chunk, &j->id_valid));
-    }
-  }
-  /* The per-frame node loop over every rank's segments. */
-  {
-    sf_progress prog;
-    /* overlap: batch k-1 is written while batch k is computed (slots by step parity); the
-     * main pass's computes never read what an earlier commit wrote. */
-    sf_sweep_ops ops = {j, main_compute, main_commit, 0, 1};
-    if (j->o.method == REG_FLOW) ops.compute = reg_flow_main_compute;
-    sf_progress_start(&prog, rank == 0, "register", "frames", j->m->t);
-    SF_CALL(sf_sweep_run(MPI_COMM_WORLD, &plan, src, &ops, &prog, &tm));
-    sf_progress_end(&prog);
-  }
-  SF_CALL(sf_output_write_all(j->out, j->id_ref, H5T_NATIVE_FLOAT, ref));
-  {
-    /* Phases of the main pass: the longest time any rank spent in each (read includes the
-     * NaN check; write includes waiting for the collective writes). The reference phase is
-     * timed as a whole (wall time from the common start). */
-    double local[3] = {tm.read, tm.compute, tm.commit}, mx[3];
+    /* Phases of the main pass: the longest time any rank spent in each (read: waiting for
+     * input, write: waiting for the collective writes, as the compute thread saw them). The
+     * reference phase is timed as a whole (wall time from the common start). */
+    double local[3] = {tm[main_step].read, tm[main_step].compute, tm[main_step].commit}, mx[3];
     SF_MPI(MPI_Allreduce(local, mx, 3, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
     double gsum, gmax;
     SF_MPI(MPI_Allreduce(&j->sum_shift, &gsum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
     SF_MPI(MPI_Allreduce(&j->max_shift, &gmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
-    double total = MPI_Wtime() - t_start;
+    double total = MPI_Wtime() - j->t_start;
     SF_MPI(MPI_Bcast(&total, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
-    double times[6] = {t_setup, t_ref, mx[0], mx[1], mx[2], total};
-    SF_CALL(write_provenance(j, argc, argv, size, times));
+    double times[6] = {j->t_setup, j->t_ref, mx[0], mx[1], mx[2], total};
+    SF_CALL(write_provenance(j, argc, argv, size, times, info.backend));
     status = sf_output_finish(&j->out, 0);
     if (status == 0 && rank == 0) {
       printf("slabflow register: %zu frames of %zux%zux%zu %s, %d rank(s) x %d thread(s)\n",
-             j->m->t, j->m->h, j->m->w, j->m->c, sf_dtype_name(j->m->dtype), size, sf_node_threads(j->node));
+             j->m->t, j->m->h, j->m->w, j->m->c, sf_dtype_name(j->m->dtype), size, sf_exec_threads(j->exec));
       printf("  %.1f frames/s overall (%.2f s: setup %.2f, reference %.2f, read %.2f, compute %.2f, write %.2f)\n",
-             (double)j->m->t / total, total, t_setup, t_ref, mx[0], mx[1], mx[2]);
+             (double)j->m->t / total, total, j->t_setup, j->t_ref, mx[0], mx[1], mx[2]);
       if (j->o.method == REG_RIGID) {
         printf("  shift: mean %.3f px, max %.3f px\n", gsum / (double)j->m->t, gmax);
         printf("  output: %s (/registered, /shifts, /reference)\n", j->o.out);
@@ -725,26 +539,10 @@ int sf_cmd_register(int argc, char **argv) {
   }
 cleanup:
   status = sf_output_finish(&j->out, status);
-  sf_node_destroy(&j->node);
-  sf_xcorr_plan_destroy(&j->xc);
-  sf_flow_plan_destroy(&j->fp);
-  sf_smooth_destroy(&j->sm);
-  sf_smooth_destroy(&j->sm_ref);
-  sf_smooth_destroy(&j->sm_def);
-  sf_resample_destroy(&j->cc_down);
-  free(j->proc);
-  free(j->proc_t);
-  free(j->ref_proc);
-  free(j->winit);
-  for (int s = 0; s < 2; s++) {
-    if (s == 0 || j->slot[1].flow != j->slot[0].flow) free(j->slot[s].flow);
-    free(j->slot[s].stats);
-    free(j->slot[s].valid);
-    free(j->slot[s].shifts);
-    free(j->slot[s].outbuf);
-  }
+  sf_exec_destroy(&j->exec);
+  if (j->meth) j->meth->teardown(j);
+  for (int s = 0; s < 2; s++) free(j->slot[s].outbuf);
   sf_source_close(&src);
-  free(ref);
-  free(j->warped);
+  free(j->ref);
   return status;
 }

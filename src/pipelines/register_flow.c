@@ -13,6 +13,7 @@
 #include "mpi/mpi_check.h"
 #include "mpi/plan.h"
 #include "mpi/progress.h"
+#include "kernels/xcorr_rigid.h"
 #include "pipelines/register_impl.h"
 #include "sf_error.h"
 
@@ -47,7 +48,7 @@ static int set_temporal(reg_job *j, double sigma) {
   return j->rt;
 }
 
-int reg_flow_setup(reg_job *j) {
+static int flow_setup(reg_job *j) {
   int status = 0;
   const reg_opts *o = &j->o;
   size_t h = j->m->h, w = j->m->w, hw = j->hw, nch = (size_t)j->nch;
@@ -91,9 +92,11 @@ cleanup:
   return status;
 }
 
-int reg_flow_ws_create(reg_job *j, reg_ws *w) {
+static int flow_ws_create(reg_job *j, reg_ws *w) {
   int status = 0;
   size_t nch = (size_t)j->nch;
+  if (j->xc) SF_CALL(sf_xcorr_ws_create(j->xc, &w->xc));
+  SF_ALLOC(w->warped, j->ue);
   SF_CALL(sf_flow_ws_create(j->fp, &w->fw));
   /* Diagnostics: SLABFLOW_SOLVER=c|avx2|avx512|gs64 picks the solver's code path. */
   const char *path = getenv("SLABFLOW_SOLVER");
@@ -109,7 +112,10 @@ cleanup:
   return status;
 }
 
-void reg_flow_ws_destroy(reg_ws *w) {
+static void flow_ws_destroy(reg_ws *w) {
+  sf_xcorr_ws_destroy(&w->xc);
+  free(w->warped);
+  w->warped = NULL;
   sf_flow_ws_destroy(&w->fw);
   free(w->fu);
   free(w->fv);
@@ -126,13 +132,13 @@ void reg_flow_ws_destroy(reg_ws *w) {
 enum { PASS_MAIN = 0, PASS_REF1 = 1, PASS_REF2 = 2 };
 
 /* Input frame k of the batch counted from the first halo frame. */
-static const float *batch_frame(const reg_job *j, size_t k) {
-  return j->b->in + ((long)k - (long)j->b->halo_lo) * (long)j->ue;
+static const float *batch_frame(const reg_job *j, const sf_batch *b, size_t k) {
+  return b->in + ((long)k - (long)b->halo_lo) * (long)j->ue;
 }
 
 /* Step 1, every read frame (halo included): main pass normalise + smooth; reference passes
  * smooth the raw frame with sigma + [1, 1] (spec §3 item 44, §4 item 47.1). */
-static int pre_unit(void *ctx, void *wsp, size_t k) {
+static int pre_unit(void *ctx, void *wsp, const sf_batch *b, size_t k) {
   reg_job *j = ctx;
   reg_ws *w = wsp;
   size_t hw = j->hw, nch = (size_t)j->nch;
@@ -140,10 +146,10 @@ static int pre_unit(void *ctx, void *wsp, size_t k) {
   if (j->ref_pass) {
     float zero[REG_MAX_CH] = {0}, one[REG_MAX_CH];
     for (int c = 0; c < REG_MAX_CH; c++) one[c] = 1.0f;
-    sf_normalize_deinterleave(batch_frame(j, k), hw, nch, zero, one, dst);
+    sf_normalize_deinterleave(batch_frame(j, b, k), hw, nch, zero, one, dst);
     for (size_t c = 0; c < nch; c++) sf_smooth_execute(j->sm_ref, dst + c * hw, dst + c * hw, w->scratch);
   } else {
-    sf_normalize_deinterleave(batch_frame(j, k), hw, nch, j->lo, j->inv, dst);
+    sf_normalize_deinterleave(batch_frame(j, b, k), hw, nch, j->lo, j->inv, dst);
     for (size_t c = 0; c < nch; c++) sf_smooth_execute(j->sm, dst + c * hw, dst + c * hw, w->scratch);
   }
   return 0;
@@ -163,12 +169,11 @@ static long reflect_index(long i, long a, long b) {
  * reference range (reference passes) or of the batch (main pass, spec §3 item 44); in the
  * second reference pass also the two normalisations and the default smoothing of the
  * preregistration (spec §4 item 47.4). */
-static int post_unit(void *ctx, void *wsp, size_t k) {
+static int post_unit(void *ctx, void *wsp, const sf_batch *b, size_t k) {
   reg_job *j = ctx;
   reg_ws *w = wsp;
   size_t hw = j->hw, nch = (size_t)j->nch, fe = nch * hw;
   float *dst = j->proc_t + k * fe;
-  const sf_batch *b = j->b;
   long first_read = (long)b->first - (long)b->halo_lo;
   long n_read = (long)(b->count + b->halo_lo + b->halo_hi);
   long ra = j->ta >= 0 ? j->ta : (long)b->first;
@@ -243,29 +248,29 @@ static void frame_flow(reg_job *j, reg_ws *w, const float *mov, int from_init) {
 }
 
 /* Initial-flow stage: frame k's flow from zero, kept in the slot's flow buffer. */
-static int init_unit(void *ctx, void *wsp, size_t k) {
+static int init_unit(void *ctx, void *wsp, const sf_batch *b, size_t k) {
   reg_job *j = ctx;
   reg_ws *w = wsp;
   frame_flow(j, w, j->proc_t + k * (size_t)j->nch * j->hw, 0);
-  float *f = j->cur->flow + k * 2 * j->hw;
+  float *f = reg_slot_of(j, b)->flow + k * 2 * j->hw;
   memcpy(f, w->fu, j->hw * sizeof(float));
   memcpy(f + j->hw, w->fv, j->hw * sizeof(float));
   return 0;
 }
 
 /* Main stage: frame k's flow from the segment's initial flow, the raw frame warped by it. */
-static int flow_unit(void *ctx, void *wsp, size_t k) {
+static int flow_unit(void *ctx, void *wsp, const sf_batch *b, size_t k) {
   reg_job *j = ctx;
   reg_ws *w = wsp;
   size_t hw = j->hw, ue = j->ue;
   frame_flow(j, w, j->proc_t + k * (size_t)j->nch * hw, 1);
-  const float *raw = j->b->in + k * ue;
+  const float *raw = b->in + k * ue;
   if (j->ref_pass) {
     sf_warp_flow(raw, j->fill, j->m->h, j->m->w, j->m->c, w->fu, w->fv, j->m->w, 1.0f, 1.0f,
                  SF_INTERP_CUBIC, j->warped + k * ue, NULL);
     return 0;
   }
-  reg_slot *out = j->cur;
+  reg_slot *out = reg_slot_of(j, b);
   sf_warp_flow(raw, j->fill, j->m->h, j->m->w, j->m->c, w->fu, w->fv, j->m->w, 1.0f, 1.0f, j->interp,
                w->warped, out->valid ? out->valid + k * hw : NULL);
   sf_dtype_from_float(j->m->dtype, w->warped, (char *)out->outbuf + k * ue * sf_dtype_size(j->m->dtype), ue);
@@ -281,39 +286,37 @@ static int flow_unit(void *ctx, void *wsp, size_t k) {
   return 0;
 }
 
-/* A batch through preprocessing, the segment's initial flow (decision 3: the mean flow of
- * its first min(22, n) frames from zero) and the per-frame flows. The previous batch's
- * commit (main pass, b->side) runs on the master thread during the per-frame flows, the
- * longest loop, so the other threads have the most work to do meanwhile. */
-static int flow_batch(reg_job *j, const sf_batch *b) {
+/* A batch's preparation for the per-frame flows (main pass and reference pass 2):
+ * preprocessing, then the segment's initial flow (decision 3: the mean flow of its first
+ * min(22, n) frames from zero). */
+static int flow_prepare(void *ctx, sf_exec *x, const sf_batch *b) {
+  reg_job *j = ctx;
   int status = 0;
-  j->b = b;
-  j->cur = reg_slot_of(j, b);
-  SF_CALL(sf_node_run(j->node, b->count + b->halo_lo + b->halo_hi, pre_unit, j));
-  SF_CALL(sf_node_run(j->node, b->count, post_unit, j));
+  reg_slot *sl = reg_slot_of(j, b);
+  SF_CALL(sf_exec_run(x, b, b->count + b->halo_lo + b->halo_hi, pre_unit, j));
+  SF_CALL(sf_exec_run(x, b, b->count, post_unit, j));
   size_t n0 = b->count < REG_INIT_FRAMES ? b->count : REG_INIT_FRAMES, hw = j->hw;
-  SF_CALL(sf_node_run(j->node, n0, init_unit, j));
+  SF_CALL(sf_exec_run(x, b, n0, init_unit, j));
   for (size_t i = 0; i < 2 * hw; i++) {
     double s = 0.0;
-    for (size_t k = 0; k < n0; k++) s += j->cur->flow[k * 2 * hw + i];
+    for (size_t k = 0; k < n0; k++) s += sl->flow[k * 2 * hw + i];
     j->winit[i] = (float)(s / (double)n0);
   }
-  SF_CALL(sf_node_run_side(j->node, b->count, flow_unit, j, b->side));
 cleanup:
   return status;
 }
 
-int reg_flow_main_compute(void *ctx, const sf_batch *b) {
+/* Main pass: the batch's displacements into the display statistics. */
+static int main_finish(void *ctx, const sf_batch *b, double *partial) {
   reg_job *j = ctx;
-  int status = 0;
-  SF_CALL(flow_batch(j, b));
+  const reg_slot *sl = reg_slot_of(j, b);
+  (void)partial;
   for (size_t k = 0; k < b->count; k++) {
-    double md = j->cur->stats[k], mx = j->cur->stats[j->o.buffer + k];
+    double md = sl->stats[k], mx = sl->stats[j->o.buffer + k];
     j->sum_shift += md;
     if (mx > j->max_shift) j->max_shift = mx;
   }
-cleanup:
-  return status;
+  return 0;
 }
 
 /* ---- reference -------------------------------------------------------------- */
@@ -347,17 +350,22 @@ static void image_range(const reg_job *j, const float *img, int planar, double *
     }
 }
 
-/* Reference pass 1: smoothed stack sums, its range, raw sums. */
-static int ref1_compute(void *ctx, const sf_batch *b) {
+/* Reference pass 1: preprocessing of the raw frames (smoothed over y, x and t). */
+static int ref1_prepare(void *ctx, sf_exec *x, const sf_batch *b) {
   reg_job *j = ctx;
   int status = 0;
-  j->b = b;
-  SF_CALL(sf_node_run(j->node, b->count + b->halo_lo + b->halo_hi, pre_unit, j));
-  SF_CALL(sf_node_run(j->node, b->count, post_unit, j));
+  SF_CALL(sf_exec_run(x, b, b->count + b->halo_lo + b->halo_hi, pre_unit, j));
+  SF_CALL(sf_exec_run(x, b, b->count, post_unit, j));
+cleanup:
+  return status;
+}
+
+/* The batch's raw sums (first ue values of the partial), smoothed sums (next nch*hw) and
+ * the smoothed stack's range. */
+static int ref1_finish(void *ctx, const sf_batch *b, double *partial) {
+  reg_job *j = ctx;
   size_t fe = (size_t)j->nch * j->hw;
-  double *ps = j->partials2 + j->n_partials2 * fe, *pr = j->partials + j->n_partials * j->ue;
-  for (size_t i = 0; i < fe; i++) ps[i] = 0.0;
-  for (size_t i = 0; i < j->ue; i++) pr[i] = 0.0;
+  double *pr = partial, *ps = partial + j->ue;
   for (size_t k = 0; k < b->count; k++) {
     const float *f = j->proc_t + k * fe, *r = b->in + k * j->ue;
     for (size_t c = 0; c < (size_t)j->nch; c++)
@@ -369,33 +377,24 @@ static int ref1_compute(void *ctx, const sf_batch *b) {
     for (size_t i = 0; i < fe; i++) ps[i] += f[i];
     for (size_t i = 0; i < j->ue; i++) pr[i] += r[i];
   }
-  j->n_partials2++;
-  j->n_partials++;
-cleanup:
-  return status;
+  return 0;
 }
 
-/* Reference pass 2: frames registered to the provisional reference, raw frames warped. */
-static int ref2_compute(void *ctx, const sf_batch *b) {
+/* Reference pass 2: the raw frame of every registered reference frame summed. */
+static int ref2_finish(void *ctx, const sf_batch *b, double *partial) {
   reg_job *j = ctx;
-  int status = 0;
-  SF_CALL(flow_batch(j, b));
-  double *p = j->partials + j->n_partials * j->ue;
-  for (size_t i = 0; i < j->ue; i++) p[i] = 0.0;
   for (size_t k = 0; k < b->count; k++) {
     const float *f = j->warped + k * j->ue;
-    for (size_t i = 0; i < j->ue; i++) p[i] += f[i];
+    for (size_t i = 0; i < j->ue; i++) partial[i] += f[i];
   }
-  j->n_partials++;
-cleanup:
-  return status;
+  return 0;
 }
 
 /* Preprocessed planar reference from a planar or interleaved image normalised with lo, inv
  * and smoothed by sm, into j->ref_proc; the flow plan's pyramid is built from it. */
 static int make_ref_proc(reg_job *j, const float *img, int planar, const float *lo, const float *inv,
                          sf_smooth *sm, sf_flow_plan *fp) {
-  reg_ws *w = sf_node_workspace(j->node, 0);
+  reg_ws *w = sf_exec_workspace(j->exec, 0);
   size_t hw = j->hw, nch = (size_t)j->nch;
   for (size_t c = 0; c < nch; c++)
     for (size_t i = 0; i < hw; i++) {
@@ -406,8 +405,9 @@ static int make_ref_proc(reg_job *j, const float *img, int planar, const float *
   return sf_flow_set_reference(fp, w->fw, j->ref_proc);
 }
 
-int reg_flow_set_reference(reg_job *j, const float *ref) {
+static int flow_set_reference(reg_job *j) {
   int status = 0;
+  const float *ref = j->ref;
   double mn[REG_MAX_CH], mx[REG_MAX_CH];
   image_range(j, ref, 0, mn, mx);
   norm_from_range(j, mn, mx, j->lo, j->inv);
@@ -415,7 +415,7 @@ int reg_flow_set_reference(reg_job *j, const float *ref) {
   j->fp_active = j->fp;
   j->fill = ref;
   if (j->o.cc_init) {
-    reg_ws *w = sf_node_workspace(j->node, 0);
+    reg_ws *w = sf_exec_workspace(j->exec, 0);
     combine_planes(j, j->ref_proc, w->pb);
     sf_resample_execute(j->cc_down, w->pb, j->m->w, w->small, j->cc_w, w->scratch);
     SF_CALL(sf_xcorr_set_reference(j->xc, w->xc, w->small));
@@ -427,86 +427,218 @@ cleanup:
   return sf_mpi_agree(status, MPI_COMM_WORLD);
 }
 
-int reg_flow_build_reference(reg_job *j, sf_source *src, float *ref, sf_phase_times *tm) {
-  int status = 0, rank, size;
-  sf_flow_plan *fp2 = NULL;
-  float *prov = NULL, *rawmean = NULL;
-  SF_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
-  SF_MPI(MPI_Comm_size(MPI_COMM_WORLD, &size));
-  size_t a = j->o.ref_a, b = j->o.ref_b, fe = (size_t)j->nch * j->hw;
-  if (a >= j->m->t) { a = 0; b = j->m->t - 1; }
-  if (b >= j->m->t) b = j->m->t - 1;
-  sf_plan plan;
-  sf_plan_init(&plan, a, b - a + 1, j->o.buffer, size);
-  size_t s0, ns;
-  sf_plan_rank_segments(&plan, rank, &s0, &ns);
-  double smin[REG_MAX_CH], smax[REG_MAX_CH];
+/* The reference steps' state back to the main pass's. */
+static void ref_reset(reg_job *j) {
+  j->ref_pass = PASS_MAIN;
+  j->fp_active = j->fp;
+  j->fill = NULL;
+  sf_flow_plan_destroy(&j->fp2);
+  free(j->rawmean);
+  free(j->warped);
+  j->rawmean = NULL;
+  j->warped = NULL;
+}
+
+/* Pass 1: the stack smoothed with sigma + [1, 1, 0.5] over (y, x, t), its range and mean,
+ * and the mean of the raw frames. */
+static int ref1_start(void *ctx) {
+  reg_job *j = ctx;
+  size_t a, b;
+  reg_reference_range(j, &a, &b);
   for (int c = 0; c < j->nch; c++) {
-    smin[c] = INFINITY;
-    smax[c] = -INFINITY;
+    j->smin[c] = INFINITY;
+    j->smax[c] = -INFINITY;
   }
-  j->smin = smin;
-  j->smax = smax;
-  j->partials = calloc((ns ? ns : 1) * j->ue, sizeof(double));
-  j->partials2 = calloc((ns ? ns : 1) * fe, sizeof(double));
-  prov = calloc(fe, sizeof(float));
-  rawmean = calloc(j->ue, sizeof(float));
-  status = sf_mpi_agree(j->partials && j->partials2 && prov && rawmean ? 0 : SF_ERR_NOMEM, MPI_COMM_WORLD);
-  if (status < 0) {
-    sf_error_report(status, __FILE__, __LINE__, __func__, "out of memory for the reference sums");
-    goto cleanup;
-  }
-  /* Pass 1: the stack smoothed with sigma + [1, 1, 0.5] over (y, x, t), its range and mean. */
   j->ref_pass = PASS_REF1;
   j->ta = (long)a;
   j->tb = (long)b;
   set_temporal(j, j->o.sigma[2] + 0.5);
-  sf_progress prog;
-  sf_progress_start(&prog, rank == 0, "reference", "frame visits", 2 * plan.n_units);
-  sf_sweep_ops ops = {j, ref1_compute, NULL, (size_t)j->rt, 0};
-  SF_CALL(sf_sweep_run(MPI_COMM_WORLD, &plan, src, &ops, NULL, tm));
-  SF_CALL(reg_ordered_mean(j->partials, &j->n_partials, j->ue, plan.n_units, rawmean));
-  SF_CALL(reg_ordered_mean(j->partials2, &j->n_partials2, fe, plan.n_units, prov));
-  sf_progress_update(&prog, plan.n_units);
-  if (plan.n_units == 1) {
-    /* A single frame is the reference as it is (spec §4 item 47). */
-    memcpy(ref, rawmean, j->ue * sizeof(float));
+  sf_progress_start(&j->ref_prog, j->rank == 0, "reference", "frame visits", 2 * j->ref_plan.n_units);
+  return 0;
+}
+
+/* Frames are normalised by the stack's range; the provisional reference is their mean, and
+ * compensate_arr registers them to it with alpha + 2, the default smoothing and no
+ * prealignment. A single frame is the reference as it is (spec §4 item 47). Collective. */
+static int ref1_reduced(void *ctx, const double *sum, size_t n) {
+  reg_job *j = ctx;
+  int status = 0;
+  size_t fe = (size_t)j->nch * j->hw;
+  float *prov = NULL;
+  SF_ALLOC(j->rawmean, j->ue);
+  SF_ALLOC(prov, fe);
+  reg_mean(sum, j->ue, n, j->rawmean);
+  reg_mean(sum + j->ue, fe, n, prov);
+  j->single_frame = n == 1;
+  if (j->single_frame) {
+    memcpy(j->ref, j->rawmean, j->ue * sizeof(float));
     goto cleanup;
   }
-  {
-    double gmn[REG_MAX_CH], gmx[REG_MAX_CH], pmn[REG_MAX_CH], pmx[REG_MAX_CH];
-    SF_MPI(MPI_Allreduce(smin, gmn, j->nch, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD));
-    SF_MPI(MPI_Allreduce(smax, gmx, j->nch, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
-    /* Frames are normalised by the stack's range; the provisional reference is their mean. */
-    norm_from_range(j, gmn, gmx, j->lo, j->inv);
-    for (size_t c = 0; c < (size_t)j->nch; c++)
-      for (size_t i = 0; i < j->hw; i++) prov[c * j->hw + i] = (prov[c * j->hw + i] - j->lo[c]) * j->inv[c];
-    /* compensate_arr against it: alpha + 2, the default smoothing, no prealignment. */
-    image_range(j, prov, 1, pmn, pmx);
-    norm_from_range(j, pmn, pmx, j->lo2, j->inv2);
-    sf_flow_params p;
-    flow_params(j, 2.0, &p);
-    status = sf_flow_plan_create(j->m->h, j->m->w, j->nch, &p, &fp2);
-    SF_CHECK(status == 0, status, "cannot plan the reference flow pyramid");
-    SF_CALL(make_ref_proc(j, prov, 1, j->lo2, j->inv2, j->sm_def, fp2));
-  }
-  j->fp_active = fp2;
-  j->fill = rawmean;
-  j->ref_pass = PASS_REF2;
-  ops.compute = ref2_compute;
-  SF_CALL(sf_sweep_run(MPI_COMM_WORLD, &plan, src, &ops, NULL, tm));
-  SF_CALL(reg_ordered_mean(j->partials, &j->n_partials, j->ue, plan.n_units, ref));
-  sf_progress_end(&prog);
+  double gmn[REG_MAX_CH], gmx[REG_MAX_CH], pmn[REG_MAX_CH], pmx[REG_MAX_CH];
+  SF_MPI(MPI_Allreduce(j->smin, gmn, j->nch, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD));
+  SF_MPI(MPI_Allreduce(j->smax, gmx, j->nch, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
+  norm_from_range(j, gmn, gmx, j->lo, j->inv);
+  for (size_t c = 0; c < (size_t)j->nch; c++)
+    for (size_t i = 0; i < j->hw; i++) prov[c * j->hw + i] = (prov[c * j->hw + i] - j->lo[c]) * j->inv[c];
+  image_range(j, prov, 1, pmn, pmx);
+  norm_from_range(j, pmn, pmx, j->lo2, j->inv2);
+  sf_flow_params p;
+  flow_params(j, 2.0, &p);
+  status = sf_flow_plan_create(j->m->h, j->m->w, j->nch, &p, &j->fp2);
+  SF_CHECK(status == 0, status, "cannot plan the reference flow pyramid");
+  SF_CALL(make_ref_proc(j, prov, 1, j->lo2, j->inv2, j->sm_def, j->fp2));
 cleanup:
-  j->ref_pass = PASS_MAIN;
-  j->fp_active = j->fp;
-  j->fill = NULL;
-  j->smin = j->smax = NULL;
-  sf_flow_plan_destroy(&fp2);
   free(prov);
-  free(rawmean);
-  free(j->partials);
-  free(j->partials2);
-  j->partials = j->partials2 = NULL;
   return status;
 }
+
+static int ref1_stop(void *ctx, int status) {
+  reg_job *j = ctx;
+  if (status < 0 || j->single_frame) {
+    sf_progress_end(&j->ref_prog);
+    ref_reset(j);
+  }
+  return status;
+}
+
+/* Pass 2 (skipped for a single frame): every reference frame registered to the provisional
+ * reference, the raw frames warped, their mean the reference. */
+static int ref2_skip(void *ctx) { return ((reg_job *)ctx)->single_frame; }
+
+static int ref2_start(void *ctx) {
+  reg_job *j = ctx;
+  int status = 0;
+  SF_ALLOC(j->warped, j->ref_plan.seg_units * j->ue);
+  j->fp_active = j->fp2;
+  j->fill = j->rawmean;
+  j->ref_pass = PASS_REF2;
+cleanup:
+  return status;
+}
+
+static int ref2_reduced(void *ctx, const double *sum, size_t n) {
+  reg_job *j = ctx;
+  reg_mean(sum, j->ue, n, j->ref);
+  return 0;
+}
+
+static int ref2_stop(void *ctx, int status) {
+  reg_job *j = ctx;
+  (void)status;
+  sf_progress_end(&j->ref_prog);
+  ref_reset(j);
+  return status;
+}
+
+static size_t flow_reference_steps(reg_job *j, sf_step *st) {
+  size_t a, b;
+  reg_reference_range(j, &a, &b);
+  sf_plan_init(&j->ref_plan, a, b - a + 1, j->o.buffer, j->nranks);
+  size_t halo = (size_t)sf_gauss_weights(j->o.sigma[2] + 0.5, j->gt);
+  st[0] = (sf_step){.name = "reference pass 1", .kind = SF_STEP_REDUCE, .plan = &j->ref_plan,
+                    .halo = halo, .start = ref1_start, .prepare = ref1_prepare,
+                    .finish = ref1_finish, .reduce_len = j->ue + (size_t)j->nch * j->hw,
+                    .reduced = ref1_reduced, .stop = ref1_stop, .prog = &j->ref_prog};
+  st[1] = (sf_step){.name = "reference pass 2", .kind = SF_STEP_REDUCE, .plan = &j->ref_plan,
+                    .halo = halo, .skip = ref2_skip, .start = ref2_start,
+                    .prepare = flow_prepare, .unit = flow_unit, .finish = ref2_finish,
+                    .reduce_len = j->ue, .reduced = ref2_reduced, .stop = ref2_stop,
+                    .prog = &j->ref_prog, .progress_base = j->ref_plan.n_units};
+  return 2;
+}
+
+static void flow_teardown(reg_job *j) {
+  ref_reset(j);
+  sf_flow_plan_destroy(&j->fp);
+  sf_xcorr_plan_destroy(&j->xc);
+  sf_smooth_destroy(&j->sm);
+  sf_smooth_destroy(&j->sm_ref);
+  sf_smooth_destroy(&j->sm_def);
+  sf_resample_destroy(&j->cc_down);
+  free(j->proc);
+  free(j->proc_t);
+  free(j->ref_proc);
+  free(j->winit);
+  j->proc = j->proc_t = j->ref_proc = j->winit = NULL;
+  for (int s = 0; s < 2; s++) {
+    if (s == 0 || j->slot[1].flow != j->slot[0].flow) free(j->slot[s].flow);
+    free(j->slot[s].stats);
+    free(j->slot[s].valid);
+  }
+  for (int s = 0; s < 2; s++) j->slot[s].flow = NULL, j->slot[s].stats = NULL, j->slot[s].valid = NULL;
+}
+
+static void flow_budget(const reg_job *j, sf_mem_budget *b, uint64_t threads) {
+  const sf_source_meta *m = j->m;
+  const reg_opts *o = &j->o;
+  uint64_t hw = sf_mul_sat(m->h, m->w), ue = sf_mul_sat(hw, m->c), seg = o->buffer, nch = m->c;
+  size_t a, last;
+  reg_reference_range(j, &a, &last);
+  size_t nref = last - a + 1;
+  uint64_t sums = ((nref + seg - 1) / seg + (size_t)j->nranks - 1) / (size_t)j->nranks;
+  sf_mem_budget_add(b, 1, sums, sf_add_sat(ue, sf_mul_sat(nch, hw)), sizeof(double),
+                    "%llu reference sums of %zux%zux%zu doubles", (unsigned long long)sums, m->h,
+                    m->w, m->c);
+  sf_mem_budget_add(b, seg, ue, 1, sizeof(float),
+                    "the reference pass's %zu warped frames (--buffer-size %zu)", o->buffer, o->buffer);
+  uint64_t halo = (uint64_t)(4 * (o->sigma[2] + 0.5) + 0.5);
+  sf_mem_budget_add(b, sf_add_sat(sf_mul_sat(2, seg), 2 * halo), nch, hw, sizeof(float),
+                    "the preprocessed frames of a batch (--buffer-size %zu)", o->buffer);
+  sf_mem_budget_add(b, o->save_flow ? 2 : 1, seg, hw, 2 * sizeof(float),
+                    "the flow of %zu frames (--buffer-size %zu)", o->buffer, o->buffer);
+  if (o->save_valid)
+    sf_mem_budget_add(b, 2, seg, hw, 1, "the valid masks of %zu frames (--buffer-size %zu)",
+                      o->buffer, o->buffer);
+  /* the reference pyramid; per thread the solver's planes (about 8 per channel + 16) */
+  sf_mem_budget_add(b, 4, nch, hw, sizeof(float), "the reference pyramid of %zux%zu", m->h, m->w);
+  sf_mem_budget_add(b, threads, sf_add_sat(sf_mul_sat(10, nch), 16), hw, sizeof(float),
+                    "the flow workspaces of %llu threads for %zux%zu frames",
+                    (unsigned long long)threads, m->h, m->w);
+}
+
+static int flow_add_outputs(reg_job *j) {
+  int status = 0;
+  static const char *stat_names[4] = {"/stats/mean_disp", "/stats/max_disp", "/stats/mean_div",
+                                      "/stats/mean_translation"};
+  hsize_t tdims[1] = {j->m->t}, fdims[4] = {j->m->t, j->m->h, j->m->w, 2},
+          fchunk[4] = {1, j->m->h, j->m->w, 2};
+  hsize_t dims[3] = {j->m->t, j->m->h, j->m->w}, chunk[3] = {1, j->m->h, j->m->w};
+  for (int k = 0; k < 4; k++)
+    SF_CALL(sf_output_add(j->out, stat_names[k], H5T_NATIVE_FLOAT, 1, tdims, NULL, &j->id_stats[k]));
+  if (j->o.save_flow)
+    SF_CALL(sf_output_add(j->out, "/flow", H5T_NATIVE_FLOAT, 4, fdims, fchunk, &j->id_flow));
+  if (j->o.save_valid)
+    SF_CALL(sf_output_add(j->out, "/valid", H5T_NATIVE_UCHAR, 3, dims, chunk, &j->id_valid));
+cleanup:
+  return status;
+}
+
+static int flow_commit(reg_job *j, const sf_batch *b) {
+  int status = 0;
+  const reg_slot *sl = reg_slot_of(j, b);
+  for (int k = 0; k < 4; k++)
+    SF_CALL(sf_output_write_rows(j->out, j->id_stats[k], b->first, b->count, H5T_NATIVE_FLOAT,
+                                 sl->stats + (size_t)k * j->o.buffer));
+  if (j->o.save_flow)
+    SF_CALL(sf_output_write_rows(j->out, j->id_flow, b->first, b->count, H5T_NATIVE_FLOAT, sl->flow));
+  if (j->o.save_valid)
+    SF_CALL(sf_output_write_rows(j->out, j->id_valid, b->first, b->count, H5T_NATIVE_UCHAR, sl->valid));
+cleanup:
+  return status;
+}
+
+const reg_method reg_flow_method = {
+    .name = "flow",
+    .budget = flow_budget,
+    .setup = flow_setup,
+    .teardown = flow_teardown,
+    .ws_create = flow_ws_create,
+    .ws_destroy = flow_ws_destroy,
+    .reference_steps = flow_reference_steps,
+    .set_reference = flow_set_reference,
+    .prepare = flow_prepare,
+    .unit = flow_unit,
+    .finish = main_finish,
+    .add_outputs = flow_add_outputs,
+    .commit = flow_commit,
+};

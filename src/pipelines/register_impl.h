@@ -4,6 +4,7 @@
 #define SF_REGISTER_IMPL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kernels/flow_estimate.h"
 #include "kernels/flow_preproc.h"
@@ -13,10 +14,12 @@
 #include "mpi/engine.h"
 #include "mpi/h5_output.h"
 #include "mpi/unit_source.h"
-#include "node/node_loop.h"
+#include "mpi/mem_check.h"
+#include "node/exec.h"
 
 #define REG_MAX_CH SF_FLOW_MAX_CH
 #define REG_INIT_FRAMES 22  /* frames whose mean flow starts a segment (decision 3) */
+#define REG_MAX_REF_STEPS 2 /* reference steps of a method */
 
 enum { REG_RIGID = 0, REG_FLOW = 1 };
 
@@ -59,8 +62,8 @@ typedef struct reg_ws {
 } reg_ws;
 
 /* Everything the main pass's commit writes for one batch (one segment). The main pass
- * overlaps commit(k-1) with compute(k) (sf_sweep_ops.overlap), so there are two of these and
- * the batch of step s uses slot s % 2 in every pass (reg_slot_of). */
+ * overlaps commit(k-1) with compute(k) (sf_step.overlap), so there are two of these and the
+ * batch of step s uses slot b->slot = s % 2 in every pass (reg_slot_of). */
 typedef struct reg_slot {
   float *shifts;             /* seg x 2 (rigid) */
   void *outbuf;              /* seg x ue in the input dtype */
@@ -70,30 +73,67 @@ typedef struct reg_slot {
   unsigned char *valid;      /* seg x hw (flow, --save-valid only) */
 } reg_slot;
 
-typedef struct reg_job {
+typedef struct reg_job reg_job;
+
+/* A registration method: the rigid and flow methods behind one interface. A method owns its
+ * plans and buffers (setup, teardown), adds its reference steps and its part of the per-frame
+ * step to the pipeline, and its datasets to the output. register.c holds the command and
+ * calls the methods; they never call it. */
+typedef struct reg_method {
+  const char *name;
+  /* Adds the method's big allocations to the memory budget (before setup). Local. */
+  void (*budget)(const reg_job *j, sf_mem_budget *b, uint64_t threads);
+  /* Plans and the method's own buffers, after the options are checked. Local. */
+  int (*setup)(reg_job *j);
+  void (*teardown)(reg_job *j);
+  /* One thread's part of the workspace. Local. */
+  int (*ws_create)(reg_job *j, reg_ws *w);
+  void (*ws_destroy)(reg_ws *w);
+  /* The reference steps (at most REG_MAX_REF_STEPS) written to steps: together they leave
+   * the reference in j->ref. Returns how many. Local. */
+  size_t (*reference_steps)(reg_job *j, sf_step *steps);
+  /* Prepares the main pass from the reference j->ref. Collective (agrees on errors). */
+  int (*set_reference)(reg_job *j);
+  /* The per-frame step's compute: prepare (may be NULL), unit, finish (display statistics). */
+  int (*prepare)(void *ctx, sf_exec *x, const sf_batch *b);
+  sf_unit_fn unit;
+  int (*finish)(void *ctx, const sf_batch *b, double *partial);
+  /* The method's datasets: created with the output, written by each batch's commit. */
+  int (*add_outputs)(reg_job *j);
+  int (*commit)(reg_job *j, const sf_batch *b);
+} reg_method;
+
+extern const reg_method reg_rigid_method, reg_flow_method;
+
+struct reg_job {
   reg_opts o;
+  const reg_method *meth;
   const sf_source_meta *m;
   size_t hw, ue;             /* pixels per frame, values per frame (h*w*c) */
   int nch;
   float wch[REG_MAX_CH];     /* normalised channel weights */
-  sf_xcorr_plan *xc;
-  sf_node *node;
+  int rank, nranks;
+  sf_exec *exec;
   sf_interp interp;
+  float *ref;                /* the reference (h,w,c), on every rank */
   const float *fill;         /* reference used for out-of-bounds pixels (interleaved) */
-  /* per-batch buffers (one segment) */
-  const sf_batch *b;         /* the batch in compute */
+  sf_plan plan;              /* the main pass's plan */
+  sf_plan ref_plan;          /* the reference steps' plan */
+  sf_progress prog;          /* progress of the main pass */
+  double t_start, t_setup, t_ref; /* wall clock: start, setup and reference seconds */
+  sf_progress ref_prog;      /* progress of the reference steps (frame visits) */
   reg_slot slot[2];
-  reg_slot *cur;             /* slot of the batch in compute: reg_slot_of(j, j->b) */
-  float *warped;             /* seg x ue (reference pass) */
-  double *partials;          /* reference pass: one partial sum per owned segment */
-  size_t n_partials;
-  int keep_warped;           /* reference pass: keep floats; main pass: convert */
   sf_output *out;
   int id_reg, id_shift, id_ref, id_flow, id_valid, id_stats[4];
   double sum_shift, max_shift;
+  /* rigid */
+  sf_xcorr_plan *xc;         /* also the flow method's --cc-init correlation */
+  float *mean0;              /* plain mean of the reference frames */
+  float *warped;             /* seg x ue: the reference pass's warped frames */
   /* flow */
   sf_flow_plan *fp;          /* the main pass's flow plan */
   sf_flow_plan *fp_active;   /* plan of the pass in progress */
+  sf_flow_plan *fp2;         /* the reference pass's plan (alpha + 2) */
   sf_smooth *sm;             /* per-frame spatial smoothing (options' sigma) */
   sf_smooth *sm_ref;         /* reference stack smoothing (sigma + [1, 1]) */
   sf_smooth *sm_def;         /* preregistration's second smoothing (default sigma 1, 1) */
@@ -109,34 +149,29 @@ typedef struct reg_job {
   float *proc;               /* seg (+halo) x nch planes: preprocessed frames */
   float *proc_t;             /* seg x nch planes: after temporal smoothing */
   float *winit;              /* 2 planes: initial flow of the segment */
-  int use_winit;             /* frames start from winit (else zero) */
-  int ref_pass;              /* 1 during the reference preregistration */
-  double *smin, *smax;       /* reference pass 1: per channel min/max of the smoothed stack */
-  double *partials2;         /* reference pass 1: smoothed sums */
-  size_t n_partials2;
-} reg_job;
+  int ref_pass;              /* the reference pass in progress (0: the main pass) */
+  double smin[REG_MAX_CH], smax[REG_MAX_CH]; /* reference pass 1: range of the smoothed stack */
+  float *rawmean;            /* reference pass 1: mean of the raw frames */
+  int single_frame;          /* the reference range is one frame: it is the reference */
+};
 
 /* The output slot of batch b (by step parity, see reg_slot). */
-static inline reg_slot *reg_slot_of(reg_job *j, const sf_batch *b) { return &j->slot[b->step & 1]; }
+static inline reg_slot *reg_slot_of(reg_job *j, const sf_batch *b) { return &j->slot[b->slot]; }
 
-/* Flow-method setup after the options are checked: plans and batch buffers. Local. */
-int reg_flow_setup(reg_job *j);
+/* The reference frames [*a, *b], clipped to the recording (all frames when it is shorter). */
+static inline void reg_reference_range(const reg_job *j, size_t *a, size_t *b) {
+  *a = j->o.ref_a;
+  *b = j->o.ref_b;
+  if (*a >= j->m->t) {
+    *a = 0;
+    *b = j->m->t - 1;
+  }
+  if (*b >= j->m->t) *b = j->m->t - 1;
+}
 
-/* Flow-method workspace pieces of one thread. Local. */
-int reg_flow_ws_create(reg_job *j, reg_ws *w);
-void reg_flow_ws_destroy(reg_ws *w);
-
-/* The distributed flow reference (spec §4, decision 4) into ref (h,w,c). Collective. */
-int reg_flow_build_reference(reg_job *j, sf_source *src, float *ref, sf_phase_times *tm);
-
-/* Prepares the main pass from the reference (h,w,c): normalisation, reference pyramid.
- * Collective (agrees on errors). */
-int reg_flow_set_reference(reg_job *j, const float *ref);
-
-/* Main pass compute of a batch. Local. */
-int reg_flow_main_compute(void *ctx, const sf_batch *b);
-
-/* Mean over n frames of the fixed-order sum of per-segment partials (double, len values). */
-int reg_ordered_mean(double *partials, size_t *n_partials, size_t len, size_t n, float *mean);
+/* Mean of a fixed-order sum over n frames into len floats (the reference reductions). */
+static inline void reg_mean(const double *sum, size_t len, size_t n, float *mean) {
+  for (size_t i = 0; i < len; i++) mean[i] = (float)(sum[i] / (double)n);
+}
 
 #endif

@@ -34,7 +34,8 @@
 #include "mpi/plan.h"
 #include "mpi/progress.h"
 #include "mpi/unit_source.h"
-#include "node/node_loop.h"
+#include "mpi/mpi_local.h"
+#include "node/exec.h"
 #include "pipelines/pipelines.h"
 #include "pipelines/slices_impl.h"
 #include "sf_error.h"
@@ -70,7 +71,10 @@ typedef struct sl_job {
   size_t ncases, nunits, ue; /* ue: floats per unit slot (the largest slice) */
   size_t *unit_case;          /* case of each unit */
   sf_plan plan;
-  sf_node *node;
+  sf_exec *exec;
+  sf_source *src;             /* the engine's reader over every case (sl_read) */
+  sf_progress prog;
+  double t0;
   int pass;
   /* reader */
   sf_vol *img, *lab;
@@ -95,6 +99,8 @@ typedef struct sl_job {
   int *img_id, *lab_id;
   hid_t lab_type;
   double t_stats, t_out;
+  int argc;
+  char **argv;
 } sl_job;
 
 /* ---- options ------------------------------------------------------------------------ */
@@ -255,10 +261,17 @@ static void check_finite(sl_job *j, size_t u0, size_t n, float *buf) {
       for (; i < se; i++)
         if (!isfinite(x[i])) x[i] = (float)j->o.nan_fill;
     } else if (u0 + q < j->bad_unit) {
-      j->bad_unit = u0 + q;
       j->bad_pos = i;
+      __atomic_store_n(&j->bad_unit, u0 + q, __ATOMIC_RELEASE);
     }
   }
+}
+
+/* Whether a read error or a non-finite voxel is held (the reader sets them on the I/O thread
+ * while a batch is computed). */
+static int held_error(const sl_job *j) {
+  return __atomic_load_n(&j->err_unit, __ATOMIC_ACQUIRE) != SIZE_MAX ||
+         __atomic_load_n(&j->bad_unit, __ATOMIC_ACQUIRE) != SIZE_MAX;
 }
 
 /* The engine's reader: runs of units of one case at a time; halo units of another case
@@ -291,8 +304,8 @@ static int sl_read(void *ctx, size_t first, size_t count, size_t core_first, siz
       if (a < b) status = read_run(j, c, a - k->unit0, b - a, 1, lab + (a - core_first) * j->ue);
     }
     if (status < 0) {
-      j->err_unit = u;
       j->err_code = status;
+      __atomic_store_n(&j->err_unit, u, __ATOMIC_RELEASE);
     }
     u = run_end;
   }
@@ -330,17 +343,13 @@ static int agree_read_errors(sl_job *j) {
 
 static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-typedef struct sl_unit_ctx {
-  sl_job *j;
-  const sf_batch *b;
-} sl_unit_ctx;
-
-static int stats_unit(void *ctx, void *ws, size_t q) {
-  sl_unit_ctx *uc = ctx;
-  sl_job *j = uc->j;
-  size_t u = uc->b->first + q;
+static int stats_unit(void *ctx, void *ws, const sf_batch *b, size_t q) {
+  sl_job *j = ctx;
+  (void)ws;
+  if (__atomic_load_n(&j->err_unit, __ATOMIC_ACQUIRE) != SIZE_MAX) return 0; /* reported after the pass */
+  size_t u = b->first + q;
   const sl_case *k = &j->cases[case_of_unit(j, u)];
-  const float *x = uc->b->in + q * j->ue;
+  const float *x = b->in + q * j->ue;
   size_t se = k->h * k->w;
   sl_ustat *s = &j->ustat[u];
   if (j->pass == PASS_STATS) {
@@ -357,15 +366,15 @@ static int stats_unit(void *ctx, void *ws, size_t q) {
     s->lab_min = s->lab_max = 0;
     s->labelled = 0;
     if (k->label[0]) {
-      const int32_t *l = j->labels[uc->b->step & 1] + q * j->ue;
-      int32_t a = l[0], b = l[0];
+      const int32_t *l = j->labels[b->slot] + q * j->ue;
+      int32_t lo = l[0], hi = l[0];
       for (size_t i = 1; i < se; i++) {
-        a = l[i] < a ? l[i] : a;
-        b = l[i] > b ? l[i] : b;
+        lo = l[i] < lo ? l[i] : lo;
+        hi = l[i] > hi ? l[i] : hi;
       }
-      s->lab_min = a;
-      s->lab_max = b;
-      s->labelled = a != 0 || b != 0;
+      s->lab_min = lo;
+      s->lab_max = hi;
+      s->labelled = lo != 0 || hi != 0;
     }
   }
   if (j->pass == PASS_STATS || j->pass == PASS_MOMENTS) {
@@ -376,8 +385,11 @@ static int stats_unit(void *ctx, void *ws, size_t q) {
   return 0;
 }
 
-/* Histogram passes: serial on the master thread (integer counts; order does not matter). */
-static void hist_batch(sl_job *j, const sf_batch *b) {
+/* Histogram passes: serial, per batch (integer counts; order does not matter). */
+static int hist_finish(void *ctx, const sf_batch *b, double *partial) {
+  sl_job *j = ctx;
+  (void)partial;
+  if (__atomic_load_n(&j->err_unit, __ATOMIC_ACQUIRE) != SIZE_MAX) return 0;
   for (size_t q = 0; q < b->count; q++) {
     size_t u = b->first + q, c = case_of_unit(j, u);
     const sl_case *k = &j->cases[c];
@@ -399,39 +411,16 @@ static void hist_batch(sl_job *j, const sf_batch *b) {
       }
     }
   }
+  return 0;
 }
 
-static int stats_compute(void *ctx, const sf_batch *b) {
-  sl_job *j = ctx;
-  if (j->err_unit != SIZE_MAX) return 0;
-  if (j->pass == PASS_HIST_HI || j->pass == PASS_HIST_LO) {
-    hist_batch(j, b);
-    return 0;
-  }
-  sl_unit_ctx uc = {j, b};
-  return sf_node_run(j->node, b->count, stats_unit, &uc);
-}
-
-/* Runs one statistics pass over this rank's units. Collective. */
-static int run_pass(sl_job *j, int pass) {
-  int status = 0;
-  sf_source *src = NULL;
-  sf_phase_times tm = {0};
-  j->pass = pass;
-  j->reads = 0;
-  sf_source_reader rd = {j, sl_read};
-  SF_CALL(sf_source_custom(j->comm, &rd, j->ue, j->o.in, &src));
-  sf_sweep_ops ops = {j, stats_compute, NULL, 0, 0};
-  status = sf_sweep_run(j->comm, &j->plan, src, &ops, NULL, &tm);
+/* A statistics pass's end: the volumes closed, a held read error reported. Collective. */
+static int pass_stop(sl_job *j, int status) {
   sf_vol_close(&j->img);
   sf_vol_close(&j->lab);
   j->img_case = j->lab_case = -1;
-  status = sf_mpi_agree(status, j->comm);
-  if (status < 0) goto cleanup;
-  SF_CALL(agree_read_errors(j));
-cleanup:
-  sf_source_close(&src);
-  return status;
+  if (status < 0) return status;
+  return agree_read_errors(j);
 }
 
 /* This rank's units [*u0, *u0 + *n). */
@@ -563,8 +552,10 @@ static void locate_lo(sl_job *j, size_t c, const uint64_t *h) {
 
 /* Exact percentiles of each case's foreground (voxels above the volume minimum; all voxels
  * when none are), numpy's linear interpolation (spec B5.28), from two histogram passes of
- * order-preserving keys: the high 16 bits, then the low 16 bits inside the bins found. */
-static int find_percentiles(sl_job *j) {
+ * order-preserving keys: the high 16 bits, then the low 16 bits inside the bins found.
+ * First the order statistics wanted, from the statistics pass. */
+static int hist_hi_start(void *ctx) {
+  sl_job *j = ctx;
   int status = 0;
   SF_ALLOC(j->pct, j->ncases);
   for (size_t c = 0; c < j->ncases; c++) {
@@ -584,12 +575,35 @@ static int find_percentiles(sl_job *j) {
   }
   rank_cases(j);
   SF_ALLOC(j->hist, (j->hncases ? j->hncases : 1) * SL_HBINS);
-  SF_CALL(run_pass(j, PASS_HIST_HI));
+  j->pass = PASS_HIST_HI;
+  j->reads = 0;
+cleanup:
+  return status;
+}
+
+static int hist_hi_stop(void *ctx, int status) {
+  sl_job *j = ctx;
+  SF_CALL(pass_stop(j, status));
   SF_CALL(reduce_hist(j, SL_HBINS, locate_hi));
+cleanup:
   free(j->hist);
   j->hist = NULL;
+  return status;
+}
+
+static int hist_lo_start(void *ctx) {
+  sl_job *j = ctx;
+  int status = 0;
   SF_ALLOC(j->hist, (j->hncases ? j->hncases : 1) * SL_NQ * SL_HBINS);
-  SF_CALL(run_pass(j, PASS_HIST_LO));
+  j->pass = PASS_HIST_LO;
+  j->reads = 0;
+cleanup:
+  return status;
+}
+
+static int hist_lo_stop(void *ctx, int status) {
+  sl_job *j = ctx;
+  SF_CALL(pass_stop(j, status));
   SF_CALL(reduce_hist(j, (size_t)SL_NQ * SL_HBINS, locate_lo));
   for (size_t c = 0; c < j->ncases; c++) {
     sl_case *k = &j->cases[c];
@@ -612,10 +626,9 @@ cleanup:
 
 /* ---- output ----------------------------------------------------------------------------- */
 
-static int output_compute_unit(void *ctx, void *ws, size_t q) {
-  sl_unit_ctx *uc = ctx;
-  sl_job *j = uc->j;
-  const sf_batch *b = uc->b;
+static int output_unit(void *ctx, void *ws, const sf_batch *b, size_t q) {
+  sl_job *j = ctx;
+  (void)ws;
   size_t u = b->first + q;
   if (j->wrow[u] < 0) return 0;
   size_t c = case_of_unit(j, u), nch = 2 * j->o.window + 1;
@@ -631,21 +644,18 @@ static int output_compute_unit(void *ctx, void *ws, size_t q) {
   }
   size_t se = k->h * k->w;
   sf_slice_stack(src, nch, se, k->lo, k->hi, j->o.normalize, k->mean, k->std,
-                 j->out[b->step & 1] + slot * nch * j->ue);
+                 j->out[b->slot] + slot * nch * j->ue);
   if (k->label[0])
-    memcpy(j->outlab[b->step & 1] + slot * j->ue, j->labels[b->step & 1] + q * j->ue,
+    memcpy(j->outlab[b->slot] + slot * j->ue, j->labels[b->slot] + q * j->ue,
            se * sizeof(int32_t));
   return 0;
 }
 
-static int output_compute(void *ctx, const sf_batch *b) {
-  sl_job *j = ctx;
-  sl_unit_ctx uc = {j, b};
-  if (j->err_unit != SIZE_MAX || j->bad_unit != SIZE_MAX) {
-    sf_side_task_finish(b->side);
-    return SF_ERR_INPUT; /* reported after the pass is agreed off */
-  }
-  return sf_node_run_side(j->node, b->count, output_compute_unit, &uc, b->side);
+/* A held error stops the output pass; it is reported after the pass is agreed off. */
+static int output_prepare(void *ctx, sf_exec *x, const sf_batch *b) {
+  (void)x;
+  (void)b;
+  return held_error(ctx) ? SF_ERR_INPUT : 0;
 }
 
 /* Collective: for every case any rank writes at this step (known from the plan), each rank
@@ -679,13 +689,13 @@ static int output_commit(void *ctx, const sf_batch *b) {
         }
         slot++;
       }
-      const float *img = j->out[b->step & 1] + slot0 * nch * j->ue;
+      const float *img = j->out[b->slot] + slot0 * nch * j->ue;
       SF_CALL(sf_output_write_rows_strided(j->output, j->img_id[c], row0, nrow, H5T_NATIVE_FLOAT,
                                            img, nch * j->ue));
       if (k->label[0])
         SF_CALL(sf_output_write_rows_strided(j->output, j->lab_id[c], row0, nrow,
                                              H5T_NATIVE_INT32,
-                                             j->outlab[b->step & 1] + slot0 * j->ue, j->ue));
+                                             j->outlab[b->slot] + slot0 * j->ue, j->ue));
     }
   }
   SF_CALL(sf_output_mark_done(j->output, b->segment));
@@ -819,7 +829,7 @@ static int create_output(sl_job *j, int argc, char **argv) {
   SF_CALL(sf_h5_attr_int(root, "slices_written", (long long)total));
   SF_CALL(sf_h5_attr_int(root, "slices_skipped", (long long)(j->nunits - total)));
   SF_CALL(sf_h5_attr_int(root, "ranks", j->nranks));
-  SF_CALL(sf_h5_attr_int(root, "threads", sf_node_threads(j->node)));
+  SF_CALL(sf_h5_attr_int(root, "threads", sf_exec_threads(j->exec)));
 cleanup:
   if (g >= 0) H5Gclose(g);
   if (st >= 0) H5Tclose(st);
@@ -862,8 +872,8 @@ static int check_memory(const sl_job *j) {
   sf_mem_budget_add(&b, 2, seg, ue, sizeof(int32_t), "2 label output buffers of %zu slices",
                     j->o.buffer);
   sf_mem_budget_add(
-      &b, 3, slots, ue, sizeof(float),
-      "the input buffers of %llu slices of %zu voxels (--buffer-size %zu + 2 x --window %zu)",
+      &b, 4, slots, ue, sizeof(float),
+      "2 input and 2 label buffers of %llu slices of %zu voxels (--buffer-size %zu + 2 x --window %zu)",
       (unsigned long long)slots, j->ue, j->o.buffer, j->o.window);
   /* Readers: a NIfTI reader keeps 2K k-planes of the image, one of the label, and converts a
    * plane at a time; an HDF5 reader, boxes of at least one slice (axis 2: one i-row of it
@@ -987,6 +997,77 @@ cleanup:
   return status;
 }
 
+/* ---- the pipeline -------------------------------------------------------------------- */
+
+static int not_percentiles(void *ctx) { return ((sl_job *)ctx)->o.clip != SL_CLIP_PERCENTILES; }
+
+/* 1. statistics */
+static int stats_start(void *ctx) {
+  sl_job *j = ctx;
+  j->pass = PASS_STATS;
+  j->reads = 0;
+  return 0;
+}
+
+static int stats_stop(void *ctx, int status) {
+  sl_job *j = ctx;
+  SF_CALL(pass_stop(j, status));
+  SF_CALL(gather_ustats(j));
+  combine_ranges(j);
+cleanup:
+  return status;
+}
+
+/* 4. moments with the percentile bounds */
+static int moments_start(void *ctx) {
+  sl_job *j = ctx;
+  j->pass = PASS_MOMENTS;
+  j->reads = 0;
+  return 0;
+}
+
+static int moments_stop(void *ctx, int status) {
+  sl_job *j = ctx;
+  SF_CALL(pass_stop(j, status));
+  SF_CALL(gather_ustats(j));
+cleanup:
+  return status;
+}
+
+/* 5. the output: statistics combined, rows assigned, the file created. */
+static int output_start(void *ctx) {
+  sl_job *j = ctx;
+  int status = 0;
+  combine_moments(j);
+  assign_rows(j);
+  j->t_stats = MPI_Wtime() - j->t0;
+  size_t nch = 2 * j->o.window + 1;
+  for (int q = 0; q < 2; q++) {
+    SF_ALLOC(j->out[q], j->plan.seg_units * nch * j->ue);
+    SF_ALLOC(j->outlab[q], j->plan.seg_units * j->ue);
+  }
+  SF_CALL(sf_mpi_agree(status, j->comm));
+  SF_CALL(create_output(j, j->argc, j->argv));
+  j->pass = PASS_OUTPUT;
+  j->reads = 0;
+  sf_progress_start(&j->prog, j->rank == 0, "slices", "slices", j->nunits);
+cleanup:
+  return status;
+}
+
+static int output_stop(void *ctx, int status) {
+  sl_job *j = ctx;
+  sf_progress_end(&j->prog);
+  sf_vol_close(&j->img);
+  sf_vol_close(&j->lab);
+  if (status < 0) {
+    /* a read error held during the pass is reported here, once, with its own code */
+    int rc = agree_read_errors(j);
+    if (rc < 0) status = rc;
+  }
+  return status;
+}
+
 int sf_cmd_slices(int argc, char **argv) {
   sl_job job, *j = &job;
   int status = 0;
@@ -994,60 +1075,50 @@ int sf_cmd_slices(int argc, char **argv) {
   j->comm = MPI_COMM_WORLD;
   j->img_case = j->lab_case = -1;
   j->bad_unit = j->err_unit = SIZE_MAX;
+  j->argc = argc;
+  j->argv = argv;
   SF_MPI(MPI_Comm_rank(j->comm, &j->rank));
   SF_MPI(MPI_Comm_size(j->comm, &j->nranks));
-  double t0 = MPI_Wtime();
+  j->t0 = MPI_Wtime();
+  double t0 = j->t0;
   int p = parse_opts(argc, argv, j->rank == 0, &j->o);
   if (p == 1) return 0;
   SF_CALL(p);
   SF_CALL(plan_cases(j));
   SF_CALL(check_output(j));
-  SF_CALL(sf_node_create(j->o.threads, ws_create, ws_destroy, j, &j->node));
+  {
+    int local_rank = 0, local_size = 1;
+    SF_CALL(sf_mpi_local_rank(j->comm, &local_rank, &local_size));
+    sf_exec_config xc = {SF_EXEC_OPENMP, j->o.threads, local_rank, ws_create, ws_destroy, j, j->rank != 0};
+    SF_CALL(sf_mpi_agree(sf_exec_create(&xc, &j->exec), j->comm));
+  }
   size_t seg_slots = j->plan.seg_units + 2 * j->o.window;
   for (int q = 0; q < 2; q++) SF_ALLOC(j->labels[q], seg_slots * j->ue);
   SF_ALLOC(j->ustat, j->nunits);
   SF_ALLOC(j->wrow, j->nunits);
-  /* statistics */
-  SF_CALL(run_pass(j, PASS_STATS));
-  SF_CALL(gather_ustats(j));
-  combine_ranges(j);
-  if (j->o.clip == SL_CLIP_PERCENTILES) {
-    SF_CALL(find_percentiles(j));
-    SF_CALL(run_pass(j, PASS_MOMENTS));
-    SF_CALL(gather_ustats(j));
-  }
-  combine_moments(j);
-  assign_rows(j);
-  j->t_stats = MPI_Wtime() - t0;
-  /* output */
-  size_t nch = 2 * j->o.window + 1;
-  for (int q = 0; q < 2; q++) {
-    SF_ALLOC(j->out[q], j->plan.seg_units * nch * j->ue);
-    SF_ALLOC(j->outlab[q], j->plan.seg_units * j->ue);
-  }
-  SF_CALL(create_output(j, argc, argv));
   {
-    sf_source *src = NULL;
-    sf_phase_times tm = {0};
-    sf_progress prog;
-    j->pass = PASS_OUTPUT;
-    j->reads = 0;
     sf_source_reader rd = {j, sl_read};
-    status = sf_source_custom(j->comm, &rd, j->ue, j->o.in, &src);
-    sf_sweep_ops ops = {j, output_compute, output_commit, j->o.window, 1};
-    sf_progress_start(&prog, j->rank == 0, "slices", "slices", j->nunits);
-    if (status == 0) status = sf_sweep_run(j->comm, &j->plan, src, &ops, &prog, &tm);
-    sf_progress_end(&prog);
-    sf_source_close(&src);
-    sf_vol_close(&j->img);
-    sf_vol_close(&j->lab);
-    if (status < 0) {
-      /* a read error held during the pass is reported here, once, with its own code */
-      int rc = agree_read_errors(j);
-      if (rc < 0) status = rc;
-      goto cleanup;
-    }
+    SF_CALL(sf_source_custom(j->comm, &rd, j->ue, j->o.in, &j->src));
   }
+  {
+    /* Passes 1-4 gather per-slice statistics; pass 5 writes (commit(k-1) during compute(k)). */
+    const sf_step steps[] = {
+        {.name = "statistics", .kind = SF_STEP_PER_UNIT, .start = stats_start,
+         .unit = stats_unit, .stop = stats_stop},
+        {.name = "percentiles (high bits)", .kind = SF_STEP_PER_UNIT, .skip = not_percentiles,
+         .start = hist_hi_start, .finish = hist_finish, .stop = hist_hi_stop},
+        {.name = "percentiles (low bits)", .kind = SF_STEP_PER_UNIT, .skip = not_percentiles,
+         .start = hist_lo_start, .finish = hist_finish, .stop = hist_lo_stop},
+        {.name = "moments", .kind = SF_STEP_PER_UNIT, .skip = not_percentiles,
+         .start = moments_start, .unit = stats_unit, .stop = moments_stop},
+        {.name = "slices", .kind = SF_STEP_PER_UNIT, .halo = j->o.window, .start = output_start,
+         .prepare = output_prepare, .unit = output_unit, .commit = output_commit, .overlap = 1,
+         .stop = output_stop, .prog = &j->prog},
+    };
+    sf_pipeline pl = {j->comm, j, j->exec, j->src, &j->plan, steps, sizeof steps / sizeof *steps};
+    SF_CALL(sf_pipeline_run(&pl, NULL));
+  }
+  size_t nch = 2 * j->o.window + 1;
   double t1 = MPI_Wtime();
   j->t_out = t1 - t0 - j->t_stats;
   status = sf_output_finish(&j->output, 0);
@@ -1062,14 +1133,15 @@ int sf_cmd_slices(int argc, char **argv) {
            "thread(s)\n  %zu slices written, %zu skipped; %.1f slices/s, %.1f MB/s (%.2f s: "
            "statistics %.2f, slices %.2f)\n  output: %s\n",
            j->ncases, j->nunits, j->o.axis, j->o.window, pad_names[j->o.pad], j->nranks,
-           sf_node_threads(j->node), written, j->nunits - written, (double)written / secs,
+           sf_exec_threads(j->exec), written, j->nunits - written, (double)written / secs,
            mb / secs, secs, j->t_stats, j->t_out, j->o.out);
   }
 cleanup:
   if (j->output) sf_output_finish(&j->output, status < 0 ? status : SF_ERR_IO);
   sf_vol_close(&j->img);
   sf_vol_close(&j->lab);
-  sf_node_destroy(&j->node);
+  sf_source_close(&j->src);
+  sf_exec_destroy(&j->exec);
   for (int q = 0; q < 2; q++) {
     free(j->labels[q]);
     free(j->out[q]);
