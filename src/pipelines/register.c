@@ -416,8 +416,6 @@ static int main_stop(void *ctx, int status) {
   return sf_output_write_all(j->out, j->id_ref, H5T_NATIVE_FLOAT, j->ref);
 }
 
-static int has_ref_file(void *ctx) { return ((reg_job *)ctx)->o.ref_file != NULL; }
-static int no_ref_file(void *ctx) { return ((reg_job *)ctx)->o.ref_file == NULL; }
 
 int sf_cmd_register(int argc, char **argv) {
   int status = 0, rank, size, help = 0;
@@ -491,12 +489,12 @@ int sf_cmd_register(int argc, char **argv) {
    * never read what an earlier commit wrote). */
   sf_step steps[2 + REG_MAX_REF_STEPS];
   size_t n = 0;
-  steps[n++] = (sf_step){.name = "reference file", .kind = SF_STEP_ONCE, .skip = no_ref_file,
-                         .once = load_reference_file, .result = j->ref,
-                         .result_bytes = j->ue * sizeof(float)};
-  size_t nref = j->meth->reference_steps(j, steps + n);
-  for (size_t i = 0; i < nref; i++) steps[n + i].skip = steps[n + i].skip ? steps[n + i].skip : has_ref_file;
-  n += nref;
+  if (j->o.ref_file)
+    steps[n++] = (sf_step){.name = "reference file", .kind = SF_STEP_ONCE,
+                           .once = load_reference_file, .result = j->ref,
+                           .result_bytes = j->ue * sizeof(float)};
+  else
+    n += j->meth->reference_steps(j, steps + n);
   size_t main_step = n;
   steps[n++] = (sf_step){.name = "register", .kind = SF_STEP_PER_UNIT, .start = main_start,
                          .prepare = j->meth->prepare, .unit = j->meth->unit,

@@ -108,7 +108,7 @@ case "$case_" in
   frame-huge)
     h5 "$dir/in.h5" data 4,1000000,1000000 1,64,64 1
     cmd=(register "$dir/in.h5" -o "$out" --method rigid); want_code=4
-    want_msg="in.h5:/data: not enough memory: the run needs about [0-9.]+ [PT]iB per rank.*available.*largest part is 2 output buffers of 64 frames of 1000000x1000000x1 uint16" ;;
+    want_msg="in.h5:/data: not enough memory: the run needs about [0-9.]+ [PT]iB per rank.*available.*largest part is 2 input buffers of 64 float frames \\(--buffer-size 64\\)" ;;
   buffer-size)
     h5 "$dir/in.h5" data 1000000,2048,2048 1,64,64 1
     cmd=(register "$dir/in.h5" -o "$out" --buffer-size 1048576); want_code=4
