@@ -164,8 +164,8 @@ typedef struct sweep {
   const sf_plan *plan;
   size_t s0, ns, steps, ue, esz, halo;
   sf_dtype dtype;
-  unsigned char *in[2];  /* typed input buffers, by step parity */
-  sf_raw_buf raw[2];
+  unsigned char *in[2];  /* typed input buffers, by step parity (the pipeline's) */
+  sf_raw_buf *raw;       /* raw input buffers, by step parity (the pipeline's) */
   sf_batch b[2];
   double *partials;      /* SF_STEP_REDUCE: one per owned segment */
   worker *w;
@@ -391,9 +391,17 @@ out:
   return status;
 }
 
+/* The input buffers of a pipeline's sweeps, by step parity: allocated once for the run and
+ * reused by every sweep (grown when a sweep needs more), so the pages are touched once. */
+typedef struct in_bufs {
+  unsigned char *in[2];
+  size_t cap;
+  sf_raw_buf raw[2];
+} in_bufs;
+
 /* A sweep's buffers, made once for all its batches. Collective (agrees on memory). */
 static int sweep_setup(sweep *sw, const sf_pipeline *p, const sf_step *st, worker *w,
-                       sf_phase_times *tm) {
+                       sf_phase_times *tm, in_bufs *bufs) {
   int status = 0;
   memset(sw, 0, sizeof *sw);
   sw->p = p;
@@ -414,8 +422,17 @@ static int sweep_setup(sweep *sw, const sf_pipeline *p, const sf_step *st, worke
   int ok = 1;
   if (st->payload != SF_PAYLOAD_RAW && sw->ns) {
     size_t n = (sw->plan->seg_units + 2 * sw->halo) * sw->ue * sw->esz;
-    for (int q = 0; q < 2 && ok; q++) ok = (sw->in[q] = malloc(n ? n : 1)) != NULL;
+    if (n > bufs->cap) {
+      for (int q = 0; q < 2; q++) {
+        free(bufs->in[q]);
+        bufs->in[q] = malloc(n);
+        ok = ok && bufs->in[q];
+      }
+      bufs->cap = ok ? n : 0;
+    }
   }
+  for (int q = 0; q < 2; q++) sw->in[q] = bufs->in[q];
+  sw->raw = bufs->raw;
   if (ok && st->kind == SF_STEP_REDUCE)
     ok = (sw->partials = calloc((sw->ns ? sw->ns : 1) * (st->reduce_len ? st->reduce_len : 1),
                                 sizeof(double))) != NULL;
@@ -427,12 +444,14 @@ cleanup:
   return status;
 }
 
-static void sweep_free(sweep *sw) {
+static void sweep_free(sweep *sw) { free(sw->partials); }
+
+static void in_bufs_free(in_bufs *b) {
   for (int q = 0; q < 2; q++) {
-    free(sw->in[q]);
-    sf_raw_buf_free(&sw->raw[q]);
+    free(b->in[q]);
+    sf_raw_buf_free(&b->raw[q]);
   }
-  free(sw->partials);
+  memset(b, 0, sizeof *b);
 }
 
 /* SF_STEP_REDUCE after its sweep: the fixed-order sum, then reduced() everywhere. */
@@ -463,7 +482,9 @@ cleanup:
 int sf_pipeline_run(const sf_pipeline *p, sf_run_info *info) {
   int status = 0;
   worker w;
+  in_bufs bufs;
   memset(&w, 0, sizeof w);
+  memset(&bufs, 0, sizeof bufs);
   if (info) snprintf(info->backend, sizeof info->backend, "cpu");
   status = sf_mpi_agree(worker_start(&w), p->comm);
   if (status < 0) return status;
@@ -479,7 +500,7 @@ int sf_pipeline_run(const sf_pipeline *p, sf_run_info *info) {
       status = run_once(p, st);
     } else {
       sweep sw;
-      status = sweep_setup(&sw, p, st, &w, tm);
+      status = sweep_setup(&sw, p, st, &w, tm, &bufs);
       if (status == 0) status = sweep_run(&sw);
       if (status == 0 && st->kind == SF_STEP_REDUCE) status = reduce_finish(&sw);
       sweep_free(&sw);
@@ -487,6 +508,7 @@ int sf_pipeline_run(const sf_pipeline *p, sf_run_info *info) {
     if (st->stop) status = sf_mpi_agree(st->stop(p->ctx, status), p->comm);
   }
   worker_stop(&w);
+  in_bufs_free(&bufs);
   if (info && w.on_device) {
     const char *name = sf_exec_device_name(p->exec);
     snprintf(info->backend, sizeof info->backend, "cuda:%s", name && *name ? name : "device");
