@@ -181,9 +181,15 @@ static int neuropil_build(syn_scene *sc) {
   SF_CHECK(white && out && spec && work, SF_ERR_NOMEM,
            "synth video: out of memory for a %ldx%ld neuropil grid", ny, nx);
   SF_ALLOC(mix, nr);
+  /* FFTW has no message of its own; an FFTW_ESTIMATE plan of a valid size fails only when
+   * FFTW runs out of memory (as SF_FFTW, reported here: io/ reports at the origin). */
   fwd = fftwf_plan_dft_r2c_2d((int)ny, (int)nx, white, spec, FFTW_ESTIMATE);
+  SF_CHECK(fwd, SF_ERR_NOMEM,
+           "synth video: FFTW could not plan the %ldx%ld forward transform (out of memory)", ny,
+           nx);
   inv = fftwf_plan_dft_c2r_2d((int)ny, (int)nx, work, out, FFTW_ESTIMATE);
-  SF_CHECK(fwd && inv, SF_ERR_INTERNAL, "synth video: FFTW could not plan a %ldx%ld transform", ny,
+  SF_CHECK(inv, SF_ERR_NOMEM,
+           "synth video: FFTW could not plan the %ldx%ld inverse transform (out of memory)", ny,
            nx);
   syn_rng r = {rng_key(sc->seed, ST_TEXTURE, 0, 0)};
   for (size_t i = 0; i < nr; i++)

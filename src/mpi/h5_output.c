@@ -12,6 +12,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "io/h5_check.h"
 #include "io/h5_util.h"
 #include "mpi/mpi_agree.h"
 #include "mpi/mpi_check.h"
@@ -259,10 +260,52 @@ static int reserve_space(sf_output *o) {
   return st[0];
 }
 
+/* The property lists and dataspace of a new output, all but its MPI-IO driver: file access
+ * (collective metadata, the HDF5 1.8 format and up), file creation, collective transfers
+ * (o->dxpl) and the creation of /slabflow/done (n_segments marks; lcpl, dcpl, sp). Handles
+ * made before a failure are left for the caller to close. Local: the caller agrees. */
+static int output_plists(sf_output *o, size_t n_segments, hid_t *fapl, hid_t *fcpl, hid_t *lcpl,
+                         hid_t *dcpl, hid_t *sp) {
+  int status = 0;
+  hsize_t n = n_segments ? n_segments : 1;
+  unsigned char zero = 0;
+  SF_H5(*fapl = H5Pcreate(H5P_FILE_ACCESS), "%s: cannot create the file access properties",
+        o->partial);
+  SF_H5(H5Pset_all_coll_metadata_ops(*fapl, 1), "%s: cannot ask for collective metadata reads",
+        o->partial);
+  SF_H5(H5Pset_coll_metadata_write(*fapl, 1), "%s: cannot ask for collective metadata writes",
+        o->partial);
+  SF_H5(H5Pset_libver_bounds(*fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST),
+        "%s: cannot set the HDF5 format versions", o->partial);
+  SF_H5(*fcpl = H5Pcreate(H5P_FILE_CREATE), "%s: cannot create the file creation properties",
+        o->partial);
+  SF_H5(o->dxpl = H5Pcreate(H5P_DATASET_XFER), "%s: cannot create the transfer properties",
+        o->partial);
+  SF_H5(H5Pset_dxpl_mpio(o->dxpl, H5FD_MPIO_COLLECTIVE), "%s: cannot ask for collective transfers",
+        o->partial);
+  SF_H5(*lcpl = H5Pcreate(H5P_LINK_CREATE),
+        "%s: cannot create the link properties of /slabflow/done", o->partial);
+  SF_H5(H5Pset_create_intermediate_group(*lcpl, 1),
+        "%s: cannot ask for the parent groups of /slabflow/done", o->partial);
+  SF_H5(*dcpl = H5Pcreate(H5P_DATASET_CREATE),
+        "%s: cannot create the creation properties of /slabflow/done", o->partial);
+  SF_H5(H5Pset_fill_value(*dcpl, H5T_NATIVE_UINT8, &zero),
+        "%s: cannot set the fill value of /slabflow/done", o->partial);
+  SF_H5(H5Pset_fill_time(*dcpl, H5D_FILL_TIME_ALLOC),
+        "%s: cannot set the fill time of /slabflow/done", o->partial);
+  SF_H5(H5Pset_obj_track_times(*dcpl, 0), "%s: cannot turn off the times of /slabflow/done",
+        o->partial);
+  SF_H5(*sp = H5Screate_simple(1, &n, NULL), "%s: cannot make the dataspace of /slabflow/done",
+        o->partial);
+cleanup:
+  return status;
+}
+
 int sf_output_create(MPI_Comm comm, const char *out_path, size_t n_segments, sf_output **out) {
   int status = 0;
   sf_output *o = NULL;
-  hid_t fapl = H5I_INVALID_HID, fcpl = H5I_INVALID_HID;
+  hid_t fapl = H5I_INVALID_HID, fcpl = H5I_INVALID_HID, lcpl = H5I_INVALID_HID;
+  hid_t dcpl = H5I_INVALID_HID, sp = H5I_INVALID_HID;
   char why[512] = "";
   *out = NULL;
   SF_ALLOC(o, 1);
@@ -271,12 +314,16 @@ int sf_output_create(MPI_Comm comm, const char *out_path, size_t n_segments, sf_
   SF_MPI(MPI_Comm_rank(comm, &o->rank));
   snprintf(o->path, sizeof o->path, "%s", out_path);
   snprintf(o->partial, sizeof o->partial, "%s.partial", out_path);
-  fapl = H5Pcreate(H5P_FILE_ACCESS);
-  H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
-  H5Pset_all_coll_metadata_ops(fapl, 1);
-  H5Pset_coll_metadata_write(fapl, 1);
-  H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
-  fcpl = H5Pcreate(H5P_FILE_CREATE);
+  /* A property list that fails on one rank only must not leave the others alone in the
+   * collectives below: the local steps are agreed first, then H5Pset_fapl_mpio (it duplicates
+   * comm, a collective) on its own. */
+  status = sf_mpi_agree(output_plists(o, n_segments, &fapl, &fcpl, &lcpl, &dcpl, &sp), comm);
+  if (status < 0) goto cleanup;
+  if (H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0) /* SF_H5's report, without the jump */
+    status = sf_h5_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
+                          "%s: cannot set the MPI-IO driver", o->partial);
+  status = sf_mpi_agree(status, comm);
+  if (status < 0) goto cleanup;
   /* A stale NAME.partial is removed rather than truncated, so that a link never leads the
    * new file's writes into another file. */
   if (o->rank == 0) unlink(o->partial);
@@ -298,37 +345,33 @@ int sf_output_create(MPI_Comm comm, const char *out_path, size_t n_segments, sf_
     goto cleanup;
   }
   SF_CALL(reserve_space(o));
-  o->dxpl = H5Pcreate(H5P_DATASET_XFER);
-  H5Pset_dxpl_mpio(o->dxpl, H5FD_MPIO_COLLECTIVE);
-  {
-    hsize_t n = n_segments ? n_segments : 1;
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    hid_t sp = H5Screate_simple(1, &n, NULL);
-    unsigned char zero = 0;
-    H5Pset_create_intermediate_group(lcpl, 1);
-    H5Pset_fill_value(dcpl, H5T_NATIVE_UINT8, &zero);
-    H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC);
-    H5Pset_obj_track_times(dcpl, 0);
-    o->done = H5Dcreate2(o->file, "/slabflow/done", H5T_STD_U8LE, sp, lcpl, dcpl, H5P_DEFAULT);
-    H5Sclose(sp);
-    H5Pclose(lcpl);
-    H5Pclose(dcpl);
-    status = sf_mpi_agree(o->done >= 0 ? 0 : SF_ERR_IO, comm);
-    if (status < 0) goto cleanup;
+  o->done = H5Dcreate2(o->file, "/slabflow/done", H5T_STD_U8LE, sp, lcpl, dcpl, H5P_DEFAULT);
+  if (o->done < 0) sf_h5_error_text(why, sizeof why);
+  status = sf_mpi_agree(o->done >= 0 ? 0 : SF_ERR_IO, comm);
+  if (status < 0) {
+    if (o->rank == 0)
+      sf_error_report(status, __FILE__, __LINE__, __func__, "%s: cannot create /slabflow/done: %s",
+                      o->partial, why);
+    goto cleanup;
   }
   *out = o;
   o = NULL;
 cleanup:
+  if (sp >= 0) H5Sclose(sp);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (lcpl >= 0) H5Pclose(lcpl);
   if (fapl >= 0) H5Pclose(fapl);
   if (fcpl >= 0) H5Pclose(fcpl);
   if (o) sf_output_finish(&o, status < 0 ? status : SF_ERR_IO);
   return status;
 }
 
-int sf_output_add(sf_output *o, const char *name, hid_t type, int ndims, const hsize_t *dims,
-                  const hsize_t *chunk, int *id) {
+/* The room for one more dataset in o->dsets, and the dataspace and property lists of dataset
+ * name (see sf_output_add). Handles made before a failure are left for the caller to close.
+ * Local: the caller agrees. */
+static int dataset_plists(sf_output *o, const char *name, int ndims, const hsize_t *dims,
+                          const hsize_t *chunk, hid_t *sp, hid_t *lcpl, hid_t *dcpl) {
   int status = 0;
-  hid_t sp = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, lcpl = H5I_INVALID_HID, d = H5I_INVALID_HID;
   if (o->ndsets == o->cap) {
     int cap = o->cap ? 2 * o->cap : 16;
     hid_t *p = realloc(o->dsets, (size_t)cap * sizeof *p);
@@ -336,14 +379,34 @@ int sf_output_add(sf_output *o, const char *name, hid_t type, int ndims, const h
     o->dsets = p;
     o->cap = cap;
   }
-  sp = H5Screate_simple(ndims, dims, NULL);
-  dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  lcpl = H5Pcreate(H5P_LINK_CREATE);
-  H5Pset_create_intermediate_group(lcpl, 1);
-  H5Pset_obj_track_times(dcpl, 0);
-  H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
-  H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
-  if (chunk) H5Pset_chunk(dcpl, ndims, chunk);
+  SF_H5(*sp = H5Screate_simple(ndims, dims, NULL), "%s: cannot make the dataspace of dataset %s",
+        o->partial, name);
+  SF_H5(*dcpl = H5Pcreate(H5P_DATASET_CREATE),
+        "%s: cannot create the creation properties of dataset %s", o->partial, name);
+  SF_H5(*lcpl = H5Pcreate(H5P_LINK_CREATE), "%s: cannot create the link properties of dataset %s",
+        o->partial, name);
+  SF_H5(H5Pset_create_intermediate_group(*lcpl, 1),
+        "%s: cannot ask for the parent groups of dataset %s", o->partial, name);
+  SF_H5(H5Pset_obj_track_times(*dcpl, 0), "%s: cannot turn off the times of dataset %s", o->partial,
+        name);
+  SF_H5(H5Pset_alloc_time(*dcpl, H5D_ALLOC_TIME_EARLY),
+        "%s: cannot set the allocation time of dataset %s", o->partial, name);
+  SF_H5(H5Pset_fill_time(*dcpl, H5D_FILL_TIME_NEVER), "%s: cannot set the fill time of dataset %s",
+        o->partial, name);
+  if (chunk)
+    SF_H5(H5Pset_chunk(*dcpl, ndims, chunk), "%s: cannot set the chunks of dataset %s", o->partial,
+          name);
+cleanup:
+  return status;
+}
+
+int sf_output_add(sf_output *o, const char *name, hid_t type, int ndims, const hsize_t *dims,
+                  const hsize_t *chunk, int *id) {
+  int status = 0;
+  hid_t sp = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, lcpl = H5I_INVALID_HID, d = H5I_INVALID_HID;
+  /* Agreed before the collectives (reserve_space, H5Dcreate2), as in sf_output_create. */
+  status = sf_mpi_agree(dataset_plists(o, name, ndims, dims, chunk, &sp, &lcpl, &dcpl), o->comm);
+  if (status < 0) goto cleanup;
   {
     /* Its space (allocated at creation) is reserved first. */
     double bytes = (double)H5Tget_size(type), chunks = 1;
