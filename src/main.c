@@ -35,6 +35,7 @@ int main(int argc, char **argv) {
    * message before it stops the job (sf_mpi_fail); HDF5 sets MPI_ERRORS_RETURN on its own
    * duplicates of the communicator anyway. */
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  sf_mpi_on_abort(sf_output_release_lock);
   SF_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
   sf_error_set_rank(rank);
   /* Threads call no MPI, but the main thread must be allowed to call it while they exist.

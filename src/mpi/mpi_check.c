@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mpi/h5_output.h"
+static void (*g_on_abort)(void);
+
+void sf_mpi_on_abort(void (*fn)(void)) { g_on_abort = fn; }
 
 int sf_mpi_fail(int rc, const char *call, const char *file, int line, const char *func) {
   char text[MPI_MAX_ERROR_STRING + 1] = "";
@@ -16,8 +18,9 @@ int sf_mpi_fail(int rc, const char *call, const char *file, int line, const char
   sf_error_report(SF_ERR_IO, file, line, func, "%.*s failed at %s:%d: %s", (int)n, call,
                   base ? base + 1 : file, line, text);
   /* The second MPI_Abort outside main (see abort_stalled in h5_output.c): after a failed MPI
-   * call MPI itself can no longer unwind. The output lock goes first, as in main. */
-  sf_output_release_lock();
+   * call MPI itself can no longer unwind. What main registered goes first (the output
+   * lock, released as main does before it exits). */
+  if (g_on_abort) g_on_abort();
   MPI_Abort(MPI_COMM_WORLD, sf_exit_code(SF_ERR_IO));
   return SF_ERR_IO;
 }

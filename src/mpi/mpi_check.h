@@ -13,6 +13,10 @@
  * travel back to main. Returns SF_ERR_IO only if MPI_Abort returns. Local. */
 int sf_mpi_fail(int rc, const char *call, const char *file, int line, const char *func);
 
+/* A function sf_mpi_fail calls before it aborts the job (main registers the release of the
+ * output lock; NULL: none). Local. */
+void sf_mpi_on_abort(void (*fn)(void));
+
 /* Calls an MPI function; on a status other than MPI_SUCCESS, reports it with MPI's own
  * message and stops the job (sf_mpi_fail). Requires `int status` and `cleanup:`. */
 #define SF_MPI(call)                                                                               \
