@@ -27,6 +27,7 @@ typedef struct job {
 } job;
 
 typedef struct worker {
+  sf_exec *exec;
   pthread_t tid;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -67,6 +68,7 @@ static int run_job(const job *jb, int *on_device) {
 
 static void *worker_main(void *arg) {
   worker *w = arg;
+  int bind_rc = sf_exec_enter_thread(w->exec); /* the device, when there is one */
   pthread_mutex_lock(&w->mu);
   for (;;) {
     while (!w->posted && !w->quit) pthread_cond_wait(&w->cv, &w->mu);
@@ -76,7 +78,7 @@ static void *worker_main(void *arg) {
     pthread_mutex_unlock(&w->mu);
     double t0 = now_s();
     int dev = 0;
-    int rc = run_job(&jb, &dev);
+    int rc = bind_rc < 0 ? bind_rc : run_job(&jb, &dev);
     double t1 = now_s();
     pthread_mutex_lock(&w->mu);
     w->status = rc;
@@ -91,8 +93,9 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-static int worker_start(worker *w) {
+static int worker_start(worker *w, sf_exec *x) {
   memset(w, 0, sizeof *w);
+  w->exec = x;
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->cv, NULL);
   /* The compute thread gets the main thread's stack size (kernels keep small arrays there). */
@@ -486,7 +489,7 @@ int sf_pipeline_run(const sf_pipeline *p, sf_run_info *info) {
   memset(&w, 0, sizeof w);
   memset(&bufs, 0, sizeof bufs);
   if (info) snprintf(info->backend, sizeof info->backend, "cpu");
-  status = sf_mpi_agree(worker_start(&w), p->comm);
+  status = sf_mpi_agree(worker_start(&w, p->exec), p->comm);
   if (status < 0) return status;
   for (size_t i = 0; i < p->n_steps && status == 0; i++) {
     const sf_step *st = &p->steps[i];

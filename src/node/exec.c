@@ -83,6 +83,14 @@ void *sf_exec_workspace(sf_exec *e, int t) { return e->ws[t]; }
 
 int sf_exec_device(const sf_exec *e) { return e->device; }
 
+int sf_exec_enter_thread(const sf_exec *e) {
+  if (e->device < 0) return 0;
+  if (sf_gpu_set_device(e->device) == 0) return 0;
+  return sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
+                         "cuda backend: device %d cannot be made current on the compute thread",
+                         e->device);
+}
+
 const char *sf_exec_device_name(const sf_exec *e) { return e->device_name; }
 
 int sf_exec_thread(void) { return omp_get_thread_num(); }

@@ -64,6 +64,11 @@ void *sf_exec_workspace(sf_exec *e, int t);
  * Local; call from one thread. */
 int sf_exec_run(sf_exec *e, const sf_batch *b, size_t count, sf_unit_fn fn, void *ctx);
 
+/* Makes the executor's device current on the calling thread (CUDA's current device is per
+ * thread: a thread other than the creator that runs device versions calls this first).
+ * 0 without a device. Local. */
+int sf_exec_enter_thread(const sf_exec *e);
+
 /* The device this executor drives (-1: none) and its name ("" without one). */
 int sf_exec_device(const sf_exec *e);
 const char *sf_exec_device_name(const sf_exec *e);
