@@ -1,0 +1,85 @@
+/* Azimuthal integration (pyFAI's geometry and CSR integration, specs/integrate.md): per-pixel
+ * geometry of a flat detector from PONI parameters, the CSR table of pixel fractions per bin
+ * for pixel splitting no/bbox/full (1-D, or 2-D radial x azimuthal), and the per-frame sparse
+ * products with pyFAI's preprocessing (dark, flat, solid angle, polarisation, mask, dummy)
+ * and Poisson variance. Pure, local: no MPI, HDF5 or OpenMP; the table is built once and
+ * read by many threads. */
+#ifndef SF_AZIM_H
+#define SF_AZIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { SF_UNIT_2TH_DEG = 0, SF_UNIT_2TH_RAD, SF_UNIT_Q_NM, SF_UNIT_Q_A, SF_UNIT_R_MM } sf_azim_unit;
+typedef enum { SF_SPLIT_NO = 0, SF_SPLIT_BBOX, SF_SPLIT_FULL } sf_azim_split;
+
+/* pyFAI names ("2th_deg", "q_nm^-1", ...; "no", "bbox", "full"); -1 when unknown. */
+int sf_azim_unit_parse(const char *name);
+const char *sf_azim_unit_name(sf_azim_unit u);
+int sf_azim_split_parse(const char *name);
+
+/* A flat detector in the PONI model (SI units: m, rad). */
+typedef struct sf_azim_geom {
+  double dist, poni1, poni2, rot1, rot2, rot3, wavelength;
+  double pixel1, pixel2;   /* along rows (axis 1) and columns (axis 2) */
+  size_t h, w;             /* frame rows and columns */
+} sf_azim_geom;
+
+/* Per-pixel arrays as pyFAI computes them (float64 internally): at pixel centres, the radial
+ * position in unit u (unit scale applied: degrees, nm^-1, mm...), chi in rad (-pi, pi], the
+ * relative solid angle cos^3(alpha), and the polarisation factor for factor f (NaN: none,
+ * all 1). Any output pointer may be NULL. Returns 0, or SF_ERR_USAGE for a q unit without a
+ * wavelength. */
+int sf_azim_pixel_arrays(const sf_azim_geom *g, sf_azim_unit u, double polarization,
+                         float *radial, float *chi, float *solid_angle, float *polar);
+
+typedef struct sf_azim_opts {
+  sf_azim_unit unit;
+  sf_azim_split split;
+  size_t nbins;            /* radial bins (>= 1) */
+  size_t azimuth_bins;     /* 0: 1-D; M >= 1: 2-D with M azimuthal bins over the chi range */
+  double radial_lo, radial_hi;   /* radial range in the output unit; NaN: from the data */
+  double azimuth_lo, azimuth_hi; /* chi range in degrees; NaN: all */
+  double polarization;     /* NaN: no correction */
+  int solid_angle;         /* divide by the relative solid angle (pyFAI's default) */
+} sf_azim_opts;
+
+/* The integrator: the CSR table (rows = bins, 1-D: nbins rows; 2-D: azimuth_bins x nbins rows,
+ * azimuthal bin major), the per-pixel normalisation (flat x solid angle x polarisation) and
+ * the bin centres. Built once; read-only afterwards. */
+typedef struct sf_azim {
+  size_t h, w, npix, nrows, nbins, nazim;
+  int32_t *indptr;         /* nrows + 1 */
+  int32_t *indices;        /* nnz flat pixel indices (row * w + col) */
+  float *data;             /* nnz pixel fractions */
+  size_t nnz;
+  float *norm;             /* npix: flat x solid angle x polarisation (0 for masked pixels) */
+  double *radial;          /* nbins bin centres, output unit */
+  double *azimuthal;       /* nazim bin centres in degrees (2-D only) */
+} sf_azim;
+
+/* Builds the integrator for geometry g and options o. mask (npix, nonzero = invalid) and flat
+ * (npix) may be NULL. Masked pixels are left out of the table. Returns 0, SF_ERR_USAGE with
+ * *why set for a radial or azimuth range that selects no pixel (or a q unit without
+ * wavelength), SF_ERR_NOMEM. */
+int sf_azim_build(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *mask,
+                  const float *flat, sf_azim *out, const char **why);
+
+void sf_azim_free(sf_azim *a);
+
+/* Sums of one frame per row of the table: signal, normalisation, variance (Poisson: max(raw,
+ * 1) + dark, weights squared) and count, in double. A pixel is skipped for this frame when its
+ * value equals the dummy (|raw - dummy| <= delta_dummy; dummy NaN: no dummy) or is not finite.
+ * raw is the frame as float (npix), dark may be NULL. */
+typedef struct sf_azim_sums {
+  double *signal, *norm, *variance, *count; /* nrows each */
+} sf_azim_sums;
+
+void sf_azim_integrate(const sf_azim *a, const float *raw, const float *dark, double dummy,
+                       double delta_dummy, sf_azim_sums *s);
+
+/* Results from the sums: I = signal / norm and sigma = sqrt(variance) / norm, empty (0.0) where
+ * norm is 0; float32 like pyFAI's. */
+void sf_azim_result(const sf_azim *a, const sf_azim_sums *s, float *intensity, float *sigma);
+
+#endif
