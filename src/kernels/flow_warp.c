@@ -4,9 +4,14 @@
 
 #include <math.h>
 
-#if defined(__AVX2__) && defined(__FMA__)
+#include "kernels/simd_level.h"
+
+/* The vector cubic path (AVX2) is built where the per-pixel path's multiply-adds are fused
+ * too (WFMA below), and taken where sf_simd_best() says the CPU has AVX2. */
+#if SF_SIMD_X86 && defined(__FMA__)
 #include <immintrin.h>
-#define SF_WARP_AVX2 1
+#define SF_WARP_RUNS 1
+#define WARP_AVX2 __attribute__((target("avx2,fma")))
 #endif
 
 /* Multiply-add with one rounding where the target has FMA, so the vector path below and the
@@ -80,10 +85,10 @@ warp_coords(const float *restrict urow, const float *restrict vrow, long x0, lon
   }
 }
 
-#ifdef SF_WARP_AVX2
-/* The cubic sum of one group from its block at b0 (see warp_cubic_runs); blend = 0 when every
- * lane has the block's origin. */
-static inline __attribute__((always_inline)) __m256 group_taps(const float *b0, size_t w,
+#ifdef SF_WARP_RUNS
+/* The cubic sum of one group from its block at b0 (see warp_cubic_runs_avx2); blend = 0 when
+ * every lane has the block's origin. */
+WARP_AVX2 static inline __attribute__((always_inline)) __m256 group_taps(const float *b0, size_t w,
                                                                __m256 selx, __m256 sely, int blend,
                                                                const warp_run *q, size_t g) {
   const __m256 wy0 = _mm256_loadu_ps(q->wy[0] + g), wy1 = _mm256_loadu_ps(q->wy[1] + g);
@@ -115,8 +120,8 @@ static inline __attribute__((always_inline)) __m256 group_taps(const float *b0, 
  * every tap, read with unaligned loads, and each lane picks its taps with blends (none when
  * all lanes share the origin). The arithmetic is the per-pixel path's, lane by lane (same
  * bytes). Marks the groups it did with ok = 2; the caller skips them. */
-static void warp_cubic_runs(const float *img, size_t w, long H, long W, long y, long x0, size_t n,
-                            warp_run *q, float *out) {
+WARP_AVX2 static void warp_cubic_runs_avx2(const float *img, size_t w, long H, long W, long y,
+                                           long x0, size_t n, warp_run *q, float *out) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), one = _mm256_set1_epi32(1);
   for (size_t g = 0; g + 8 <= n; g += 8) {
     const __m256i okv = _mm256_loadu_si256((const __m256i *)(q->ok + g));
@@ -149,12 +154,23 @@ static void warp_cubic_runs(const float *img, size_t w, long H, long W, long y, 
 }
 #endif
 
+/* The vector cubic path of one channel, per level (none: the per-pixel path does all). */
+typedef void (*warp_runs_fn)(const float *img, size_t w, long H, long W, long y, long x0,
+                             size_t n, warp_run *q, float *out);
+static const warp_runs_fn warp_runs_impl[SF_SIMD_COUNT] = {
+#ifdef SF_WARP_RUNS
+    [SF_SIMD_AVX2] = warp_cubic_runs_avx2,
+    [SF_SIMD_AVX512] = warp_cubic_runs_avx2,
+#endif
+};
+
 void sf_warp_flow(const float *img, const float *fill, size_t h, size_t w, size_t c, const float *u,
                   const float *v, size_t flow_stride, float sx, float sy, sf_interp interp,
                   float *out, unsigned char *valid) {
   const long W = (long)w, H = (long)h;
   const size_t rs = w * c; /* row stride of img, fill and out */
   const int cubic = interp != SF_INTERP_LINEAR, quant = interp == SF_INTERP_CUBIC_Q32;
+  const warp_runs_fn runs = cubic && c == 1 ? warp_runs_impl[sf_simd_best()] : NULL;
   warp_run q;
   for (long y = 0; y < H; y++) {
     const float *urow = u + (size_t)y * flow_stride, *vrow = v + (size_t)y * flow_stride;
@@ -168,11 +184,9 @@ void sf_warp_flow(const float *img, const float *fill, size_t h, size_t w, size_
       if (valid)
         for (size_t i = 0; i < n; i++)
           valid[(size_t)y * w + (size_t)x0 + i] = (unsigned char)q.ok[i];
-#ifdef SF_WARP_AVX2
-      if (cubic && c == 1) warp_cubic_runs(img, w, H, W, y, x0, n, &q, out);
-#endif
+      if (runs) runs(img, w, H, W, y, x0, n, &q, out);
       for (size_t i = 0; i < n; i++) {
-        if (i % 8 == 0 && q.ok[i] == 2) { /* done by warp_cubic_runs */
+        if (i % 8 == 0 && q.ok[i] == 2) { /* done by runs */
           i += 7;
           continue;
         }
