@@ -478,6 +478,7 @@ static int run_once(const sf_pipeline *p, const sf_step *st) {
   SF_MPI(MPI_Bcast(&status, 1, MPI_INT, 0, p->comm));
   if (status == 0 && st->result && st->result_bytes)
     status = sf_mpi_bcast_big(st->result, st->result_bytes, MPI_BYTE, 0, p->comm);
+  if (status == 0 && st->share) status = sf_mpi_agree(st->share(p->ctx, p->comm), p->comm);
 cleanup:
   return status;
 }

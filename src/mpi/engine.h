@@ -83,6 +83,10 @@ typedef struct sf_step {
   int (*once)(void *ctx);
   void *result;
   size_t result_bytes;
+  /* SF_STEP_ONCE, optional: after once() succeeded, every rank calls share() to receive what
+   * rank 0 made when its size is known only then (a sparse table). Collective; its status
+   * is agreed. */
+  int (*share)(void *ctx, MPI_Comm comm);
   /* Optional device version of prepare + unit + finish for one batch, run instead of them
    * when the executor drives a device. */
   int (*device)(void *ctx, const sf_batch *b, double *partial);
