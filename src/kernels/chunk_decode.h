@@ -18,7 +18,8 @@ typedef struct sf_chunk_codec {
 /* Decodes one chunk of src_len bytes into exactly dst_len bytes at dst. filter_mask is
  * H5Dread_chunk's (bit set = that filter was not applied: the bytes are stored as they are).
  * Returns 0, or -1 with *why set ("LZ4 block 12 is corrupt", "size header says N bytes, not
- * M", ...) for a corrupt or truncated chunk. */
+ * M", ...) for a corrupt or truncated chunk; *why points to a per-thread buffer valid until
+ * this thread's next call. Reads only src[0, src_len), writes only dst[0, dst_len). Local. */
 int sf_chunk_decode(const sf_chunk_codec *c, unsigned filter_mask, const unsigned char *src,
                     size_t src_len, unsigned char *dst, size_t dst_len, const char **why);
 
@@ -28,6 +29,14 @@ void sf_bitunshuffle(const unsigned char *src, unsigned char *dst, size_t n, siz
 
 /* The inverse (for writing test and synthetic data): elements to bit planes. */
 void sf_bitshuffle(const unsigned char *src, unsigned char *dst, size_t n, size_t elem_size);
+
+/* The same two, bit by bit as spec A4.34 defines them (slow; the tests' reference). */
+void sf_bitunshuffle_ref(const unsigned char *src, unsigned char *dst, size_t n, size_t elem_size);
+void sf_bitshuffle_ref(const unsigned char *src, unsigned char *dst, size_t n, size_t elem_size);
+
+/* Filter 32008's default block size in elements (A4.33): max(128, 8*floor(8192/elem_size/8)),
+ * 2048 for 4-byte elements. */
+size_t sf_bslz4_block_elems(size_t elem_size);
 
 /* Encodes a chunk as bitshuffle-LZ4 (filter 32008's format, block size 0 = its default) into
  * dst (capacity dst_cap); returns the bytes written, 0 if it does not fit. For synthetic data
