@@ -56,6 +56,12 @@ typedef struct sf_azim {
   float *norm;             /* npix: flat x solid angle x polarisation (0 for masked pixels) */
   double *radial;          /* nbins bin centres, output unit */
   double *azimuthal;       /* nazim bin centres in degrees (2-D only) */
+  /* The same table pixel-major, for the per-frame products (internal): */
+  int32_t *pix_row;        /* npix: the one row of a pixel of weight 1, -1 none (tables without
+                              splitting); NULL otherwise */
+  int32_t *pm_ptr;         /* npix + 1 entry offsets (split tables) */
+  int32_t *pm_row;         /* nnz rows */
+  float *pm_w, *pm_wn, *pm_w2; /* nnz weights, weight x norm, weight squared */
 } sf_azim;
 
 /* Builds the integrator for geometry g and options o. mask (npix, nonzero = invalid) and flat
