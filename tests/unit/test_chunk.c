@@ -35,7 +35,9 @@ static void fill_counts(unsigned char *p, size_t n, size_t s, uint64_t seed) {
 
 /* A copy in a buffer of exactly n bytes, so that ASan sees any read past its end. */
 static unsigned char *exact(const unsigned char *p, size_t n) {
+  if (n > (size_t)1 << 40) abort();
   unsigned char *q = malloc(n ? n : 1);
+  if (!q) abort();
   if (n) memcpy(q, p, n);
   return q;
 }
@@ -142,6 +144,7 @@ static unsigned char *small_chunk(size_t *clen, unsigned char **x) {
   fill_counts(*x, n, s, 5);
   unsigned char *c = malloc(cap);
   *clen = sf_bslz4_encode(*x, n, s, 64, c, cap);
+  if (*clen < 12 || *clen > cap) abort(); /* (and tells the compiler the size is sane) */
   return c;
 }
 
@@ -280,6 +283,7 @@ static void test_lz4(void) {
     static const size_t bss[] = {1000, 2500, 1u << 30};
     for (size_t b = 0; b < 3; b++) {
       size_t clen = lz4_chunk(x, len, bss[b] < len ? bss[b] : len, c);
+      if (clen < 12 || clen > 12 + 3 * (4 + (size_t)LZ4_compressBound(1000))) abort();
       if (bss[b] > len) put32(c + 8, (uint32_t)bss[b]); /* the plugin clamps it on decode */
       unsigned char *cx = exact(c, clen);
       CU_ASSERT_EQUAL(sf_chunk_decode(&codec, 0, cx, clen, y, len, &why), 0);
