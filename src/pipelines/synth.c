@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli_args.h"
+#include "io/synth_detector.h"
 #include "io/synth_video.h"
 #include "io/synth_volume.h"
 #include "mpi/h5_output.h"
@@ -157,18 +158,120 @@ cleanup:
   return status;
 }
 
+/* Prints `slabflow synth detector --help`. */
+static void synth_detector_help(void) {
+  printf(
+      "usage: slabflow synth detector -o STACK.h5 [options]\n"
+      "\n"
+      "Writes an area-detector stack for azimuthal integration: CeO2 Debye-Scherrer rings at\n"
+      "wavelength 1e-10 m over a smooth background, times the relative solid angle, with a\n"
+      "per-frame flux factor and Poisson noise; the geometry (pyFAI's PONI model, 75 um pixels)\n"
+      "goes to STACK.poni beside the stack. NeXus layout: /entry/data/data (T,H,W) uint32, one\n"
+      "frame per chunk; /entry/instrument/detector/pixel_mask (H,W) uint32, nonzero = invalid\n"
+      "(1 module gap: the Eiger 4M's for --size full, a cross otherwise; 2 dead pixel); invalid\n"
+      "pixels hold 4294967295. The same seed gives the same values for every compression.\n"
+      "\n"
+      "options (default in brackets):\n"
+      "  -o, --output STACK.h5          output file (the PONI file is STACK.poni)\n"
+      "  --frames T                     frames [10]\n"
+      "  --size full|HxW                Eiger 4M (2167x2070) or H rows x W columns, 16..8192 [full]\n"
+      "  --compression none|gzip|bslz4  chunk compression (bslz4: bitshuffle-LZ4, filter 32008) [none]\n"
+      "  --tilt                         tilt the detector (rot1 2, rot2 -1.5, rot3 3 deg) and move\n"
+      "                                 the PONI off centre [PONI at the centre, no tilt]\n"
+      "  --seed S                       random seed [1]\n");
+}
+
+/* --size: "full" (0, 0) or "HxW". */
+static int synth_detector_size(int verbose, const char *s, size_t *h, size_t *w) {
+  int status = 0;
+  char a[32], *x;
+  if (strcmp(s, "full") == 0) {
+    *h = *w = 0;
+    return 0;
+  }
+  snprintf(a, sizeof a, "%s", s);
+  x = strchr(a, 'x');
+  if (!x || strlen(s) >= sizeof a)
+    SF_CALL(sf_cli_usage_error(verbose, "--size: expected 'full' or HxW (e.g. 256x240), got '%s'", s));
+  *x = '\0';
+  SF_CALL(sf_cli_size(verbose, "--size", a, 16, 8192, h));
+  SF_CALL(sf_cli_size(verbose, "--size", x + 1, 16, 8192, w));
+cleanup:
+  return status;
+}
+
+/* `synth detector`: parse, validate, write the stack and its PONI file on rank 0 (serial HDF5). */
+static int synth_detector(int argc, char **argv, int verbose) {
+  enum { O_FR = 256, O_SIZE, O_COMP, O_TILT, O_SEED };
+  static const struct option lo[] = {
+      {"output", required_argument, 0, 'o'}, {"frames", required_argument, 0, O_FR},
+      {"size", required_argument, 0, O_SIZE}, {"compression", required_argument, 0, O_COMP},
+      {"tilt", no_argument, 0, O_TILT}, {"seed", required_argument, 0, O_SEED},
+      {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+  static const char *const comps[] = {"none", "gzip", "bslz4", NULL};
+  sf_synth_detector_opts o = {10, 0, 0, SF_SYNTH_COMP_NONE, 0, 1};
+  const char *out = NULL;
+  char poni[4096];
+  int status = 0, c, rank, comp = 0;
+  SF_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
+  opterr = 0;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, ":o:h", lo, NULL)) != -1) { /* ':': see sf_cli_bad_option */
+    switch (c) {
+    case 'o': out = optarg; break;
+    case 'h': if (verbose) synth_detector_help(); return 0;
+    case O_FR: SF_CALL(sf_cli_size(verbose, "--frames", optarg, 1, (size_t)1 << 32, &o.frames)); break;
+    case O_SIZE: SF_CALL(synth_detector_size(verbose, optarg, &o.height, &o.width)); break;
+    case O_COMP: SF_CALL(sf_cli_choice(verbose, "--compression", optarg, comps, &comp)); o.compression = (sf_synth_comp)comp; break;
+    case O_TILT: o.tilt = 1; break;
+    case O_SEED: SF_CALL(sf_cli_u64(verbose, "--seed", optarg, &o.seed)); break;
+    default:
+      SF_CALL(sf_cli_bad_option(verbose, "synth detector", c, argc, argv, lo));
+    }
+  }
+  if (optind < argc) SF_CALL(sf_cli_usage_error(verbose, "synth detector: unexpected argument '%s'", argv[optind]));
+  if (!out) SF_CALL(sf_cli_usage_error(verbose, "synth detector: no output file given (-o STACK.h5)"));
+  /* STACK.poni beside STACK.h5 (.hdf5, .nxs, .h5 replaced; any other name gets .poni added). */
+  const char *dot = strrchr(out, '.'), *slash = strrchr(out, '/');
+  size_t stem = strlen(out);
+  if (dot && (!slash || dot > slash) &&
+      (strcmp(dot, ".h5") == 0 || strcmp(dot, ".hdf5") == 0 || strcmp(dot, ".nxs") == 0))
+    stem = (size_t)(dot - out);
+  if (stem + 6 > sizeof poni)
+    SF_CALL(sf_cli_usage_error(verbose, "synth detector: output path too long"));
+  snprintf(poni, sizeof poni, "%.*s.poni", (int)stem, out);
+  SF_CALL(sf_output_check_path(MPI_COMM_WORLD, out, NULL, 0));
+  double t0 = MPI_Wtime();
+  if (rank == 0) status = sf_synth_detector_write(out, poni, &o);
+  SF_MPI(MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD));
+  if (status == 0 && verbose) {
+    if (o.height == 0)
+      printf("slabflow synth detector: %s + %s (%zu Eiger 4M frames, %s, %s, seed %llu, %.2f s)\n",
+             out, poni, o.frames, comps[comp], o.tilt ? "tilted" : "untilted",
+             (unsigned long long)o.seed, MPI_Wtime() - t0);
+    else
+      printf("slabflow synth detector: %s + %s (%zu frames of %zux%zu, %s, %s, seed %llu, %.2f s)\n",
+             out, poni, o.frames, o.height, o.width, comps[comp], o.tilt ? "tilted" : "untilted",
+             (unsigned long long)o.seed, MPI_Wtime() - t0);
+  }
+cleanup:
+  return status;
+}
+
 int sf_cmd_synth(int argc, char **argv) {
   int rank = 0, status = 0;
   SF_MPI_HERE(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
   if (status < 0) return status;
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
     if (rank == 0)
-      printf("usage: slabflow synth video [options]     (see slabflow synth video --help)\n"
-             "       slabflow synth volumes [options]   (see slabflow synth volumes --help)\n");
+      printf("usage: slabflow synth video [options]      (see slabflow synth video --help)\n"
+             "       slabflow synth volumes [options]    (see slabflow synth volumes --help)\n"
+             "       slabflow synth detector [options]   (see slabflow synth detector --help)\n");
     return argc < 2 ? SF_ERR_USAGE : 0;
   }
   if (strcmp(argv[1], "video") == 0) return synth_video(argc - 1, argv + 1, rank == 0);
   if (strcmp(argv[1], "volumes") == 0) return synth_volumes(argc - 1, argv + 1, rank == 0);
-  return sf_cli_usage_error(rank == 0, "synth: unknown kind '%s' (available: video, volumes)",
+  if (strcmp(argv[1], "detector") == 0) return synth_detector(argc - 1, argv + 1, rank == 0);
+  return sf_cli_usage_error(rank == 0, "synth: unknown kind '%s' (available: video, volumes, detector)",
                             argv[1]);
 }
