@@ -1,7 +1,8 @@
 /* A small driver of the azimuthal integrator for the pyFAI comparison (tests/tools/azim_pyfai.py)
  * and for timing: geometry and options from argv, a raw float32 frame (or a synthetic one),
  * an optional uint8 mask; writes PREFIX.radial/.azimuthal (float64), .I/.sigma (float32),
- * .signal/.norm/.variance/.count (float64), and with --time N prints the build time and the
+ * .signal/.norm/.variance/.count (float64), the table .indptr/.indices (int32) and .data
+ * (float32), and with --time N prints the build time and the
  * median time of N integrations of the frame.
  *   sf_azim_run --shape H W --dist m --poni1 m --poni2 m [--rot1 rad ...] --pixel1 m --pixel2 m
  *     [--wavelength m] --unit U --split S --nbins N [--azim M] [--pol f] [--no-solid]
@@ -179,6 +180,9 @@ int main(int argc, char **argv) {
     e |= write_file(out, "norm", sums.norm, a.nrows * sizeof(double));
     e |= write_file(out, "variance", sums.variance, a.nrows * sizeof(double));
     e |= write_file(out, "count", sums.count, a.nrows * sizeof(double));
+    e |= write_file(out, "indptr", a.indptr, (a.nrows + 1) * sizeof(int32_t));
+    e |= write_file(out, "indices", a.indices, a.nnz * sizeof(int32_t));
+    e |= write_file(out, "data", a.data, a.nnz * sizeof(float));
     if (e) {
       fprintf(stderr, "sf_azim_run: cannot write %s.*\n", out);
       return 3;
