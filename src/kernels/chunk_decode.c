@@ -82,6 +82,14 @@ void sf_bitshuffle_ref(const unsigned char *src, unsigned char *dst, size_t n, s
   SF_TR8(T, w, 8, 0x00FF00FF00FF00FFull, 16, 0x0000FFFF0000FFFFull, 32, 0x00000000FFFFFFFFull)
 
 typedef uint64_t sf_bs_v4 __attribute__((vector_size(32)));
+/* Unaligned, aliasing views for loads and stores straight from and to byte buffers (a memcpy
+ * into an array of vectors made GCC bounce them through the stack). */
+typedef uint64_t sf_bs_v4u __attribute__((vector_size(32), aligned(1), may_alias));
+typedef uint64_t sf_bs_u64u __attribute__((aligned(1), may_alias));
+#define SF_LD4(p) (*(const sf_bs_v4u *)(const void *)(p))
+#define SF_ST4(p, v) (*(sf_bs_v4u *)(void *)(p) = (v))
+#define SF_LD1(p) (*(const sf_bs_u64u *)(const void *)(p))
+#define SF_ST1(p, v) (*(sf_bs_u64u *)(void *)(p) = (v))
 
 /* Elements of size up to this take the fast path (its scratch is 8*s rows of 32 bytes). */
 #define SF_BS_FAST_MAX 32
@@ -94,21 +102,24 @@ static inline __attribute__((always_inline)) void unshuffle_chunk32(const unsign
                                                                     unsigned char *t) {
   size_t R = 8 * s;
   for (size_t j = 0; j < s; j++) {
+    const unsigned char *p = src + 8 * j * nb + g0;
     sf_bs_v4 w[8];
-    for (int b = 0; b < 8; b++) memcpy(&w[b], src + (8 * j + (size_t)b) * nb + g0, 32);
+#pragma GCC unroll 8
+    for (int b = 0; b < 8; b++) w[b] = SF_LD4(p + (size_t)b * nb);
     SF_BIT_TR8(sf_bs_v4, w);
-    for (size_t k = 0; k < 8; k++) memcpy(t + (k * s + j) * 32, &w[k], 32);
+#pragma GCC unroll 8
+    for (size_t k = 0; k < 8; k++) SF_ST4(t + (k * s + j) * 32, w[k]);
   }
   unsigned char *e = dst + g0 * R;
   for (size_t r0 = 0; r0 < R; r0 += 8) {
     sf_bs_v4 w[8];
-    for (int i = 0; i < 8; i++) memcpy(&w[i], t + (r0 + (size_t)i) * 32, 32);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) w[i] = SF_LD4(t + (r0 + (size_t)i) * 32);
     SF_BYTE_TR8(sf_bs_v4, w);
+#pragma GCC unroll 4
     for (size_t l = 0; l < 4; l++)
-      for (size_t k = 0; k < 8; k++) {
-        uint64_t q = w[k][l];
-        memcpy(e + (8 * l + k) * R + r0, &q, 8);
-      }
+#pragma GCC unroll 8
+      for (size_t k = 0; k < 8; k++) SF_ST1(e + (8 * l + k) * R + r0, w[k][l]);
   }
 }
 
@@ -119,17 +130,22 @@ static inline __attribute__((always_inline)) void unshuffle_chunk8(const unsigne
                                                                    unsigned char *t) {
   size_t R = 8 * s;
   for (size_t j = 0; j < s; j++) {
+    const unsigned char *p = src + 8 * j * nb + g0;
     uint64_t w[8];
-    for (int b = 0; b < 8; b++) memcpy(&w[b], src + (8 * j + (size_t)b) * nb + g0, 8);
+#pragma GCC unroll 8
+    for (int b = 0; b < 8; b++) w[b] = SF_LD1(p + (size_t)b * nb);
     SF_BIT_TR8(uint64_t, w);
-    for (size_t k = 0; k < 8; k++) memcpy(t + (k * s + j) * 8, &w[k], 8);
+#pragma GCC unroll 8
+    for (size_t k = 0; k < 8; k++) SF_ST1(t + (k * s + j) * 8, w[k]);
   }
   unsigned char *e = dst + g0 * R;
   for (size_t r0 = 0; r0 < R; r0 += 8) {
     uint64_t w[8];
-    for (int i = 0; i < 8; i++) memcpy(&w[i], t + (r0 + (size_t)i) * 8, 8);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) w[i] = SF_LD1(t + (r0 + (size_t)i) * 8);
     SF_BYTE_TR8(uint64_t, w);
-    for (size_t k = 0; k < 8; k++) memcpy(e + k * R + r0, &w[k], 8);
+#pragma GCC unroll 8
+    for (size_t k = 0; k < 8; k++) SF_ST1(e + k * R + r0, w[k]);
   }
 }
 
