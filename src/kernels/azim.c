@@ -590,7 +590,6 @@ int sf_azim_build(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *m
     return SF_ERR_USAGE;
   }
   int split = o->split;
-  int need_chi = c.twod || (!isnan(o->azimuth_lo) && !isnan(o->azimuth_hi));
   out->norm = malloc(npix * sizeof(float));
   c.crad = malloc(npix * sizeof(double));
   c.cchi = malloc(npix * sizeof(double));
@@ -611,7 +610,6 @@ int sf_azim_build(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *m
     SF_FAIL_QUIET(SF_ERR_NOMEM);
   geom_arrays(g, o->unit, o->polarization, o->solid_angle, flat, c.crad, c.cchi, c.grad, c.gchi,
               out->norm);
-  (void)need_chi;
   for (size_t k = 0; k < npix; k++)
     if (mask && mask[k]) out->norm[k] = 0.0f;
   if (split == SF_SPLIT_BBOX) {
