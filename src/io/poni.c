@@ -21,26 +21,42 @@ static const struct {
   double pixel;
   size_t rows, cols;
 } poni_detectors[] = {
-    {"Eiger500k", 75e-6, 514, 1030},     {"Eiger1M", 75e-6, 1065, 1030},
-    {"Eiger4M", 75e-6, 2167, 2070},      {"Eiger9M", 75e-6, 3269, 3110},
-    {"Eiger16M", 75e-6, 4371, 4150},     {"Pilatus100k", 172e-6, 195, 487},
-    {"Pilatus300k", 172e-6, 619, 487},   {"Pilatus1M", 172e-6, 1043, 981},
-    {"Pilatus2M", 172e-6, 1679, 1475},   {"Pilatus6M", 172e-6, 2527, 2463},
+    {"Eiger500k", 75e-6, 514, 1030},   {"Eiger1M", 75e-6, 1065, 1030},
+    {"Eiger4M", 75e-6, 2167, 2070},    {"Eiger9M", 75e-6, 3269, 3110},
+    {"Eiger16M", 75e-6, 4371, 4150},   {"Pilatus100k", 172e-6, 195, 487},
+    {"Pilatus300k", 172e-6, 619, 487}, {"Pilatus1M", 172e-6, 1043, 981},
+    {"Pilatus2M", 172e-6, 1679, 1475}, {"Pilatus6M", 172e-6, 2527, 2463},
 };
 
 /* The keys slabflow reads; a later line with the same key replaces an earlier one, as in
  * pyFAI (it reads the lines into a dict). */
 enum {
-  K_VERSION, K_DETECTOR, K_CONFIG, K_DIST, K_DIST_SHORT, K_PONI1, K_PONI2, K_ROT1, K_ROT2,
-  K_ROT3, K_WAVELENGTH, K_PIXEL1, K_PIXEL2, K_NKEYS
+  K_VERSION,
+  K_DETECTOR,
+  K_CONFIG,
+  K_DIST,
+  K_DIST_SHORT,
+  K_PONI1,
+  K_PONI2,
+  K_ROT1,
+  K_ROT2,
+  K_ROT3,
+  K_WAVELENGTH,
+  K_PIXEL1,
+  K_PIXEL2,
+  K_NKEYS
 };
-static const char *const poni_keys[K_NKEYS] = {
-    "poni_version", "detector", "detector_config", "distance", "dist", "poni1", "poni2",
-    "rot1", "rot2", "rot3", "wavelength", "pixelsize1", "pixelsize2"};
+static const char *const poni_keys[K_NKEYS] = {"poni_version", "detector",   "detector_config",
+                                               "distance",     "dist",       "poni1",
+                                               "poni2",        "rot1",       "rot2",
+                                               "rot3",         "wavelength", "pixelsize1",
+                                               "pixelsize2"};
 /* As the messages name them (the spelling pyFAI writes). */
-static const char *const poni_key_names[K_NKEYS] = {
-    "poni_version", "Detector", "Detector_config", "Distance", "Dist", "Poni1", "Poni2",
-    "Rot1", "Rot2", "Rot3", "Wavelength", "PixelSize1", "PixelSize2"};
+static const char *const poni_key_names[K_NKEYS] = {"poni_version", "Detector",   "Detector_config",
+                                                    "Distance",     "Dist",       "Poni1",
+                                                    "Poni2",        "Rot1",       "Rot2",
+                                                    "Rot3",         "Wavelength", "PixelSize1",
+                                                    "PixelSize2"};
 
 /* Lower-case name without ' ', '_' and '-', as pyFAI's names and aliases are matched. */
 static void poni_norm_name(const char *s, char *out, size_t n) {
@@ -234,8 +250,8 @@ static int poni_slurp(const char *path, char **text) {
   SF_ALLOC(buf, PONI_MAX_BYTES + 1);
   n = fread(buf, 1, PONI_MAX_BYTES + 1, f);
   SF_CHECK(!ferror(f), SF_ERR_INPUT, "%s: cannot read PONI file: %s", path, strerror(errno));
-  SF_CHECK(n <= PONI_MAX_BYTES, SF_ERR_INPUT, "%s: not a PONI file (larger than %u bytes)",
-           path, PONI_MAX_BYTES);
+  SF_CHECK(n <= PONI_MAX_BYTES, SF_ERR_INPUT, "%s: not a PONI file (larger than %u bytes)", path,
+           PONI_MAX_BYTES);
   SF_CHECK(n > 0, SF_ERR_INPUT, "%s: not a PONI file (empty)", path);
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)buf[i];
@@ -286,16 +302,15 @@ int sf_poni_read(const char *path, sf_poni *p) {
         any = 1;
       }
   }
-  SF_CHECK(any, SF_ERR_INPUT,
-           "%s: not a PONI file (no 'Distance:', 'Poni1:', ... lines)", path);
+  SF_CHECK(any, SF_ERR_INPUT, "%s: not a PONI file (no 'Distance:', 'Poni1:', ... lines)", path);
 
   /* Version: pyFAI writes 2 (newer ones 2.1, which adds detector orientation; slabflow reads
    * the same fields); no line means 1. */
   p->version = 1;
   if (val[K_VERSION]) {
     double v;
-    SF_CHECK(poni_number(val[K_VERSION], &v) == 0 && (v == 1 || (v >= 2 && v < 3)),
-             SF_ERR_INPUT, "%s:%d: unsupported poni_version '%s' (slabflow reads 1 and 2)", path,
+    SF_CHECK(poni_number(val[K_VERSION], &v) == 0 && (v == 1 || (v >= 2 && v < 3)), SF_ERR_INPUT,
+             "%s:%d: unsupported poni_version '%s' (slabflow reads 1 and 2)", path,
              line_of[K_VERSION], val[K_VERSION]);
     p->version = (int)v;
   }
@@ -304,8 +319,8 @@ int sf_poni_read(const char *path, sf_poni *p) {
   struct {
     int key;
     double *dst;
-  } geo[] = {{K_DIST, &p->dist},   {K_PONI1, &p->poni1}, {K_PONI2, &p->poni2},
-             {K_ROT1, &p->rot1},   {K_ROT2, &p->rot2},   {K_ROT3, &p->rot3}};
+  } geo[] = {{K_DIST, &p->dist}, {K_PONI1, &p->poni1}, {K_PONI2, &p->poni2},
+             {K_ROT1, &p->rot1}, {K_ROT2, &p->rot2},   {K_ROT3, &p->rot3}};
   if (!val[K_DIST] && val[K_DIST_SHORT]) {
     val[K_DIST] = val[K_DIST_SHORT];
     line_of[K_DIST] = line_of[K_DIST_SHORT];
@@ -314,11 +329,11 @@ int sf_poni_read(const char *path, sf_poni *p) {
     int k = geo[i].key;
     SF_CHECK(val[k], SF_ERR_INPUT, "%s: no %s line (not a complete PONI file)", path,
              poni_key_names[k]);
-    SF_CHECK(poni_number(val[k], geo[i].dst) == 0, SF_ERR_INPUT,
-             "%s:%d: %s '%s' is not a number", path, line_of[k], poni_key_names[k], val[k]);
+    SF_CHECK(poni_number(val[k], geo[i].dst) == 0, SF_ERR_INPUT, "%s:%d: %s '%s' is not a number",
+             path, line_of[k], poni_key_names[k], val[k]);
   }
-  SF_CHECK(p->dist > 0, SF_ERR_INPUT, "%s:%d: Distance %g m is not positive", path,
-           line_of[K_DIST], p->dist);
+  SF_CHECK(p->dist > 0, SF_ERR_INPUT, "%s:%d: Distance %g m is not positive", path, line_of[K_DIST],
+           p->dist);
   if (val[K_WAVELENGTH] && strcasecmp(val[K_WAVELENGTH], "none") != 0) {
     SF_CHECK(poni_number(val[K_WAVELENGTH], &p->wavelength) == 0, SF_ERR_INPUT,
              "%s:%d: Wavelength '%s' is not a number", path, line_of[K_WAVELENGTH],
@@ -355,8 +370,7 @@ int sf_poni_read(const char *path, sf_poni *p) {
   SF_CHECK(det >= 0 || (seen[0] && seen[1]), SF_ERR_INPUT,
            "%s: %s detector '%s' without pixel sizes (%s)", path,
            strcasecmp(name, "detector") == 0 ? "generic" : "unknown", name,
-           p->version == 1 ? "PixelSize1/PixelSize2 lines"
-                           : "pixel1/pixel2 in Detector_config");
+           p->version == 1 ? "PixelSize1/PixelSize2 lines" : "pixel1/pixel2 in Detector_config");
   SF_CHECK(isfinite(p->pixel1) && p->pixel1 > 0 && isfinite(p->pixel2) && p->pixel2 > 0,
            SF_ERR_INPUT, "%s: pixel size %g x %g m is not positive", path, p->pixel1, p->pixel2);
 cleanup:
@@ -391,8 +405,8 @@ int sf_poni_write(const char *path, const sf_poni *p) {
   const double g[6] = {p->dist, p->poni1, p->poni2, p->rot1, p->rot2, p->rot3};
   for (int i = 0; i < 6; i++)
     poni_fmt(v[i], sizeof v[i], g[i]);
-  fprintf(f, "}\nDistance: %s\nPoni1: %s\nPoni2: %s\nRot1: %s\nRot2: %s\nRot3: %s\n", v[0],
-          v[1], v[2], v[3], v[4], v[5]);
+  fprintf(f, "}\nDistance: %s\nPoni1: %s\nPoni2: %s\nRot1: %s\nRot2: %s\nRot3: %s\n", v[0], v[1],
+          v[2], v[3], v[4], v[5]);
   if (p->wavelength > 0) {
     poni_fmt(v[6], sizeof v[6], p->wavelength);
     fprintf(f, "Wavelength: %s\n", v[6]);

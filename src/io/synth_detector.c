@@ -25,7 +25,7 @@
 #define DET_RING_WIDTH 1.5     /* ring sigma, in pixels' worth of q at the PONI */
 #define DET_FLUX_SPREAD 0.1    /* per-frame flux factor in 1 +- 0.05 */
 #define DET_INVALID 0xFFFFFFFFu
-#define DET_MASK_SEED 0x5EEDu  /* dead pixels depend on the shape only, not on --seed */
+#define DET_MASK_SEED 0x5EEDu /* dead pixels depend on the shape only, not on --seed */
 #define DET_GZIP_LEVEL 1
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
@@ -100,7 +100,8 @@ static void det_mask(uint32_t *mask, size_t H, size_t W, int full) {
         if (y % (E4M_MOD_H + E4M_GAP_H) >= E4M_MOD_H || x % (E4M_MOD_W + E4M_GAP_W) >= E4M_MOD_W)
           mask[y * W + x] = MASK_GAP;
   } else { /* Eiger's proportions: gaps about 3 % of the height, 1 % of the width */
-    size_t gh = (size_t)fmax(2.0, round(0.03 * (double)H)), gw = (size_t)fmax(1.0, round(0.01 * (double)W));
+    size_t gh = (size_t)fmax(2.0, round(0.03 * (double)H)),
+           gw = (size_t)fmax(1.0, round(0.01 * (double)W));
     gh0 = (H - gh) / 2, gh1 = gh0 + gh, gw0 = (W - gw) / 2, gw1 = gw0 + gw;
     for (size_t y = 0; y < H; y++)
       for (size_t x = 0; x < W; x++)
@@ -143,10 +144,10 @@ static int det_expected(const sf_poni *p, const uint32_t *mask, float *lam) {
   float *q = NULL, *omega = NULL;
   SF_ALLOC(q, n);
   SF_ALLOC(omega, n);
-  sf_azim_geom g = {p->dist, p->poni1, p->poni2, p->rot1, p->rot2, p->rot3, p->wavelength,
-                    p->pixel1, p->pixel2, H, W};
-  SF_CHECK(sf_azim_pixel_arrays(&g, SF_UNIT_Q_NM, NAN, q, NULL, omega, NULL) == 0,
-           SF_ERR_INTERNAL, "synth detector: the pixel geometry cannot be computed");
+  sf_azim_geom g = {p->dist,       p->poni1,  p->poni2,  p->rot1, p->rot2, p->rot3,
+                    p->wavelength, p->pixel1, p->pixel2, H,       W};
+  SF_CHECK(sf_azim_pixel_arrays(&g, SF_UNIT_Q_NM, NAN, q, NULL, omega, NULL) == 0, SF_ERR_INTERNAL,
+           "synth detector: the pixel geometry cannot be computed");
   /* sigma of every ring: DET_RING_WIDTH pixels' worth of q next to the PONI (q in nm^-1). */
   double qpix = 4.0 * M_PI / (p->wavelength * 1e9) * sin(0.5 * atan(p->pixel1 / p->dist));
   double sig = DET_RING_WIDTH * qpix, inv2s2 = 1.0 / (2.0 * sig * sig), reach = 6.0 * sig;
@@ -219,18 +220,19 @@ int sf_synth_detector_write(const char *path, const char *poni_path,
   SF_CALL(det_expected(&p, mask, lam));
   SF_ALLOC(flux, T);
   for (size_t t = 0; t < T; t++)
-    flux[t] = 1.0 + DET_FLUX_SPREAD * (rng_unif(&(syn_rng){rng_key(opts->seed, ST_FLUX, t, 0)}) - 0.5);
+    flux[t] =
+        1.0 + DET_FLUX_SPREAD * (rng_unif(&(syn_rng){rng_key(opts->seed, ST_FLUX, t, 0)}) - 0.5);
 
-  /* Batches of one frame per thread: rows drawn in parallel, frames encoded in parallel,
-   * chunks written in order by this thread. */
+    /* Batches of one frame per thread: rows drawn in parallel, frames encoded in parallel,
+     * chunks written in order by this thread. */
 #ifdef _OPENMP
   nthreads = omp_get_max_threads();
 #endif
   size_t nb = (size_t)(nthreads < 1 ? 1 : nthreads > 16 ? 16 : nthreads);
   nb = nb > T ? T : nb;
-  size_t cap = opts->compression == SF_SYNTH_COMP_BSLZ4 ? sf_bslz4_bound(n, 4, 0)
+  size_t cap = opts->compression == SF_SYNTH_COMP_BSLZ4  ? sf_bslz4_bound(n, 4, 0)
                : opts->compression == SF_SYNTH_COMP_GZIP ? (size_t)compressBound((uLong)fbytes)
-                                                          : 0;
+                                                         : 0;
   SF_ALLOC(frames, nb * n);
   if (cap) {
     SF_ALLOC(enc, nb * cap);
@@ -310,9 +312,9 @@ int sf_synth_detector_write(const char *path, const char *poni_path,
       /* A chunk that compression would not shrink is stored as it is, its filter marked as
        * skipped, as HDF5's optional filters do. */
       int raw = !cap || enc_len[i] >= fbytes;
-      DET_H5(H5Dwrite_chunk(dd, H5P_DEFAULT, raw && cap ? 1u : 0u, off,
-                            raw ? fbytes : enc_len[i],
-                            raw ? (const void *)(frames + i * n) : (const void *)(enc + i * cap)) >= 0,
+      DET_H5(H5Dwrite_chunk(dd, H5P_DEFAULT, raw && cap ? 1u : 0u, off, raw ? fbytes : enc_len[i],
+                            raw ? (const void *)(frames + i * n) : (const void *)(enc + i * cap)) >=
+                 0,
              "%s: cannot write frame %zu of /entry/data/data", path, t0 + i);
     }
   }

@@ -7,15 +7,15 @@
 
 typedef enum {
   SF_SYNTH_COMP_NONE = 0,
-  SF_SYNTH_COMP_GZIP = 1,  /* deflate (filter 1), level 1 */
-  SF_SYNTH_COMP_BSLZ4 = 2  /* bitshuffle-LZ4 (filter 32008), default block size */
+  SF_SYNTH_COMP_GZIP = 1, /* deflate (filter 1), level 1 */
+  SF_SYNTH_COMP_BSLZ4 = 2 /* bitshuffle-LZ4 (filter 32008), default block size */
 } sf_synth_comp;
 
 typedef struct sf_synth_detector_opts {
-  size_t frames;          /* T >= 1 */
-  size_t height, width;   /* 0, 0: the Eiger 4M's 2167 x 2070 with its module gaps */
+  size_t frames;        /* T >= 1 */
+  size_t height, width; /* 0, 0: the Eiger 4M's 2167 x 2070 with its module gaps */
   sf_synth_comp compression;
-  int tilt;               /* tilted detector (rot1..3 of a few degrees) and off-centre PONI */
+  int tilt; /* tilted detector (rot1..3 of a few degrees) and off-centre PONI */
   uint64_t seed;
 } sf_synth_detector_opts;
 

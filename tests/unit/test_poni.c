@@ -38,19 +38,18 @@ static int write_text(const char *name, const char *text) {
 
 /* ---- copies of pyFAI 0.21.3's output (ai.write) and of the version-1 layout it reads ------ */
 
-static const char *const v2_eiger =
-    "# Nota: C-Order, 1 refers to the Y axis, 2 to the X axis \n"
-    "# Calibration done at Sat Dec  5 08:08:58 2026\n"
-    "poni_version: 2\n"
-    "Detector: Eiger4M\n"
-    "Detector_config: {}\n"
-    "Distance: 0.1234\n"
-    "Poni1: 0.05\n"
-    "Poni2: 0.06\n"
-    "Rot1: 0.01\n"
-    "Rot2: -0.02\n"
-    "Rot3: 0.03\n"
-    "Wavelength: 1e-10\n";
+static const char *const v2_eiger = "# Nota: C-Order, 1 refers to the Y axis, 2 to the X axis \n"
+                                    "# Calibration done at Sat Dec  5 08:08:58 2026\n"
+                                    "poni_version: 2\n"
+                                    "Detector: Eiger4M\n"
+                                    "Detector_config: {}\n"
+                                    "Distance: 0.1234\n"
+                                    "Poni1: 0.05\n"
+                                    "Poni2: 0.06\n"
+                                    "Rot1: 0.01\n"
+                                    "Rot2: -0.02\n"
+                                    "Rot3: 0.03\n"
+                                    "Wavelength: 1e-10\n";
 
 static const char *const v2_generic =
     "# Nota: C-Order, 1 refers to the Y axis, 2 to the X axis \n"
@@ -67,29 +66,27 @@ static const char *const v2_generic =
     "Wavelength: 1.5e-10\n";
 
 /* Version 1 (pyFAI before 0.20): pixel sizes as lines, an optional Detector line. */
-static const char *const v1_generic =
-    "# Nota: C-Order, 1 refers to the Y axis, 2 to the X axis \n"
-    "# Calibration done at Mon Mar  2 10:00:00 2015\n"
-    "PixelSize1: 0.000172\n"
-    "PixelSize2: 0.000172\n"
-    "Distance: 0.3015\n"
-    "Poni1: 0.0852\n"
-    "Poni2: 0.0841\n"
-    "Rot1: 0.0012\n"
-    "Rot2: -0.0034\n"
-    "Rot3: 0\n"
-    "SplineFile: None\n"
-    "Wavelength: 6.888e-11\n";
+static const char *const v1_generic = "# Nota: C-Order, 1 refers to the Y axis, 2 to the X axis \n"
+                                      "# Calibration done at Mon Mar  2 10:00:00 2015\n"
+                                      "PixelSize1: 0.000172\n"
+                                      "PixelSize2: 0.000172\n"
+                                      "Distance: 0.3015\n"
+                                      "Poni1: 0.0852\n"
+                                      "Poni2: 0.0841\n"
+                                      "Rot1: 0.0012\n"
+                                      "Rot2: -0.0034\n"
+                                      "Rot3: 0\n"
+                                      "SplineFile: None\n"
+                                      "Wavelength: 6.888e-11\n";
 
-static const char *const v1_pilatus =
-    "# Nota: C-Order, 1 refers to the Y axis, 2 to the X axis \n"
-    "Detector: Pilatus1M\n"
-    "Distance: 0.5\n"
-    "Poni1: 0.09\n"
-    "Poni2: 0.08\n"
-    "Rot1: 0\n"
-    "Rot2: 0\n"
-    "Rot3: 0\n";
+static const char *const v1_pilatus = "# Nota: C-Order, 1 refers to the Y axis, 2 to the X axis \n"
+                                      "Detector: Pilatus1M\n"
+                                      "Distance: 0.5\n"
+                                      "Poni1: 0.09\n"
+                                      "Poni2: 0.08\n"
+                                      "Rot1: 0\n"
+                                      "Rot2: 0\n"
+                                      "Rot3: 0\n";
 
 /* Expected values, as pyFAI 0.21.3 reads those files. */
 typedef struct {
@@ -102,31 +99,31 @@ typedef struct {
 } poni_case;
 
 static const poni_case g_cases[] = {
-    {"v2_eiger.poni", NULL, "Eiger4M", 2, 7.5e-05, 7.5e-05, 2167, 2070, 0.1234, 0.05, 0.06,
-     0.01, -0.02, 0.03, 1e-10},
+    {"v2_eiger.poni", NULL, "Eiger4M", 2, 7.5e-05, 7.5e-05, 2167, 2070, 0.1234, 0.05, 0.06, 0.01,
+     -0.02, 0.03, 1e-10},
     {"v2_generic.poni", NULL, "Detector", 2, 1e-4, 2e-4, 300, 400, 0.2, 0.01, 0.02, 0, 0, 0,
      1.5e-10},
-    {"v1_generic.poni", NULL, "Detector", 1, 172e-6, 172e-6, 0, 0, 0.3015, 0.0852, 0.0841,
-     0.0012, -0.0034, 0, 6.888e-11},
-    {"v1_pilatus.poni", NULL, "Pilatus1M", 1, 172e-6, 172e-6, 1043, 981, 0.5, 0.09, 0.08, 0, 0,
-     0, 0},
+    {"v1_generic.poni", NULL, "Detector", 1, 172e-6, 172e-6, 0, 0, 0.3015, 0.0852, 0.0841, 0.0012,
+     -0.0034, 0, 6.888e-11},
+    {"v1_pilatus.poni", NULL, "Pilatus1M", 1, 172e-6, 172e-6, 1043, 981, 0.5, 0.09, 0.08, 0, 0, 0,
+     0},
 };
 
 static void check_poni(const char *what, const sf_poni *p, const poni_case *c) {
   int ok = p->version == c->version && strcmp(p->detector, c->detector) == 0 &&
            p->pixel1 == c->pixel1 && p->pixel2 == c->pixel2 && p->shape[0] == c->rows &&
            p->shape[1] == c->cols && p->dist == c->dist && p->poni1 == c->poni1 &&
-           p->poni2 == c->poni2 && p->rot1 == c->rot1 && p->rot2 == c->rot2 &&
-           p->rot3 == c->rot3 && p->wavelength == c->wavelength;
+           p->poni2 == c->poni2 && p->rot1 == c->rot1 && p->rot2 == c->rot2 && p->rot3 == c->rot3 &&
+           p->wavelength == c->wavelength;
   if (!ok)
     fprintf(stderr,
             "\n%s: got v%d %s %.17g %.17g [%zu, %zu] %.17g %.17g %.17g %.17g %.17g %.17g %.17g\n"
             "%*s expected v%d %s %.17g %.17g [%zu, %zu] %.17g %.17g %.17g %.17g %.17g %.17g "
             "%.17g\n",
-            what, p->version, p->detector, p->pixel1, p->pixel2, p->shape[0], p->shape[1],
-            p->dist, p->poni1, p->poni2, p->rot1, p->rot2, p->rot3, p->wavelength,
-            (int)strlen(what), "", c->version, c->detector, c->pixel1, c->pixel2, c->rows,
-            c->cols, c->dist, c->poni1, c->poni2, c->rot1, c->rot2, c->rot3, c->wavelength);
+            what, p->version, p->detector, p->pixel1, p->pixel2, p->shape[0], p->shape[1], p->dist,
+            p->poni1, p->poni2, p->rot1, p->rot2, p->rot3, p->wavelength, (int)strlen(what), "",
+            c->version, c->detector, c->pixel1, c->pixel2, c->rows, c->cols, c->dist, c->poni1,
+            c->poni2, c->rot1, c->rot2, c->rot3, c->wavelength);
   CU_ASSERT(ok);
 }
 
@@ -147,10 +144,10 @@ static void test_names(void) {
     const char *name;
     double pixel;
     size_t rows, cols;
-  } names[] = {{"eiger_4m", 75e-6, 2167, 2070},     {"EIGER 500K", 75e-6, 514, 1030},
-               {"eiger1m", 75e-6, 1065, 1030},      {"Eiger_9M", 75e-6, 3269, 3110},
-               {"eiger16m", 75e-6, 4371, 4150},     {"pilatus_100k", 172e-6, 195, 487},
-               {"Pilatus 300k", 172e-6, 619, 487},  {"pilatus2m", 172e-6, 1679, 1475},
+  } names[] = {{"eiger_4m", 75e-6, 2167, 2070},    {"EIGER 500K", 75e-6, 514, 1030},
+               {"eiger1m", 75e-6, 1065, 1030},     {"Eiger_9M", 75e-6, 3269, 3110},
+               {"eiger16m", 75e-6, 4371, 4150},    {"pilatus_100k", 172e-6, 195, 487},
+               {"Pilatus 300k", 172e-6, 619, 487}, {"pilatus2m", 172e-6, 1679, 1475},
                {"PILATUS6M", 172e-6, 2527, 2463}};
   char text[512];
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -188,8 +185,8 @@ static int same_poni(const sf_poni *a, const sf_poni *b) {
   return a->version == b->version && strcmp(a->detector, b->detector) == 0 &&
          a->pixel1 == b->pixel1 && a->pixel2 == b->pixel2 && a->shape[0] == b->shape[0] &&
          a->shape[1] == b->shape[1] && a->dist == b->dist && a->poni1 == b->poni1 &&
-         a->poni2 == b->poni2 && a->rot1 == b->rot1 && a->rot2 == b->rot2 &&
-         a->rot3 == b->rot3 && a->wavelength == b->wavelength;
+         a->poni2 == b->poni2 && a->rot1 == b->rot1 && a->rot2 == b->rot2 && a->rot3 == b->rot3 &&
+         a->wavelength == b->wavelength;
 }
 
 static void test_roundtrip(void) {
@@ -238,8 +235,7 @@ static void test_malformed(void) {
       {"rot2nan", "Distance: 1\nPoni1: 0\nPoni2: 0\nRot1: 0\nRot2: nan\nRot3: 0\n", "Rot2"},
       {"negdist", "Distance: -0.1\nPoni1: 0\nPoni2: 0\nRot1: 0\nRot2: 0\nRot3: 0\n",
        "not positive"},
-      {"zerodist", "Distance: 0\nPoni1: 0\nPoni2: 0\nRot1: 0\nRot2: 0\nRot3: 0\n",
-       "not positive"},
+      {"zerodist", "Distance: 0\nPoni1: 0\nPoni2: 0\nRot1: 0\nRot2: 0\nRot3: 0\n", "not positive"},
       {"norot3", "Distance: 1\nPoni1: 0\nPoni2: 0\nRot1: 0\nRot2: 0\n", "no Rot3"},
       {"wl", "Distance: 1\nPoni1: 0\nPoni2: 0\nRot1: 0\nRot2: 0\nRot3: 0\nWavelength: -1e-10\n",
        "Wavelength"},
@@ -268,26 +264,32 @@ static void test_malformed(void) {
       {"empty", "", "empty"},
       {"garbage", NULL, "not a PONI file"},
       {"prose", "This is not a calibration.\nJust text.\n", "not a PONI file"},
-      {"unknown", "poni_version: 2\nDetector: Frelon9000\nDetector_config: {}\nDistance: 1\n"
-                  "Poni1: 0\nPoni2: 0\nRot1: 0\nRot2: 0\nRot3: 0\n",
+      {"unknown",
+       "poni_version: 2\nDetector: Frelon9000\nDetector_config: {}\nDistance: 1\n"
+       "Poni1: 0\nPoni2: 0\nRot1: 0\nRot2: 0\nRot3: 0\n",
        "unknown detector 'Frelon9000'"},
-      {"generic", "poni_version: 2\nDetector: Detector\nDetector_config: {\"pixel1\": 1e-4}\n"
-                  "Distance: 1\nPoni1: 0\nPoni2: 0\nRot1: 0\nRot2: 0\nRot3: 0\n",
+      {"generic",
+       "poni_version: 2\nDetector: Detector\nDetector_config: {\"pixel1\": 1e-4}\n"
+       "Distance: 1\nPoni1: 0\nPoni2: 0\nRot1: 0\nRot2: 0\nRot3: 0\n",
        "without pixel sizes"},
       {"v1nopix", "Distance: 1\nPoni1: 0\nPoni2: 0\nRot1: 0\nRot2: 0\nRot3: 0\n",
        "without pixel sizes"},
-      {"json", "poni_version: 2\nDetector: Detector\nDetector_config: {\"pixel1\": 1e-4,\n"
-               "Distance: 1\nPoni1: 0\nPoni2: 0\nRot1: 0\nRot2: 0\nRot3: 0\n",
+      {"json",
+       "poni_version: 2\nDetector: Detector\nDetector_config: {\"pixel1\": 1e-4,\n"
+       "Distance: 1\nPoni1: 0\nPoni2: 0\nRot1: 0\nRot2: 0\nRot3: 0\n",
        "Detector_config"},
-      {"shape", "poni_version: 2\nDetector: Detector\nDetector_config: {\"pixel1\": 1e-4, "
-                "\"pixel2\": 1e-4, \"max_shape\": [10.5, 3]}\n"
-                "Distance: 1\nPoni1: 0\nPoni2: 0\nRot1: 0\nRot2: 0\nRot3: 0\n",
+      {"shape",
+       "poni_version: 2\nDetector: Detector\nDetector_config: {\"pixel1\": 1e-4, "
+       "\"pixel2\": 1e-4, \"max_shape\": [10.5, 3]}\n"
+       "Distance: 1\nPoni1: 0\nPoni2: 0\nRot1: 0\nRot2: 0\nRot3: 0\n",
        "max_shape"},
-      {"negpix", "PixelSize1: -1e-4\nPixelSize2: 1e-4\nDistance: 1\nPoni1: 0\nPoni2: 0\n"
-                 "Rot1: 0\nRot2: 0\nRot3: 0\n",
+      {"negpix",
+       "PixelSize1: -1e-4\nPixelSize2: 1e-4\nDistance: 1\nPoni1: 0\nPoni2: 0\n"
+       "Rot1: 0\nRot2: 0\nRot3: 0\n",
        "pixel size"},
-      {"version", "poni_version: 7\nDetector: Eiger4M\nDetector_config: {}\nDistance: 1\n"
-                  "Poni1: 0\nPoni2: 0\nRot1: 0\nRot2: 0\nRot3: 0\n",
+      {"version",
+       "poni_version: 7\nDetector: Eiger4M\nDetector_config: {}\nDistance: 1\n"
+       "Poni1: 0\nPoni2: 0\nRot1: 0\nRot2: 0\nRot3: 0\n",
        "poni_version"},
       {"missing", NULL, "cannot open"},
   };
@@ -305,6 +307,56 @@ static void test_malformed(void) {
     if (rc != SF_ERR_INPUT || !strstr(msg, files[i].want))
       fprintf(stderr, "\n%s: rc %d, '%s'\n", files[i].name, rc, msg);
   }
+}
+
+/* Mutations of a valid file (bytes changed, inserted, deleted; truncations): every one reads
+ * as a PONI file or fails with SF_ERR_INPUT, and nothing crashes (the ASan build runs it). */
+static void test_fuzz(void) {
+  char buf[1024], msg[512];
+  size_t len0 = strlen(v2_generic);
+  unsigned s = 2024;
+  int ok = 0, bad = 0;
+  for (int it = 0; it < 3000; it++) {
+    memcpy(buf, v2_generic, len0);
+    size_t len = len0;
+    int nmut = 1 + (int)((s = s * 1103515245u + 12345u) >> 16) % 4;
+    for (int m = 0; m < nmut && len > 1; m++) {
+      unsigned r = (s = s * 1103515245u + 12345u) >> 8;
+      size_t at = r % len;
+      unsigned char c = (unsigned char)(r >> 12);
+      static const char pick[] = ":{}[],\"#\n 0123456789e.-xN";
+      switch (r % 5) {
+      case 0: buf[at] = (char)c; break;                     /* any byte */
+      case 1: buf[at] = pick[c % (sizeof pick - 1)]; break; /* a syntax byte */
+      case 2:
+        memmove(buf + at, buf + at + 1, len - at - 1);
+        len--;
+        break; /* delete */
+      case 3:
+        if (len + 1 < sizeof buf) {
+          memmove(buf + at + 1, buf + at, len - at);
+          buf[at] = pick[c % (sizeof pick - 1)];
+          len++;
+        }
+        break;
+      default: len = at + 1; break; /* truncate */
+      }
+    }
+    CU_ASSERT_FATAL(write_bytes("fuzz.poni", buf, len) == 0);
+    sf_poni p;
+    sf_error_defer(msg, sizeof msg);
+    int rc = sf_poni_read(wpath("fuzz.poni"), &p);
+    sf_error_defer(NULL, 0);
+    CU_ASSERT(rc == 0 || rc == SF_ERR_INPUT);
+    if (rc == 0) {
+      ok++;
+      CU_ASSERT(p.dist > 0 && p.pixel1 > 0 && p.pixel2 > 0 && isfinite(p.rot1));
+    } else {
+      bad++;
+      CU_ASSERT(strstr(msg, "fuzz.poni") != NULL);
+    }
+  }
+  CU_ASSERT(ok > 0 && bad > 0);
 }
 
 /* pyFAI itself (when /usr/bin/python3 imports it): writes files, reads ours and the copies
@@ -374,9 +426,9 @@ static void test_pyfai(void) {
   char name[256];
   poni_case c;
   int n = 0;
-  while (fscanf(f, "%255s %lf %lf %zu %zu %lf %lf %lf %lf %lf %lf %lf", name, &c.pixel1,
-                &c.pixel2, &c.rows, &c.cols, &c.dist, &c.poni1, &c.poni2, &c.rot1, &c.rot2,
-                &c.rot3, &c.wavelength) == 12) {
+  while (fscanf(f, "%255s %lf %lf %zu %zu %lf %lf %lf %lf %lf %lf %lf", name, &c.pixel1, &c.pixel2,
+                &c.rows, &c.cols, &c.dist, &c.poni1, &c.poni2, &c.rot1, &c.rot2, &c.rot3,
+                &c.wavelength) == 12) {
     sf_poni p;
     n++;
     CU_ASSERT_EQUAL(sf_poni_read(wpath(name), &p), 0);
@@ -404,6 +456,7 @@ int main(int argc, char **argv) {
                                   {"detector names and Detector_config", test_names},
                                   {"write -> read round trip", test_roundtrip},
                                   {"malformed files -> SF_ERR_INPUT", test_malformed},
+                                  {"mutated files", test_fuzz},
                                   {"agreement with pyFAI 0.21.3", test_pyfai},
                                   {NULL, NULL}};
   return sf_cunit_run("poni", tests);
