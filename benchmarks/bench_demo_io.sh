@@ -26,7 +26,7 @@ mkdir -p "$(dirname "$csv")"
 "$new" synth video -o "$tmp/video.h5" --frames "$FRAMES" --height 512 --width 512 \
     --motion nonrigid --max-shift 6 >/dev/null
 
-echo "build,ranks,threads,rep,total_s,setup_s,reference_s,read_s,compute_s,write_s,frames_per_s" >"$csv"
+echo "build,ranks,threads,rep,total_s,setup_s,reference_s,read_s,compute_s,write_s,wait_s,frames_per_s" >"$csv"
 for cfg in $CONFIGS; do
     np=${cfg%x*} th=${cfg#*x}
     for b in old new; do
@@ -40,9 +40,10 @@ for cfg in $CONFIGS; do
                 exit 1
             }
             [ "$rep" = 0 ] && continue # warm-up
-            # "  12.3 frames/s overall (24.40 s: setup 0.10, reference 3.2, read 0.1, compute 19.0, write 2.0)"
+            # "  12.3 frames/s overall (24.40 s: setup 0.10, reference 3.2, read 0.1, compute 19.0,
+            # write 2.0[, wait 1.0])" (builds before the wait phase counted it as write)
             line=$(echo "$log" | grep "frames/s overall")
-            vals=$(echo "$line" | sed -E 's/^ *([0-9.]+) frames\/s overall \(([0-9.]+) s: setup ([0-9.]+), reference ([0-9.]+), read ([0-9.]+), compute ([0-9.]+), write ([0-9.]+)\).*/\2,\3,\4,\5,\6,\7,\1/')
+            vals=$(echo "$line" | sed -E 's/^ *([0-9.]+) frames\/s overall \(([0-9.]+) s: setup ([0-9.]+), reference ([0-9.]+), read ([0-9.]+), compute ([0-9.]+), write ([0-9.]+)(, wait ([0-9.]+))?\).*/\2,\3,\4,\5,\6,\7,\9,\1/; s/,,/,,/')
             echo "$b,$np,$th,$rep,$vals" >>"$csv"
         done
     done
@@ -51,7 +52,7 @@ done
 /usr/bin/python3 - "$csv" <<'PY'
 import csv, sys, statistics as st
 rows = list(csv.DictReader(open(sys.argv[1])))
-keys = ["total_s", "setup_s", "reference_s", "read_s", "compute_s", "write_s", "frames_per_s"]
+keys = ["total_s", "setup_s", "reference_s", "read_s", "compute_s", "write_s", "wait_s", "frames_per_s"]
 print("| build | ranks x threads | " + " | ".join(k.replace("_s", " s").replace("_per_", "/") for k in keys) + " |")
 print("|---|---|" + "---|" * len(keys))
 seen = []
@@ -60,6 +61,6 @@ for r in rows:
     if k not in seen: seen.append(k)
 for np_, th, b in seen:
     sel = [r for r in rows if (r["ranks"], r["threads"], r["build"]) == (np_, th, b)]
-    med = [st.median(float(r[k]) for r in sel) for k in keys]
-    print(f"| {b} | {np_} x {th} | " + " | ".join(f"{m:.2f}" for m in med) + " |")
+    med = [st.median(float(r[k]) for r in sel) if all(r[k] for r in sel) else float("nan") for k in keys]
+    print(f"| {b} | {np_} x {th} | " + " | ".join("-" if m != m else f"{m:.2f}" for m in med) + " |")
 PY

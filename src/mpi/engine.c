@@ -174,6 +174,9 @@ typedef struct sweep {
   worker *w;
   sf_phase_times *tm;
   double t_post;         /* when the last batch was posted (or would have been, if empty) */
+  /* what the I/O thread did lately, to tell what the compute thread was waiting for */
+  struct { int kind; double t0, t1; } io[8];
+  int n_io;
   int held, held_rc;     /* a compute collected early (late overlap), and its status */
   double held_t;
 } sweep;
@@ -276,21 +279,81 @@ static int overlap_mode(MPI_Comm comm) {
   return mode;
 }
 
+/* The I/O thread's activities, for the compute thread's phases. */
+enum { IO_READ = 0, IO_WAIT = 1, IO_WRITE = 2 };
+
+static void io_log(sweep *sw, int kind, double t0, double t1) {
+  if (sw->n_io == 8) {
+    memmove(sw->io, sw->io + 1, 7 * sizeof sw->io[0]);
+    sw->n_io = 7;
+  }
+  sw->io[sw->n_io].kind = kind;
+  sw->io[sw->n_io].t0 = t0;
+  sw->io[sw->n_io].t1 = t1;
+  sw->n_io++;
+}
+
+/* The compute thread idled over [a, b]: the time goes to what the I/O thread was doing then
+ * (reading, waiting for other ranks, writing); what no activity covers counts as writing
+ * (agreements, bookkeeping). */
+static void charge_idle(sweep *sw, double a, double b) {
+  if (b <= a) return;
+  double got[3] = {0, 0, 0}, total = 0;
+  for (int i = 0; i < sw->n_io; i++) {
+    double lo = sw->io[i].t0 > a ? sw->io[i].t0 : a, hi = sw->io[i].t1 < b ? sw->io[i].t1 : b;
+    if (hi > lo) {
+      got[sw->io[i].kind] += hi - lo;
+      total += hi - lo;
+    }
+  }
+  if (total > b - a) { /* cannot happen with disjoint activities; keep the sum exact anyway */
+    for (int k = 0; k < 3; k++) got[k] *= (b - a) / total;
+    total = b - a;
+  }
+  sw->tm->read += got[IO_READ];
+  sw->tm->wait += got[IO_WAIT];
+  sw->tm->commit += got[IO_WRITE] + (b - a - total);
+}
+
+/* Waits until every rank has reached this point without spinning on a core (the ranks'
+ * compute threads may need it): a non-blocking barrier tested every 100 us. The
+ * collectives that follow then find every rank there. Collective. */
+static void quiet_barrier(sweep *sw) {
+  int status = 0, done = 0;
+  MPI_Request rq;
+  double t0 = now_s();
+  SF_MPI_HERE(MPI_Ibarrier(sw->comm, &rq));
+  while (status == 0 && !done) {
+    SF_MPI_HERE(MPI_Test(&rq, &done, MPI_STATUS_IGNORE));
+    if (!done) {
+      struct timespec ts = {0, 100000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  double t1 = now_s();
+  sw->tm->io_wait += t1 - t0;
+  io_log(sw, IO_WAIT, t0, t1);
+}
+
 /* Commit of step s's batch, then progress. Collective. */
 static int commit_step(sweep *sw, size_t s) {
   int status = 0;
   if (sw->st->commit) {
     double t = now_s();
     status = sw->st->commit(sw->p->ctx, &sw->b[s & 1]);
-    sw->tm->io_commit += now_s() - t;
+    double t1 = now_s();
+    sw->tm->io_commit += t1 - t;
+    io_log(sw, IO_WRITE, t, t1);
   }
   if (status == 0 && sw->st->prog)
     sf_progress_update(sw->st->prog, sw->st->progress_base + sf_plan_units_done(sw->plan, s + 1));
   return status;
 }
 
-/* After compute(s): its status agreed, then the interrupt check. Collective. */
+/* After compute(s): every rank there (quietly), its status agreed, then the interrupt
+ * check. Collective. */
 static int agree_step(sweep *sw, int rc, size_t s) {
+  quiet_barrier(sw);
   int status = sf_mpi_agree(rc, sw->comm);
   if (status < 0) return status;
   status = sf_interrupt_agree(sw->comm);
@@ -326,11 +389,12 @@ static int sweep_run(sweep *sw) {
   int status = 0;
   int overlap = sw->st->overlap && sw->st->commit ? overlap_mode(sw->comm) : OVERLAP_OFF;
   sf_phase_times *tm = sw->tm;
-  double t_begin = now_s(), t, t_free = 0, read_end;
+  double t_begin = now_s(), t, t_free = 0;
+  sw->n_io = 0;
   status = read_step(sw, 0);
-  read_end = now_s();
-  tm->io_read += read_end - t_begin;
-  tm->read += read_end - t_begin;
+  t = now_s();
+  tm->io_read += t - t_begin;
+  tm->read += t - t_begin;
   if (status < 0) return status;
   sw->t_post = t_begin;
   for (size_t s = 0; s < sw->steps; s++) {
@@ -355,29 +419,23 @@ static int sweep_run(sweep *sw) {
       job jb = {sw->p, sw->st, b, partial};
       sw->t_post = worker_post(sw->w, &jb);
     }
-    if (s > 0) {
-      /* The compute thread was idle from the end of compute(s-1) to this post: waiting for
-       * the read of batch s, then for the agreement and commit of batch s-1. */
-      double gap = sw->t_post - t_free, r = read_end - t_free;
-      gap = gap < 0 ? 0 : gap;
-      r = r < 0 ? 0 : r > gap ? gap : r;
-      tm->read += r;
-      tm->commit += gap - r;
-      if (overlap != OVERLAP_OFF) {
-        if (overlap == OVERLAP_LATE) {
-          sw->held_rc = collect(sw, &sw->held_t);
-          sw->held = 1;
-        }
-        status = agree_step(sw, rc_prev, s - 1);
-        if (status == 0) status = commit_step(sw, s - 1);
-        if (status < 0) goto out;
+    /* The compute thread was idle from the end of compute(s-1) to this post. */
+    if (s > 0) charge_idle(sw, t_free, sw->t_post);
+    if (s > 0 && overlap != OVERLAP_OFF) {
+      if (overlap == OVERLAP_LATE) {
+        sw->held_rc = collect(sw, &sw->held_t);
+        sw->held = 1;
       }
+      status = agree_step(sw, rc_prev, s - 1);
+      if (status == 0) status = commit_step(sw, s - 1);
+      if (status < 0) goto out;
     }
     if (s + 1 < sw->steps) {
       t = now_s();
       status = read_step(sw, s + 1);
-      read_end = now_s();
-      tm->io_read += read_end - t;
+      double t1 = now_s();
+      tm->io_read += t1 - t;
+      io_log(sw, IO_READ, t, t1);
       if (status < 0) goto out;
     }
   }
@@ -385,12 +443,12 @@ static int sweep_run(sweep *sw) {
     int rc = collect(sw, &t_free);
     status = agree_step(sw, rc, sw->steps - 1);
     if (status == 0) status = commit_step(sw, sw->steps - 1);
-    tm->commit += now_s() - t_free;
+    charge_idle(sw, t_free, now_s());
   }
 out:
   if (sw->w->busy) worker_wait(sw->w, &t_free);
   sw->held = 0;
-  tm->compute = now_s() - t_begin - tm->read - tm->commit;
+  tm->compute = now_s() - t_begin - tm->read - tm->commit - tm->wait;
   return status;
 }
 

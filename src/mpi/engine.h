@@ -38,12 +38,14 @@ typedef enum { SF_STEP_ONCE = 1, SF_STEP_REDUCE = 2, SF_STEP_PER_UNIT = 3 } sf_s
 typedef enum { SF_PAYLOAD_F32 = 0, SF_PAYLOAD_NATIVE = 1, SF_PAYLOAD_RAW = 2 } sf_payload;
 
 /* Wall seconds of a sweep as the compute thread saw it: waiting for input (reading not
- * hidden behind compute), computing, and waiting for commits and agreements (writing not
- * hidden). They add up to the sweep's wall time. io_read and io_commit are what the I/O
- * thread spent reading and committing, hidden or not. */
+ * hidden behind compute), computing, waiting for commits and agreements (writing not
+ * hidden), and waiting for the other ranks to reach the step (load imbalance: a rank with
+ * fewer or no units waits for the others at every collective). They add up to the sweep's
+ * wall time. io_read, io_commit and io_wait are what the I/O thread spent reading,
+ * committing and waiting for the other ranks, hidden or not. */
 typedef struct sf_phase_times {
-  double read, compute, commit;
-  double io_read, io_commit;
+  double read, compute, commit, wait;
+  double io_read, io_commit, io_wait;
 } sf_phase_times;
 
 typedef struct sf_step {

@@ -350,8 +350,8 @@ static int write_provenance(reg_job *j, int argc, char **argv, int nranks, const
   SF_CALL(sf_h5_attr_int(root, "ranks", nranks));
   SF_CALL(sf_h5_attr_int(root, "threads", sf_exec_threads(j->exec)));
   static const char *names[] = {"time_setup_s", "time_reference_s", "time_read_s",
-                                "time_compute_s", "time_write_s", "time_total_s"};
-  for (int i = 0; i < 6; i++) SF_CALL(sf_h5_attr_double(root, names[i], t[i]));
+                                "time_compute_s", "time_write_s", "time_wait_s", "time_total_s"};
+  for (int i = 0; i < 7; i++) SF_CALL(sf_h5_attr_double(root, names[i], t[i]));
 cleanup:
   return sf_mpi_agree(status, MPI_COMM_WORLD);
 }
@@ -505,24 +505,27 @@ int sf_cmd_register(int argc, char **argv) {
   sf_pipeline pl = {MPI_COMM_WORLD, j, j->exec, src, &j->plan, steps, n};
   SF_CALL(sf_pipeline_run(&pl, &info));
   {
-    /* Phases of the main pass: the longest time any rank spent in each (read: waiting for
-     * input, write: waiting for the collective writes, as the compute thread saw them). The
-     * reference phase is timed as a whole (wall time from the common start). */
-    double local[3] = {tm[main_step].read, tm[main_step].compute, tm[main_step].commit}, mx[3];
-    SF_MPI(MPI_Allreduce(local, mx, 3, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
+    /* Phases of the main pass: the longest time any rank spent in each, as its compute
+     * thread saw them (read: waiting for input, write: for the collective writes, wait: for
+     * the other ranks). The reference phase is timed as a whole (wall time from the common
+     * start). */
+    double local[4] = {tm[main_step].read, tm[main_step].compute, tm[main_step].commit,
+                       tm[main_step].wait}, mx[4];
+    SF_MPI(MPI_Allreduce(local, mx, 4, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
     double gsum, gmax;
     SF_MPI(MPI_Allreduce(&j->sum_shift, &gsum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
     SF_MPI(MPI_Allreduce(&j->max_shift, &gmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
     double total = MPI_Wtime() - j->t_start;
     SF_MPI(MPI_Bcast(&total, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
-    double times[6] = {j->t_setup, j->t_ref, mx[0], mx[1], mx[2], total};
+    double times[7] = {j->t_setup, j->t_ref, mx[0], mx[1], mx[2], mx[3], total};
     SF_CALL(write_provenance(j, argc, argv, size, times, info.backend));
     status = sf_output_finish(&j->out, 0);
     if (status == 0 && rank == 0) {
       printf("slabflow register: %zu frames of %zux%zux%zu %s, %d rank(s) x %d thread(s)\n",
              j->m->t, j->m->h, j->m->w, j->m->c, sf_dtype_name(j->m->dtype), size, sf_exec_threads(j->exec));
-      printf("  %.1f frames/s overall (%.2f s: setup %.2f, reference %.2f, read %.2f, compute %.2f, write %.2f)\n",
-             (double)j->m->t / total, total, j->t_setup, j->t_ref, mx[0], mx[1], mx[2]);
+      printf("  %.1f frames/s overall (%.2f s: setup %.2f, reference %.2f, read %.2f, compute %.2f, write %.2f, "
+             "wait %.2f)\n",
+             (double)j->m->t / total, total, j->t_setup, j->t_ref, mx[0], mx[1], mx[2], mx[3]);
       if (j->o.method == REG_RIGID) {
         printf("  shift: mean %.3f px, max %.3f px\n", gsum / (double)j->m->t, gmax);
         printf("  output: %s (/registered, /shifts, /reference)\n", j->o.out);
