@@ -698,6 +698,41 @@ cleanup:
   return status;
 }
 
+int sf_azim_index(sf_azim *a, int pixel_rows) {
+  size_t npix = a->npix, nnz = a->nnz;
+  if (pixel_rows) {
+    a->pix_row = malloc((npix ? npix : 1) * sizeof(int32_t));
+    if (!a->pix_row) return SF_ERR_NOMEM;
+    for (size_t k = 0; k < npix; k++) a->pix_row[k] = -1;
+    for (size_t r = 0; r < a->nrows; r++)
+      for (int32_t e = a->indptr[r]; e < a->indptr[r + 1]; e++) a->pix_row[a->indices[e]] = (int32_t)r;
+    return 0;
+  }
+  /* The transpose, entries of a pixel by increasing row as the build emits them. */
+  a->pm_ptr = calloc(npix + 1, sizeof(int32_t));
+  a->pm_row = malloc((nnz ? nnz : 1) * sizeof(int32_t));
+  a->pm_w = malloc((nnz ? nnz : 1) * sizeof(float));
+  a->pm_wn = malloc((nnz ? nnz : 1) * sizeof(float));
+  a->pm_w2 = malloc((nnz ? nnz : 1) * sizeof(float));
+  if (!a->pm_ptr || !a->pm_row || !a->pm_w || !a->pm_wn || !a->pm_w2) return SF_ERR_NOMEM;
+  for (size_t e = 0; e < nnz; e++) a->pm_ptr[a->indices[e] + 1]++;
+  for (size_t k = 0; k < npix; k++) a->pm_ptr[k + 1] += a->pm_ptr[k];
+  int32_t *fill = malloc((npix ? npix : 1) * sizeof(int32_t));
+  if (!fill) return SF_ERR_NOMEM;
+  memcpy(fill, a->pm_ptr, npix * sizeof(int32_t));
+  for (size_t r = 0; r < a->nrows; r++)
+    for (int32_t e = a->indptr[r]; e < a->indptr[r + 1]; e++) {
+      int32_t k = a->indices[e], at = fill[k]++;
+      float w = a->data[e];
+      a->pm_row[at] = (int32_t)r;
+      a->pm_w[at] = w;
+      a->pm_wn[at] = w * a->norm[k];
+      a->pm_w2[at] = w * w;
+    }
+  free(fill);
+  return 0;
+}
+
 /* ---- per frame (A2.17) -------------------------------------------------------------------- */
 
 static inline int skip_pixel(float x, int dodummy, float fd, float fdd) {

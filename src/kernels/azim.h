@@ -73,6 +73,11 @@ int sf_azim_build(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *m
 
 void sf_azim_free(sf_azim *a);
 
+/* Makes the pixel-major copy of a table that arrived without it (sent from another rank):
+ * pixel_rows as the build makes it (pix_row != NULL there). The products then give the same
+ * bytes as on the building rank. Returns 0 or SF_ERR_NOMEM. */
+int sf_azim_index(sf_azim *a, int pixel_rows);
+
 /* Sums of one frame per row of the table: signal, normalisation, variance (Poisson: max(raw,
  * 1) + dark, weights squared) and count, in double. A pixel is skipped for this frame when its
  * value equals the dummy (|raw - dummy| <= delta_dummy; dummy NaN: no dummy) or is not finite.
