@@ -66,6 +66,8 @@ cleanup:
   return status;
 }
 
+int sf_h5_files_add(sf_h5_files *files, const char *path) { return files_add(files, path); }
+
 void sf_h5_files_free(sf_h5_files *f) {
   if (!f) return;
   for (size_t q = 0; q < f->n; q++)

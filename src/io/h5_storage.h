@@ -28,6 +28,10 @@ int sf_h5_has_signature(const char *path);
 int sf_h5_check_storage(hid_t file, hid_t dset, const char *path, const char *name,
                         sf_h5_files *files);
 
+/* Adds path, with its size now, unless it is listed already. 0 or SF_ERR_NOMEM (reported).
+ * Local. */
+int sf_h5_files_add(sf_h5_files *files, const char *path);
+
 /* The first listed file that is now smaller than when it was listed (or gone): its index,
  * with its size now in *now (-1 when it cannot be read); -1 when none. Local. */
 long sf_h5_files_shrunk(const sf_h5_files *files, long long *now);
