@@ -287,40 +287,23 @@ static int read_nexus_mask(in_job *j, uint8_t *mask) {
   return status < 0 ? status : found;
 }
 
-/* Rank 0: what the frames' chunks are and whether slabflow decodes them itself. */
-static int probe_chunks(in_job *j) {
-  int status = 0;
-  hid_t f = H5I_INVALID_HID, d = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
+/* What the frames' chunks are and whether slabflow decodes them itself: the source's
+ * description (rank 0's look at open, the same on every rank), for one dataset or every part
+ * of a master file alike. Local. */
+static void probe_chunks(in_job *j, const sf_source *src) {
+  int filter = 0, one_frame = 0;
+  unsigned cd[16];
+  size_t ncd = 16, nf = 0;
   j->raw = 0;
   memset(&j->codec, 0, sizeof j->codec);
-  SF_H5_AS(SF_ERR_INPUT, f = H5Fopen(j->o.in, H5F_ACC_RDONLY, H5P_DEFAULT), "%s: cannot open", j->o.in);
-  SF_H5_AS(SF_ERR_INPUT, d = H5Dopen2(f, j->o.dataset, H5P_DEFAULT), "%s:%s: cannot open", j->o.in,
-           j->o.dataset);
-  SF_H5_AS(SF_ERR_INPUT, dcpl = H5Dget_create_plist(d), "%s:%s: no creation properties", j->o.in,
-           j->o.dataset);
-  if (H5Pget_layout(dcpl) != H5D_CHUNKED) goto cleanup;
-  hsize_t chunk[3] = {0, 0, 0};
-  if (H5Pget_chunk(dcpl, 3, chunk) != 3 || chunk[0] != 1 || chunk[1] != j->m->h || chunk[2] != j->m->w)
-    goto cleanup;
-  int nf = H5Pget_nfilters(dcpl);
-  if (nf > 1) goto cleanup;
+  if (sf_source_chunk_filter(src, &filter, cd, &ncd, &nf, &one_frame) < 0 || !one_frame || nf > 1) return;
   if (nf == 1) {
-    unsigned flags = 0, cd[16];
-    size_t ncd = 16;
-    char name[64];
-    H5Z_filter_t id = H5Pget_filter2(dcpl, 0, &flags, &ncd, cd, sizeof name, name, NULL);
-    if (id != SF_FILTER_DEFLATE && id != SF_FILTER_LZ4 && id != SF_FILTER_BITSHUFFLE) goto cleanup;
-    if (id == SF_FILTER_BITSHUFFLE && ncd >= 5 && cd[4] != 2) goto cleanup; /* not LZ4 inside */
-    j->codec.filter = (int)id;
+    if (filter != SF_FILTER_DEFLATE && filter != SF_FILTER_LZ4 && filter != SF_FILTER_BITSHUFFLE) return;
+    if (filter == SF_FILTER_BITSHUFFLE && ncd >= 5 && cd[4] != 2) return; /* not LZ4 inside */
+    j->codec.filter = filter;
   }
   j->codec.elem_size = j->esz;
   j->raw = 1;
-cleanup:
-  H5Eclear2(H5E_DEFAULT);
-  if (dcpl >= 0) H5Pclose(dcpl);
-  if (d >= 0) H5Dclose(d);
-  if (f >= 0) H5Fclose(f);
-  return status;
 }
 
 /* The run-once step on rank 0: geometry from the PONI file, mask, dark, flat, tables. */
@@ -370,7 +353,6 @@ static int setup_once(void *ctx) {
     status = sf_azim_build(&j->geom, &ao, j->mask, j->flat, &j->a2, &why);
     SF_CHECK(status == 0, status, "%s: %s", j->o.in, why ? why : "cannot build the 2-D table");
   }
-  SF_CALL(probe_chunks(j));
 cleanup:
   free(j->mask);
   j->mask = NULL;
@@ -413,12 +395,9 @@ cleanup:
 static int setup_share(void *ctx, MPI_Comm comm) {
   in_job *j = ctx;
   int status = 0;
-  int flags[3] = {j->raw, j->codec.filter, j->dark != NULL};
-  SF_MPI(MPI_Bcast(flags, 3, MPI_INT, 0, comm));
-  j->raw = flags[0];
-  j->codec.filter = flags[1];
-  j->codec.elem_size = j->esz;
-  j->have_dark = flags[2];
+  int have_dark = j->dark != NULL;
+  SF_MPI(MPI_Bcast(&have_dark, 1, MPI_INT, 0, comm));
+  j->have_dark = have_dark;
   SF_MPI(MPI_Bcast(&j->geom, (int)sizeof j->geom, MPI_BYTE, 0, comm));
   SF_MPI(MPI_Bcast(&j->poni, (int)sizeof j->poni, MPI_BYTE, 0, comm));
   SF_CALL(share_table(&j->a1, comm, j->rank));
@@ -678,6 +657,7 @@ int sf_cmd_integrate(int argc, char **argv) {
   }
   j->npix = j->m->h * j->m->w;
   j->esz = sf_dtype_size(j->m->dtype);
+  probe_chunks(j, src);
   {
     /* the big items: per thread a decoded chunk and a float frame; the input batches */
     uint64_t threads = j->o.threads > 0 ? (uint64_t)j->o.threads : (uint64_t)omp_get_max_threads();
@@ -706,8 +686,8 @@ int sf_cmd_integrate(int argc, char **argv) {
   sf_phase_times tm[2];
   sf_run_info info = {tm, ""};
   {
-    /* the per-frame step reads raw chunks when slabflow decodes them; set by the run-once
-     * step, so the table is built in two parts: run-once, then the frames */
+    /* two pipelines: the run-once step builds the tables that size the per-frame step's
+     * buffers (made in its start) */
     sf_step once = {.name = "integration table", .kind = SF_STEP_ONCE, .once = setup_once,
                     .share = setup_share};
     sf_pipeline p1 = {j->comm, j, j->exec, src, &j->plan, &once, 1};
