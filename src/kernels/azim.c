@@ -560,8 +560,8 @@ void sf_azim_free(sf_azim *a) {
   if (!a) return;
   free(a->indptr), free(a->indices), free(a->data), free(a->norm);
   free(a->radial), free(a->azimuthal);
-  free(a->pix_row), free(a->pm_ptr), free(a->pm_row);
-  free(a->pm_w), free(a->pm_wn), free(a->pm_w2);
+  free(a->pix_row), free(a->row_norm), free(a->row_count), free(a->px_row), free(a->px_w);
+  free(a->ov_pix), free(a->ov_row), free(a->ov_w), free(a->pm_ptr), free(a->pm_row), free(a->pm_w);
   memset(a, 0, sizeof *a);
 }
 
@@ -648,41 +648,18 @@ int sf_azim_build(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *m
   out->data = malloc(nnz * sizeof(float));
   out->radial = malloc(c.nbins * sizeof(double));
   if (c.twod) out->azimuthal = malloc(c.nazim * sizeof(double));
-  if (split == SF_SPLIT_NO) {
-    out->pix_row = malloc(npix * sizeof(int32_t));
-  } else {
-    out->pm_ptr = malloc((npix + 1) * sizeof(int32_t));
-    out->pm_row = malloc(nnz * sizeof(int32_t));
-    out->pm_w = malloc(nnz * sizeof(float));
-    out->pm_wn = malloc(nnz * sizeof(float));
-    out->pm_w2 = malloc(nnz * sizeof(float));
-  }
-  if (!out->indices || !out->data || !out->radial || (c.twod && !out->azimuthal) ||
-      (split == SF_SPLIT_NO && !out->pix_row) ||
-      (split != SF_SPLIT_NO && (!out->pm_ptr || !out->pm_row || !out->pm_w || !out->pm_wn || !out->pm_w2)))
+  if (!out->indices || !out->data || !out->radial || (c.twod && !out->azimuthal))
     SF_FAIL_QUIET(SF_ERR_NOMEM);
 
-  /* Pass 2: fill the CSR (pixels in increasing order within a row) and the pixel-major copy. */
-  size_t pm = 0;
+  /* Pass 2: fill the CSR (pixels in increasing order within a row). */
   for (size_t idx = 0; idx < npix; idx++) {
     SF_CALL(emit(&c, idx));
-    if (out->pix_row) out->pix_row[idx] = c.ne ? c.e[0].row : -1;
-    if (out->pm_ptr) out->pm_ptr[idx] = (int32_t)pm;
     for (size_t e = 0; e < c.ne; e++) {
       size_t r = (size_t)c.e[e].row, at = (size_t)out->indptr[r] + cursor[r]++;
-      float w = c.e[e].w;
       out->indices[at] = (int32_t)idx;
-      out->data[at] = w;
-      if (out->pm_ptr) {
-        out->pm_row[pm] = (int32_t)r;
-        out->pm_w[pm] = w;
-        out->pm_wn[pm] = w * out->norm[idx];
-        out->pm_w2[pm] = w * w;
-        pm++;
-      }
+      out->data[at] = c.e[e].w;
     }
   }
-  if (out->pm_ptr) out->pm_ptr[npix] = (int32_t)pm;
   double scale = unit_scale(o->unit);
   for (size_t k = 0; k < c.nbins; k++)
     out->radial[k] = (c.pos0_min + ((double)k + 0.5) * c.delta0) * scale;
@@ -690,6 +667,7 @@ int sf_azim_build(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *m
     out->azimuthal[k] = (c.pos1_min + ((double)k + 0.5) * c.delta1) * (180.0 / M_PI);
   out->h = g->h, out->w = g->w, out->npix = npix, out->nrows = nrows, out->nbins = c.nbins;
   out->nazim = c.nazim, out->nnz = nnz;
+  if (sf_azim_index(out, split == SF_SPLIT_NO)) SF_FAIL_QUIET(SF_ERR_NOMEM);
 
 cleanup:
   free(c.crad), free(c.cchi), free(c.drad), free(c.dchi), free(c.grad), free(c.gchi);
@@ -698,99 +676,402 @@ cleanup:
   return status;
 }
 
+/* The pixel-major forms of a table, made from its CSR (A2.17): the per-row sums of the
+ * normalisation and the weights (they depend on the frame only through its skipped pixels, and
+ * are summed here in the row's entry order, increasing pixel), and either the compact form
+ * (first row and two weights per pixel, the rare further entries in a list; for tables whose
+ * pixels cover consecutive rows: all 1-D tables) or the general one (offsets, rows, weights).
+ * The entries of a pixel go to distinct rows, so their order does not change any sum. */
 int sf_azim_index(sf_azim *a, int pixel_rows) {
-  size_t npix = a->npix, nnz = a->nnz;
-  if (pixel_rows) {
-    a->pix_row = malloc((npix ? npix : 1) * sizeof(int32_t));
-    if (!a->pix_row) return SF_ERR_NOMEM;
-    for (size_t k = 0; k < npix; k++) a->pix_row[k] = -1;
-    for (size_t r = 0; r < a->nrows; r++)
-      for (int32_t e = a->indptr[r]; e < a->indptr[r + 1]; e++) a->pix_row[a->indices[e]] = (int32_t)r;
-    return 0;
+  int status = 0;
+  size_t npix = a->npix, nnz = a->nnz, nrows = a->nrows;
+  int32_t *fill = NULL;
+  a->row_norm = malloc((nrows ? nrows : 1) * sizeof(double));
+  a->row_count = malloc((nrows ? nrows : 1) * sizeof(double));
+  if (!a->row_norm || !a->row_count) SF_FAIL_QUIET(SF_ERR_NOMEM);
+  for (size_t r = 0; r < nrows; r++) {
+    double n = 0.0, c = 0.0;
+    for (int32_t e = a->indptr[r]; e < a->indptr[r + 1]; e++) {
+      float wt = a->data[e], wn = wt * a->norm[a->indices[e]];
+      n += wn, c += wt;
+    }
+    a->row_norm[r] = n, a->row_count[r] = c;
   }
-  /* The transpose, entries of a pixel by increasing row as the build emits them. */
+  if (pixel_rows) {
+    if (!a->pix_row) {
+      a->pix_row = malloc((npix ? npix : 1) * sizeof(int32_t));
+      if (!a->pix_row) SF_FAIL_QUIET(SF_ERR_NOMEM);
+      for (size_t k = 0; k < npix; k++) a->pix_row[k] = -1;
+      for (size_t r = 0; r < nrows; r++)
+        for (int32_t e = a->indptr[r]; e < a->indptr[r + 1]; e++) a->pix_row[a->indices[e]] = (int32_t)r;
+    }
+    if (nrows < 0xFFFF) {
+      a->px_row = malloc((npix ? npix : 1) * sizeof(uint16_t));
+      if (!a->px_row) SF_FAIL_QUIET(SF_ERR_NOMEM);
+      for (size_t k = 0; k < npix; k++)
+        a->px_row[k] = a->pix_row[k] < 0 ? 0xFFFF : (uint16_t)a->pix_row[k];
+    }
+    goto cleanup;
+  }
+  /* The transpose, entries of a pixel by increasing row. */
   a->pm_ptr = calloc(npix + 1, sizeof(int32_t));
   a->pm_row = malloc((nnz ? nnz : 1) * sizeof(int32_t));
   a->pm_w = malloc((nnz ? nnz : 1) * sizeof(float));
-  a->pm_wn = malloc((nnz ? nnz : 1) * sizeof(float));
-  a->pm_w2 = malloc((nnz ? nnz : 1) * sizeof(float));
-  if (!a->pm_ptr || !a->pm_row || !a->pm_w || !a->pm_wn || !a->pm_w2) return SF_ERR_NOMEM;
+  fill = malloc((npix ? npix : 1) * sizeof(int32_t));
+  if (!a->pm_ptr || !a->pm_row || !a->pm_w || !fill) SF_FAIL_QUIET(SF_ERR_NOMEM);
   for (size_t e = 0; e < nnz; e++) a->pm_ptr[a->indices[e] + 1]++;
   for (size_t k = 0; k < npix; k++) a->pm_ptr[k + 1] += a->pm_ptr[k];
-  int32_t *fill = malloc((npix ? npix : 1) * sizeof(int32_t));
-  if (!fill) return SF_ERR_NOMEM;
   memcpy(fill, a->pm_ptr, npix * sizeof(int32_t));
-  for (size_t r = 0; r < a->nrows; r++)
+  for (size_t r = 0; r < nrows; r++)
     for (int32_t e = a->indptr[r]; e < a->indptr[r + 1]; e++) {
-      int32_t k = a->indices[e], at = fill[k]++;
-      float w = a->data[e];
+      int32_t at = fill[a->indices[e]]++;
       a->pm_row[at] = (int32_t)r;
-      a->pm_w[at] = w;
-      a->pm_wn[at] = w * a->norm[k];
-      a->pm_w2[at] = w * w;
+      a->pm_w[at] = a->data[e];
     }
+  int compact = nrows >= 2 && nrows < 0xFFFF;
+  size_t nov = 0;
+  for (size_t k = 0; compact && k < npix; k++) {
+    int32_t e0 = a->pm_ptr[k], e1 = a->pm_ptr[k + 1];
+    if (e1 - e0 > 2) nov += (size_t)(e1 - e0 - 2);
+    for (int32_t e = e0 + 1; compact && e < e1; e++)
+      if (a->pm_row[e] != a->pm_row[e - 1] + 1) compact = 0;
+  }
+  if (!compact) goto cleanup;
+  a->px_row = malloc((npix ? npix : 1) * sizeof(uint16_t));
+  a->px_w = malloc((npix ? 2 * npix : 1) * sizeof(float));
+  a->ov_pix = malloc((nov ? nov : 1) * sizeof(int32_t));
+  a->ov_row = malloc((nov ? nov : 1) * sizeof(int32_t));
+  a->ov_w = malloc((nov ? nov : 1) * sizeof(float));
+  if (!a->px_row || !a->px_w || !a->ov_pix || !a->ov_row || !a->ov_w) SF_FAIL_QUIET(SF_ERR_NOMEM);
+  a->nov = 0;
+  for (size_t k = 0; k < npix; k++) {
+    int32_t e0 = a->pm_ptr[k], e1 = a->pm_ptr[k + 1];
+    float *w = a->px_w + 2 * k;
+    w[0] = w[1] = 0.0f;
+    a->px_row[k] = 0xFFFF;
+    if (e1 == e0) continue;
+    int32_t r0 = a->pm_row[e0];
+    if (e1 - e0 == 1 && (size_t)r0 == nrows - 1) { /* the second slot stays inside the table */
+      a->px_row[k] = (uint16_t)(r0 - 1), w[1] = a->pm_w[e0];
+      continue;
+    }
+    a->px_row[k] = (uint16_t)r0;
+    w[0] = a->pm_w[e0];
+    if (e1 - e0 > 1) w[1] = a->pm_w[e0 + 1];
+    for (int32_t e = e0 + 2; e < e1; e++, a->nov++)
+      a->ov_pix[a->nov] = (int32_t)k, a->ov_row[a->nov] = a->pm_row[e], a->ov_w[a->nov] = a->pm_w[e];
+  }
+  free(a->pm_ptr), free(a->pm_row), free(a->pm_w);
+  a->pm_ptr = a->pm_row = NULL, a->pm_w = NULL;
+cleanup:
   free(fill);
-  return 0;
+  return status;
 }
 
 /* ---- per frame (A2.17) -------------------------------------------------------------------- */
 
-static inline int skip_pixel(float x, int dodummy, float fd, float fdd) {
+/* Tables of up to AZIM_SV_ROWS rows are integrated in 2 interleaved copies of their sums on the
+ * stack (at most 128 KiB); larger ones in the caller's arrays. */
+#define AZIM_SV_ROWS 2048
+#define AZIM_SV_DOUBLES (2 * 4 * AZIM_SV_ROWS)
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#if defined(__GNUC__)
+#define AZIM_INLINE static inline __attribute__((always_inline))
+#else
+#define AZIM_INLINE static inline
+#endif
+
+typedef struct azim_skip {
+  int dodummy;
+  float fd, fdd;
+} azim_skip;
+
+AZIM_INLINE int skip_pixel(float x, const azim_skip *k) {
   if (!isfinite(x)) return 1;
-  if (dodummy) return fdd != 0.0f ? fabsf(x - fd) <= fdd : x == fd;
+  if (k->dodummy) return k->fdd != 0.0f ? fabsf(x - k->fd) <= k->fdd : x == k->fd;
   return 0;
+}
+
+/* Frame rows [y0, y1) of a compact table, NS rows at a time: row y0 + k of each group sums into
+ * copy k (S[k], V[k]), so the sums of neighbouring pixels, which mostly share a bin, form NS
+ * independent chains. SPLIT: two weights per pixel (a zero weight adds +0.0). Returns the number
+ * of skipped pixels. */
+AZIM_INLINE size_t rows_compact(const sf_azim *a, size_t y0, size_t y1, int NS, int SPLIT,
+                                const float *raw, const float *dark, double *const *S,
+                                double *const *V, const azim_skip *sk) {
+  size_t w = a->w, nskip = 0;
+  const uint16_t *pr = a->px_row;
+  const float *pw = a->px_w;
+  for (size_t y = y0; y < y1; y += (size_t)NS)
+    for (size_t j = 0; j < w; j++)
+      for (int k = 0; k < NS; k++) {
+        size_t i = (y + (size_t)k) * w + j;
+        unsigned r = pr[i];
+        if (r == 0xFFFF) continue;
+        float x = raw[i];
+        if (skip_pixel(x, sk)) {
+          nskip++;
+          continue;
+        }
+        float dk = dark ? dark[i] : 0.0f;
+        if (SPLIT) {
+          double sig = x - dk, var = (x > 1.0f ? x : 1.0f) + dk;
+          float w0 = pw[2 * i], w1 = pw[2 * i + 1], q0 = w0 * w0, q1 = w1 * w1;
+          S[k][r] += w0 * sig;
+          S[k][r + 1] += w1 * sig;
+          V[k][r] += q0 * var;
+          V[k][r + 1] += q1 * var;
+        } else {
+          float sig = x - dk, var = (x > 1.0f ? x : 1.0f) + dk;
+          S[k][r] += sig;
+          V[k][r] += var;
+        }
+      }
+  return nskip;
+}
+
+/* Compact tables: the frame in NS streams, the overflow entries, then the copies added in a
+ * fixed order. */
+AZIM_INLINE size_t integrate_compact(const sf_azim *a, int NS, const float *raw, const float *dark,
+                                     double *const *S, double *const *V, const azim_skip *sk) {
+  size_t h = a->h, ym = h - h % (size_t)NS, nskip;
+  if (a->px_w) {
+    nskip = rows_compact(a, 0, ym, NS, 1, raw, dark, S, V, sk);
+    nskip += rows_compact(a, ym, h, 1, 1, raw, dark, S, V, sk);
+    for (size_t o = 0; o < a->nov; o++) {
+      int32_t i = a->ov_pix[o];
+      float x = raw[i];
+      if (skip_pixel(x, sk)) continue;
+      float dk = dark ? dark[i] : 0.0f, wt = a->ov_w[o], q = wt * wt;
+      double sig = x - dk, var = (x > 1.0f ? x : 1.0f) + dk;
+      S[0][a->ov_row[o]] += wt * sig;
+      V[0][a->ov_row[o]] += q * var;
+    }
+  } else {
+    nskip = rows_compact(a, 0, ym, NS, 0, raw, dark, S, V, sk);
+    nskip += rows_compact(a, ym, h, 1, 0, raw, dark, S, V, sk);
+  }
+  for (int k = 1; k < NS; k++)
+    for (size_t r = 0; r < a->nrows; r++) S[0][r] += S[k][r], V[0][r] += V[k][r];
+  return nskip;
+}
+
+/* The interleaved form for tables of up to AZIM_SV_ROWS rows. Without splitting, copy k of the
+ * sums holds SV[k][2 r] = signal and SV[k][2 r + 1] = variance of row r (16-byte blocks); with
+ * two weights per pixel, a 32-byte block per first row r, (signal, variance) of rows r and
+ * r + 1, so a pixel adds to one aligned block with one 2- or 4-double add (AVX2), or the same
+ * element-wise adds in portable code (same bytes). Frame rows [y0, y1), NS at a time, row
+ * y0 + k of a group into copy k. Returns the number of skipped pixels. */
+AZIM_INLINE size_t rows_sv(const sf_azim *a, size_t y0, size_t y1, int NS, int SPLIT,
+                           const float *raw, const float *dark, double *const *SV,
+                           const azim_skip *sk) {
+  size_t w = a->w, nskip = 0;
+  const uint16_t *pr = a->px_row;
+  const float *pw = a->px_w;
+  for (size_t y = y0; y < y1; y += (size_t)NS)
+    for (size_t j = 0; j < w; j++)
+      for (int k = 0; k < NS; k++) {
+        size_t i = (y + (size_t)k) * w + j;
+        unsigned r = pr[i];
+        if (r == 0xFFFF) continue;
+        float x = raw[i];
+        if (skip_pixel(x, sk)) {
+          nskip++;
+          continue;
+        }
+        float dk = dark ? dark[i] : 0.0f;
+        float sig = x - dk, var = (x > 1.0f ? x : 1.0f) + dk;
+        double *p = SV[k] + (SPLIT ? 4 : 2) * (size_t)r;
+#if defined(__AVX2__)
+        __m128d sv = _mm_cvtps_pd(_mm_setr_ps(sig, var, 0.0f, 0.0f));
+        if (SPLIT) {
+          __m128 wv = _mm_castpd_ps(_mm_load_sd((const double *)(pw + 2 * i)));
+          __m256d wq = _mm256_cvtps_pd(_mm_unpacklo_ps(wv, _mm_mul_ps(wv, wv)));
+          __m256d t = _mm256_mul_pd(wq, _mm256_set_m128d(sv, sv));
+          _mm256_store_pd(p, _mm256_add_pd(_mm256_load_pd(p), t));
+        } else {
+          _mm_store_pd(p, _mm_add_pd(_mm_load_pd(p), sv));
+        }
+#else
+        double ds = sig, dv = var;
+        if (SPLIT) {
+          float w0 = pw[2 * i], w1 = pw[2 * i + 1], q0 = w0 * w0, q1 = w1 * w1;
+          p[0] += w0 * ds, p[1] += q0 * dv, p[2] += w1 * ds, p[3] += q1 * dv;
+        } else {
+          p[0] += ds, p[1] += dv;
+        }
+#endif
+      }
+  return nskip;
+}
+
+AZIM_INLINE size_t integrate_sv(const sf_azim *a, int NS, const float *raw, const float *dark,
+                                double *S, double *V, const azim_skip *sk) {
+  _Alignas(64) double buf[AZIM_SV_DOUBLES];
+  int split = a->px_w != NULL;
+  size_t h = a->h, ym = h - h % (size_t)NS, nskip, nrows = a->nrows;
+  size_t n2 = ((split ? 4 : 2) * nrows + 7) & ~(size_t)7;
+  double *SV[2];
+  for (int k = 0; k < NS; k++) SV[k] = buf + (size_t)k * n2;
+  memset(buf, 0, (size_t)NS * n2 * sizeof(double));
+  if (split) {
+    nskip = rows_sv(a, 0, ym, NS, 1, raw, dark, SV, sk);
+    nskip += rows_sv(a, ym, h, 1, 1, raw, dark, SV, sk);
+    for (size_t r = 0; r < nrows; r++) {
+      double s = 0.0, v = 0.0;
+      for (int k = 0; k < NS; k++) {
+        s += SV[k][4 * r], v += SV[k][4 * r + 1];
+        if (r) s += SV[k][4 * r - 2], v += SV[k][4 * r - 1];
+      }
+      S[r] = s, V[r] = v;
+    }
+  } else {
+    nskip = rows_sv(a, 0, ym, NS, 0, raw, dark, SV, sk);
+    nskip += rows_sv(a, ym, h, 1, 0, raw, dark, SV, sk);
+    for (size_t r = 0; r < nrows; r++) {
+      double s = 0.0, v = 0.0;
+      for (int k = 0; k < NS; k++) s += SV[k][2 * r], v += SV[k][2 * r + 1];
+      S[r] = s, V[r] = v;
+    }
+  }
+  for (size_t o = 0; split && o < a->nov; o++) {
+    int32_t i = a->ov_pix[o];
+    float x = raw[i];
+    if (skip_pixel(x, sk)) continue;
+    float dk = dark ? dark[i] : 0.0f, wt = a->ov_w[o], q = wt * wt;
+    double sig = x - dk, var = (x > 1.0f ? x : 1.0f) + dk;
+    S[a->ov_row[o]] += wt * sig;
+    V[a->ov_row[o]] += q * var;
+  }
+  return nskip;
+}
+
+/* The normalisation and weight of the skipped pixels of a compact table, into N and C. */
+static void skipped_compact(const sf_azim *a, const float *raw, double *N, double *C,
+                            const azim_skip *sk) {
+  const uint16_t *pr = a->px_row;
+  const float *nm = a->norm;
+  for (size_t i = 0; i < a->npix; i++) {
+    unsigned r = pr[i];
+    if (r == 0xFFFF || !skip_pixel(raw[i], sk)) continue;
+    if (!a->px_w) {
+      N[r] += nm[i], C[r] += 1.0;
+      continue;
+    }
+    for (unsigned e = 0; e < 2; e++) {
+      float wt = a->px_w[2 * i + e], wn = wt * nm[i];
+      N[r + e] += wn, C[r + e] += wt;
+    }
+  }
+  for (size_t o = 0; a->px_w && o < a->nov; o++) {
+    int32_t i = a->ov_pix[o];
+    if (!skip_pixel(raw[i], sk)) continue;
+    float wt = a->ov_w[o], wn = wt * nm[i];
+    N[a->ov_row[o]] += wn, C[a->ov_row[o]] += wt;
+  }
+}
+
+/* N and C from the per-row sums of the table. With skipped pixels, N and C hold what those
+ * pixels would have added: it is subtracted, or, where it is half the row's weight or more
+ * (where subtracting would lose precision), the row is summed again over its valid pixels. */
+static void norm_count(const sf_azim *a, const float *raw, size_t nskip, double *N, double *C,
+                       const azim_skip *sk) {
+  size_t nrows = a->nrows;
+  if (!nskip) {
+    memcpy(N, a->row_norm, nrows * sizeof(double));
+    memcpy(C, a->row_count, nrows * sizeof(double));
+    return;
+  }
+  for (size_t r = 0; r < nrows; r++) {
+    double ns = N[r], cs = C[r];
+    if (ns == 0.0 && cs == 0.0) {
+      N[r] = a->row_norm[r], C[r] = a->row_count[r];
+    } else if (2.0 * cs >= a->row_count[r]) {
+      double n = 0.0, c = 0.0;
+      for (int32_t e = a->indptr[r]; e < a->indptr[r + 1]; e++) {
+        int32_t k = a->indices[e];
+        if (skip_pixel(raw[k], sk)) continue;
+        float wt = a->data[e], wn = wt * a->norm[k];
+        n += wn, c += wt;
+      }
+      N[r] = n, C[r] = c;
+    } else {
+      N[r] = a->row_norm[r] - ns, C[r] = a->row_count[r] - cs;
+    }
+  }
 }
 
 void sf_azim_integrate(const sf_azim *a, const float *raw, const float *dark, double dummy,
                        double delta_dummy, sf_azim_sums *s) {
-  size_t nrows = a->nrows, npix = a->npix;
+  size_t nrows = a->nrows, npix = a->npix, nskip = 0;
   double *S = s->signal, *N = s->norm, *V = s->variance, *C = s->count;
+  azim_skip sk = {!isnan(dummy), (float)dummy, isnan(delta_dummy) ? 0.0f : (float)delta_dummy};
   memset(S, 0, nrows * sizeof(double));
-  memset(N, 0, nrows * sizeof(double));
   memset(V, 0, nrows * sizeof(double));
+  memset(N, 0, nrows * sizeof(double));
   memset(C, 0, nrows * sizeof(double));
-  int dodummy = !isnan(dummy);
-  float fd = (float)dummy, fdd = isnan(delta_dummy) ? 0.0f : (float)delta_dummy;
-  if (a->pix_row) {
+  if (a->px_row && nrows <= AZIM_SV_ROWS) {
+    nskip = dark ? integrate_sv(a, 2, raw, dark, S, V, &sk) : integrate_sv(a, 2, raw, NULL, S, V, &sk);
+    if (nskip) skipped_compact(a, raw, N, C, &sk);
+  } else if (a->px_row) {
+    /* N and C are the second copy of S and V until the skipped pixels are counted. */
+    double *Sc[2] = {S, N}, *Vc[2] = {V, C};
+    nskip = dark ? integrate_compact(a, 2, raw, dark, Sc, Vc, &sk)
+                 : integrate_compact(a, 2, raw, NULL, Sc, Vc, &sk);
+    memset(N, 0, nrows * sizeof(double));
+    memset(C, 0, nrows * sizeof(double));
+    if (nskip) skipped_compact(a, raw, N, C, &sk);
+  } else if (a->pix_row) {
     /* Weight 1, one row per pixel: neighbouring pixels mostly share a row, so the sums of a
      * run stay in registers and go to memory when the row changes. */
     const int32_t *pr = a->pix_row;
-    const float *nm = a->norm;
     int32_t cur = -1;
-    double ss = 0, sn = 0, sv = 0, sc = 0;
+    double ss = 0, sv = 0;
     for (size_t i = 0; i < npix; i++) {
       int32_t r = pr[i];
       if (r < 0) continue;
       float x = raw[i];
-      if (skip_pixel(x, dodummy, fd, fdd)) continue;
+      if (skip_pixel(x, &sk)) {
+        N[r] += a->norm[i], C[r] += 1.0, nskip++;
+        continue;
+      }
       float dk = dark ? dark[i] : 0.0f;
       float sig = x - dk, var = (x > 1.0f ? x : 1.0f) + dk;
       if (r != cur) {
-        if (cur >= 0) S[cur] += ss, N[cur] += sn, V[cur] += sv, C[cur] += sc;
-        cur = r, ss = sn = sv = sc = 0.0;
+        if (cur >= 0) S[cur] += ss, V[cur] += sv;
+        cur = r, ss = sv = 0.0;
       }
-      ss += sig, sn += nm[i], sv += var, sc += 1.0;
+      ss += sig, sv += var;
     }
-    if (cur >= 0) S[cur] += ss, N[cur] += sn, V[cur] += sv, C[cur] += sc;
-    return;
-  }
-  const int32_t *ptr = a->pm_ptr, *row = a->pm_row;
-  const float *w = a->pm_w, *wn = a->pm_wn, *w2 = a->pm_w2;
-  for (size_t i = 0; i < npix; i++) {
-    int32_t e0 = ptr[i], e1 = ptr[i + 1];
-    if (e0 == e1) continue;
-    float x = raw[i];
-    if (skip_pixel(x, dodummy, fd, fdd)) continue;
-    float dk = dark ? dark[i] : 0.0f;
-    double sig = x - dk, var = (x > 1.0f ? x : 1.0f) + dk;
-    for (int32_t e = e0; e < e1; e++) {
-      int32_t r = row[e];
-      S[r] += w[e] * sig;
-      N[r] += wn[e];
-      V[r] += w2[e] * var;
-      C[r] += w[e];
+    if (cur >= 0) S[cur] += ss, V[cur] += sv;
+  } else {
+    const int32_t *ptr = a->pm_ptr, *row = a->pm_row;
+    const float *w = a->pm_w;
+    for (size_t i = 0; i < npix; i++) {
+      int32_t e0 = ptr[i], e1 = ptr[i + 1];
+      if (e0 == e1) continue;
+      float x = raw[i];
+      if (skip_pixel(x, &sk)) {
+        for (int32_t e = e0; e < e1; e++) {
+          float wn = w[e] * a->norm[i];
+          N[row[e]] += wn, C[row[e]] += w[e];
+        }
+        nskip++;
+        continue;
+      }
+      float dk = dark ? dark[i] : 0.0f;
+      double sig = x - dk, var = (x > 1.0f ? x : 1.0f) + dk;
+      for (int32_t e = e0; e < e1; e++) {
+        float w2 = w[e] * w[e];
+        S[row[e]] += w[e] * sig;
+        V[row[e]] += w2 * var;
+      }
     }
   }
+  norm_count(a, raw, nskip, N, C, &sk);
 }
 
 void sf_azim_result(const sf_azim *a, const sf_azim_sums *s, float *intensity, float *sigma) {

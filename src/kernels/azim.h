@@ -56,12 +56,20 @@ typedef struct sf_azim {
   float *norm;             /* npix: flat x solid angle x polarisation (0 for masked pixels) */
   double *radial;          /* nbins bin centres, output unit */
   double *azimuthal;       /* nazim bin centres in degrees (2-D only) */
-  /* The same table pixel-major, for the per-frame products (internal): */
+  /* Made by the build, or by sf_azim_index from the CSR (internal): the table pixel-major for
+   * the per-frame products. */
   int32_t *pix_row;        /* npix: the one row of a pixel of weight 1, -1 none (tables without
                               splitting); NULL otherwise */
-  int32_t *pm_ptr;         /* npix + 1 entry offsets (split tables) */
+  double *row_norm, *row_count; /* nrows: norm and count sums when no pixel is skipped */
+  uint16_t *px_row;        /* compact form (2 to 65534 rows, each pixel on consecutive rows; NULL
+                              otherwise): npix first row, 0xFFFF none */
+  float *px_w;             /* 2 x npix: weights on rows px_row and px_row + 1 (split tables) */
+  size_t nov;              /* entries past a pixel's second (split tables) */
+  int32_t *ov_pix, *ov_row;
+  float *ov_w;
+  int32_t *pm_ptr;         /* general form (split tables not compact): npix + 1 entry offsets */
   int32_t *pm_row;         /* nnz rows */
-  float *pm_w, *pm_wn, *pm_w2; /* nnz weights, weight x norm, weight squared */
+  float *pm_w;             /* nnz weights */
 } sf_azim;
 
 /* Builds the integrator for geometry g and options o. mask (npix, nonzero = invalid) and flat
@@ -73,7 +81,7 @@ int sf_azim_build(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *m
 
 void sf_azim_free(sf_azim *a);
 
-/* Makes the pixel-major copy of a table that arrived without it (sent from another rank):
+/* Makes the internal part of a table that arrived without it (sent from another rank):
  * pixel_rows as the build makes it (pix_row != NULL there). The products then give the same
  * bytes as on the building rank. Returns 0 or SF_ERR_NOMEM. */
 int sf_azim_index(sf_azim *a, int pixel_rows);

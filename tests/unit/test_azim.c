@@ -191,6 +191,102 @@ static void test_empty_ranges(void) {
   free(mask);
 }
 
+static sf_azim_sums sums_alloc(size_t n) {
+  sf_azim_sums s = {malloc(sizeof(double) * n), malloc(sizeof(double) * n),
+                    malloc(sizeof(double) * n), malloc(sizeof(double) * n)};
+  return s;
+}
+
+static void sums_free(sf_azim_sums *s) {
+  free(s->signal), free(s->norm), free(s->variance), free(s->count);
+}
+
+static double rel(double a, double b) {
+  return a == b ? 0.0 : fabs(a - b) / fmax(fmax(fabs(a), fabs(b)), 1e-12);
+}
+
+/* Pixels skipped in a frame (dummy, NaN, Inf; some rows entirely) give the sums of a table that
+ * masks them (the per-row norm and count come from the table less what the skipped pixels would
+ * add); a table whose internal part is remade by sf_azim_index (as on a receiving rank) gives
+ * the same bytes; with a dark current too. nbins 3000 takes the path for large tables. */
+static void check_skipped(sf_azim_split s, size_t nbins, size_t nazim) {
+  sf_azim_geom g = geom(1);
+  sf_azim_opts o = opts(s, nbins, nazim);
+  o.radial_lo = 0.5, o.radial_hi = 30.0; /* q nm^-1: the same bins for both masks */
+  if (nazim) o.azimuth_lo = -180.0, o.azimuth_hi = 180.0;
+  uint8_t *mask = calloc(H * W, 1), *mask2 = calloc(H * W, 1);
+  float *raw = malloc(sizeof(float) * H * W), *dark = malloc(sizeof(float) * H * W);
+  for (size_t k = 0; k < H * W; k++) {
+    mask[k] = k % 41 == 3;
+    raw[k] = (float)((k * 7919) % 23) * 0.5f;
+    dark[k] = (float)(k % 3) * 0.25f;
+    if (k % 13 == 1) raw[k] = -1.0f;                  /* dummy */
+    if (k % 29 == 2) raw[k] = (k & 1) ? NAN : INFINITY;
+    if (k / W < 6) raw[k] = NAN;                       /* whole rows of the table */
+    mask2[k] = mask[k] || !isfinite(raw[k]) || raw[k] == -1.0f;
+  }
+  sf_azim a, b, c;
+  const char *why = NULL;
+  CU_ASSERT_EQUAL_FATAL(sf_azim_build(&g, &o, mask, NULL, &a, &why), 0);
+  CU_ASSERT_EQUAL_FATAL(sf_azim_build(&g, &o, mask2, NULL, &b, &why), 0);
+  CU_ASSERT_EQUAL_FATAL(a.nrows, b.nrows);
+  /* c: a's CSR only, as share_table sends it */
+  memset(&c, 0, sizeof c);
+  c.h = a.h, c.w = a.w, c.npix = a.npix, c.nrows = a.nrows, c.nbins = a.nbins, c.nazim = a.nazim;
+  c.nnz = a.nnz;
+  c.indptr = malloc((a.nrows + 1) * sizeof(int32_t));
+  c.indices = malloc(a.nnz * sizeof(int32_t));
+  c.data = malloc(a.nnz * sizeof(float));
+  c.norm = malloc(a.npix * sizeof(float));
+  c.radial = malloc(a.nbins * sizeof(double));
+  memcpy(c.indptr, a.indptr, (a.nrows + 1) * sizeof(int32_t));
+  memcpy(c.indices, a.indices, a.nnz * sizeof(int32_t));
+  memcpy(c.data, a.data, a.nnz * sizeof(float));
+  memcpy(c.norm, a.norm, a.npix * sizeof(float));
+  memcpy(c.radial, a.radial, a.nbins * sizeof(double));
+  CU_ASSERT_EQUAL_FATAL(sf_azim_index(&c, a.pix_row != NULL), 0);
+  sf_azim_sums sa = sums_alloc(a.nrows), sb = sums_alloc(a.nrows), sc = sums_alloc(a.nrows);
+  for (int d = 0; d < 2; d++) {
+    const float *dk = d ? dark : NULL;
+    sf_azim_integrate(&a, raw, dk, -1.0, NAN, &sa);
+    sf_azim_integrate(&b, raw, dk, -1.0, NAN, &sb);
+    sf_azim_integrate(&c, raw, dk, -1.0, NAN, &sc);
+    double worst = 0.0, cabs = 0.0;
+    for (size_t r = 0; r < a.nrows; r++) {
+      worst = fmax(worst, rel(sa.signal[r], sb.signal[r]));
+      worst = fmax(worst, rel(sa.variance[r], sb.variance[r]));
+      worst = fmax(worst, rel(sa.norm[r], sb.norm[r]));
+      cabs = fmax(cabs, fabs(sa.count[r] - sb.count[r]));
+    }
+    CU_ASSERT(worst < 1e-9);
+    CU_ASSERT(cabs < 1e-9);
+    CU_ASSERT(memcmp(sa.signal, sc.signal, a.nrows * sizeof(double)) == 0);
+    CU_ASSERT(memcmp(sa.norm, sc.norm, a.nrows * sizeof(double)) == 0);
+    CU_ASSERT(memcmp(sa.variance, sc.variance, a.nrows * sizeof(double)) == 0);
+    CU_ASSERT(memcmp(sa.count, sc.count, a.nrows * sizeof(double)) == 0);
+  }
+  /* a frame without skipped pixels: the table's own norm and count */
+  for (size_t k = 0; k < H * W; k++) raw[k] = (float)(k % 17);
+  sf_azim_integrate(&a, raw, NULL, NAN, NAN, &sa);
+  CU_ASSERT(memcmp(sa.norm, a.row_norm, a.nrows * sizeof(double)) == 0);
+  CU_ASSERT(memcmp(sa.count, a.row_count, a.nrows * sizeof(double)) == 0);
+  sums_free(&sa), sums_free(&sb), sums_free(&sc);
+  sf_azim_free(&a), sf_azim_free(&b), sf_azim_free(&c);
+  free(mask), free(mask2), free(raw), free(dark);
+}
+
+static void test_skipped_no(void) { check_skipped(SF_SPLIT_NO, 40, 0); }
+static void test_skipped_bbox(void) { check_skipped(SF_SPLIT_BBOX, 40, 0); }
+static void test_skipped_full(void) { check_skipped(SF_SPLIT_FULL, 40, 0); }
+static void test_skipped_large(void) {
+  check_skipped(SF_SPLIT_NO, 3000, 0);
+  check_skipped(SF_SPLIT_FULL, 3000, 0);
+}
+static void test_skipped_2d(void) {
+  check_skipped(SF_SPLIT_NO, 20, 8);
+  check_skipped(SF_SPLIT_BBOX, 20, 8);
+}
+
 static void test_names(void) {
   CU_ASSERT_EQUAL(sf_azim_unit_parse("q_nm^-1"), SF_UNIT_Q_NM);
   CU_ASSERT_EQUAL(sf_azim_unit_parse("2th_deg"), SF_UNIT_2TH_DEG);
@@ -215,6 +311,11 @@ int main(void) {
                                   {"2-D full: builds, sums match the table", test_full_2d_builds},
                                   {"empty bins give 0", test_result_empty_bins},
                                   {"ranges that select nothing are usage errors", test_empty_ranges},
+                                  {"skipped pixels = masked pixels (no split)", test_skipped_no},
+                                  {"skipped pixels = masked pixels (bbox)", test_skipped_bbox},
+                                  {"skipped pixels = masked pixels (full)", test_skipped_full},
+                                  {"skipped pixels, 3000 rows", test_skipped_large},
+                                  {"skipped pixels, 2-D", test_skipped_2d},
                                   {"unit and split names", test_names},
                                   {NULL, NULL}};
   return sf_cunit_run("azim", tests);
