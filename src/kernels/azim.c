@@ -575,7 +575,8 @@ int sf_azim_build(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *m
   build_ctx c = {.g = g, .o = o, .mask = mask, .h = g->h, .w = g->w, .nbins = o->nbins,
                  .nazim = o->azimuth_bins, .twod = o->azimuth_bins > 0};
   size_t npix = g->h * g->w, nrows = c.twod ? c.nbins * c.nazim : c.nbins;
-  size_t *cursor = NULL;
+  size_t *cursor = NULL, *pfirst = NULL;
+  ent *all = NULL;
   if ((unsigned)o->unit > SF_UNIT_R_MM || (unsigned)o->split > SF_SPLIT_FULL) {
     *why = "unknown unit or split mode";
     return SF_ERR_USAGE;
@@ -631,13 +632,24 @@ int sf_azim_build(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *m
   }
   SF_CALL(boundaries(&c, why));
 
-  /* Pass 1: entries per row. */
-  size_t nnz = 0;
+  /* Pass 1: every pixel's entries, kept pixel-major, and the entries per row. */
+  size_t nnz = 0, cap = 0;
+  pfirst = malloc((npix + 1) * sizeof(size_t));
+  if (!pfirst) SF_FAIL_QUIET(SF_ERR_NOMEM);
   for (size_t idx = 0; idx < npix; idx++) {
     SF_CALL(emit(&c, idx));
-    for (size_t e = 0; e < c.ne; e++) out->indptr[c.e[e].row + 1]++;
+    pfirst[idx] = nnz;
+    if (nnz + c.ne > cap) {
+      size_t ncap = cap ? 2 * cap : npix + 64;
+      while (ncap < nnz + c.ne) ncap *= 2;
+      ent *na = realloc(all, ncap * sizeof *na);
+      if (!na) SF_FAIL_QUIET(SF_ERR_NOMEM);
+      all = na, cap = ncap;
+    }
+    for (size_t e = 0; e < c.ne; e++) out->indptr[c.e[e].row + 1]++, all[nnz + e] = c.e[e];
     nnz += c.ne;
   }
+  pfirst[npix] = nnz;
   if (nnz == 0) {
     *why = "the radial or azimuth range selects no pixel";
     SF_FAIL_QUIET(SF_ERR_USAGE);
@@ -652,14 +664,14 @@ int sf_azim_build(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *m
     SF_FAIL_QUIET(SF_ERR_NOMEM);
 
   /* Pass 2: fill the CSR (pixels in increasing order within a row). */
-  for (size_t idx = 0; idx < npix; idx++) {
-    SF_CALL(emit(&c, idx));
-    for (size_t e = 0; e < c.ne; e++) {
-      size_t r = (size_t)c.e[e].row, at = (size_t)out->indptr[r] + cursor[r]++;
+  for (size_t idx = 0; idx < npix; idx++)
+    for (size_t e = pfirst[idx]; e < pfirst[idx + 1]; e++) {
+      size_t r = (size_t)all[e].row, at = (size_t)out->indptr[r] + cursor[r]++;
       out->indices[at] = (int32_t)idx;
-      out->data[at] = c.e[e].w;
+      out->data[at] = all[e].w;
     }
-  }
+  free(all), free(pfirst);
+  all = NULL, pfirst = NULL;
   double scale = unit_scale(o->unit);
   for (size_t k = 0; k < c.nbins; k++)
     out->radial[k] = (c.pos0_min + ((double)k + 0.5) * c.delta0) * scale;
@@ -671,7 +683,7 @@ int sf_azim_build(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *m
 
 cleanup:
   free(c.crad), free(c.cchi), free(c.drad), free(c.dchi), free(c.grad), free(c.gchi);
-  free(c.buf), free(c.e), free(cursor);
+  free(c.buf), free(c.e), free(cursor), free(all), free(pfirst);
   if (status) sf_azim_free(out);
   return status;
 }

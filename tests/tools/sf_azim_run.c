@@ -3,11 +3,12 @@
  * an optional uint8 mask; writes PREFIX.radial/.azimuthal (float64), .I/.sigma (float32),
  * .signal/.norm/.variance/.count (float64), the table .indptr/.indices (int32) and .data
  * (float32), and with --time N prints the build time and the
- * median time of N integrations of the frame.
+ * median time of N integrations (after one untimed), cycling over the first K frames of FILE
+ * with --frames K (default 1; the outputs are those of the first frame).
  *   sf_azim_run --shape H W --dist m --poni1 m --poni2 m [--rot1 rad ...] --pixel1 m --pixel2 m
  *     [--wavelength m] --unit U --split S --nbins N [--azim M] [--pol f] [--no-solid]
  *     [--radial lo hi] [--azimuth lo hi] [--dummy d] [--delta-dummy dd]
- *     (--frame FILE | --synth) [--mask FILE] [--out PREFIX] [--time N] */
+ *     (--frame FILE | --synth) [--frames K] [--mask FILE] [--out PREFIX] [--time N] */
 #include <getopt.h>
 #include <math.h>
 #include <stdint.h>
@@ -53,10 +54,10 @@ int main(int argc, char **argv) {
                     .polarization = NAN, .solid_angle = 1};
   const char *frame_path = NULL, *mask_path = NULL, *out = NULL;
   double dummy = NAN, delta_dummy = NAN;
-  int synth = 0, reps = 0;
+  int synth = 0, reps = 0, nframes = 1;
   enum { O_SHAPE = 256, O_DIST, O_P1, O_P2, O_R1, O_R2, O_R3, O_PX1, O_PX2, O_WL, O_UNIT, O_SPLIT,
          O_NBINS, O_AZIM, O_POL, O_NOSOLID, O_RADIAL, O_AZRANGE, O_DUMMY, O_DDUMMY, O_FRAME,
-         O_SYNTH, O_MASK, O_OUT, O_TIME };
+         O_SYNTH, O_MASK, O_OUT, O_TIME, O_FRAMES };
   static const struct option opts[] = {
       {"shape", 1, 0, O_SHAPE}, {"dist", 1, 0, O_DIST}, {"poni1", 1, 0, O_P1},
       {"poni2", 1, 0, O_P2}, {"rot1", 1, 0, O_R1}, {"rot2", 1, 0, O_R2}, {"rot3", 1, 0, O_R3},
@@ -65,7 +66,7 @@ int main(int argc, char **argv) {
       {"azim", 1, 0, O_AZIM}, {"pol", 1, 0, O_POL}, {"no-solid", 0, 0, O_NOSOLID},
       {"radial", 1, 0, O_RADIAL}, {"azimuth", 1, 0, O_AZRANGE}, {"dummy", 1, 0, O_DUMMY},
       {"delta-dummy", 1, 0, O_DDUMMY}, {"frame", 1, 0, O_FRAME}, {"synth", 0, 0, O_SYNTH},
-      {"mask", 1, 0, O_MASK}, {"out", 1, 0, O_OUT}, {"time", 1, 0, O_TIME}, {0, 0, 0, 0}};
+      {"mask", 1, 0, O_MASK}, {"out", 1, 0, O_OUT}, {"time", 1, 0, O_TIME}, {"frames", 1, 0, O_FRAMES}, {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
@@ -112,16 +113,17 @@ int main(int argc, char **argv) {
     case O_MASK: mask_path = optarg; break;
     case O_OUT: out = optarg; break;
     case O_TIME: reps = atoi(optarg); break;
+    case O_FRAMES: nframes = atoi(optarg); break;
     default: goto usage;
     }
   }
-  if (!g.h || !g.w || (!frame_path && !synth)) goto usage;
+  if (!g.h || !g.w || (!frame_path && !synth) || nframes < 1 || (synth && nframes != 1)) goto usage;
 
   size_t npix = g.h * g.w;
-  float *frame = malloc(npix * sizeof(float));
+  float *frame = malloc((size_t)nframes * npix * sizeof(float));
   uint8_t *mask = mask_path ? malloc(npix) : NULL;
   if (!frame || (mask_path && !mask)) return 4;
-  if (frame_path && read_file(frame_path, frame, npix * sizeof(float))) {
+  if (frame_path && read_file(frame_path, frame, (size_t)nframes * npix * sizeof(float))) {
     fprintf(stderr, "sf_azim_run: cannot read %s\n", frame_path);
     return 3;
   }
@@ -160,14 +162,14 @@ int main(int argc, char **argv) {
     if (!t) return 4;
     for (int r = 0; r < reps; r++) {
       double s0 = now();
-      sf_azim_integrate(&a, frame, NULL, dummy, delta_dummy, &sums);
+      sf_azim_integrate(&a, frame + (size_t)(r % nframes) * npix, NULL, dummy, delta_dummy, &sums);
       t[r] = now() - s0;
     }
     qsort(t, (size_t)reps, sizeof(double), cmp_double);
     printf("timing: %zux%zu %s split=%d bins=%zu nnz=%zu build %.1f ms; integrate median %.2f ms "
-           "(min %.2f, max %.2f) over %d frames, 1 thread\n",
+           "(min %.2f, max %.2f) over %d frames (%d distinct), 1 thread\n",
            g.h, g.w, sf_azim_unit_name(o.unit), (int)o.split, a.nrows, a.nnz, 1e3 * tb,
-           1e3 * t[reps / 2], 1e3 * t[0], 1e3 * t[reps - 1], reps);
+           1e3 * t[reps / 2], 1e3 * t[0], 1e3 * t[reps - 1], reps, nframes);
     free(t);
   }
   if (out) {
