@@ -180,10 +180,14 @@ for s in splits:
         lab = p.split("=")[0]
         b = np.fromfile(f"{tmp}/py_{lab}_{s}.I", np.float32).astype(np.float64)
         m = (cnt > 0) & (np.abs(b) > 1e-6 * np.abs(b).max())
-        rel = (np.abs(a - b)[m] / np.abs(b)[m]).max()
-        good = rel <= tol and a.shape == b.shape
+        r = np.abs(a - b)[m] / np.abs(b)[m]
+        over = int((r > tol).sum())
+        # Debian's pyFAI is the reference slabflow follows bin for bin (spec A1, A2); a newer
+        # pyFAI may move single pixels across a bin edge: at most 1 % of the bins may differ.
+        good = a.shape == b.shape and (r.max() <= tol if lab == "debian" else over <= 0.01 * m.sum())
         ok &= bool(good)
-        print(f"  {s:4s} vs pyFAI {lab}: max rel {rel:.2e} over {m.sum()} bins: {'ok' if good else 'FAIL'}")
+        print(f"  {s:4s} vs pyFAI {lab}: max rel {r.max():.2e}, {over} of {m.sum()} bins beyond {tol:g}: "
+              f"{'ok' if good else 'FAIL'}")
 rows = list(csv.DictReader(open(csvp)))
 def med(impl, split, key):
     v = [float(r[key]) for r in rows if r["impl"] == impl and r["split"] == split]
