@@ -130,16 +130,19 @@ int sf_azim_pixel_arrays(const sf_azim_geom *g, sf_azim_unit u, double polarizat
   return 0;
 }
 
-/* Centre arrays in float64 (radial in the internal unit, chi), the corner grid in float32
- * ((h+1) x (w+1), radial internal and chi) and the per-pixel norm. Any output may be NULL. */
+/* Centre arrays in float64 (radial in the internal unit, chi) and the per-pixel norm for the
+ * pixel rows [r0, r1), the corner grid in float32 ((h+1) x (w+1), radial internal and chi) for
+ * its rows [gr0, gr1). Any output may be NULL. Rows are independent: ranges of rows may be
+ * computed in any order. */
 static void geom_arrays(const sf_azim_geom *g, sf_azim_unit u, double polarization,
                          int solid, const float *flat, double *crad, double *cchi,
-                         float *grad, float *gchi, float *norm) {
+                         float *grad, float *gchi, float *norm, size_t r0, size_t r1,
+                         size_t gr0, size_t gr1) {
   azim_rot r;
   rot_init(g, &r);
-  size_t h = g->h, w = g->w;
+  size_t w = g->w;
   if (crad || cchi || norm) {
-    for (size_t i = 0; i < h; i++) {
+    for (size_t i = r0; i < r1; i++) {
       double p1 = centre_pos(g->pixel1, i, g->poni1);
       for (size_t j = 0; j < w; j++) {
         double p2 = centre_pos(g->pixel2, j, g->poni2);
@@ -166,7 +169,7 @@ static void geom_arrays(const sf_azim_geom *g, sf_azim_unit u, double polarizati
     }
   }
   if (grad || gchi) {
-    for (size_t i = 0; i <= h; i++) {
+    for (size_t i = gr0; i < gr1; i++) {
       double p1 = g->pixel1 * (double)i - g->poni1;
       for (size_t j = 0; j <= w; j++) {
         double p2 = g->pixel2 * (double)j - g->poni2;
@@ -212,6 +215,19 @@ typedef struct build_ctx {
   ent *e;                                       /* one pixel's entries */
   size_t ne, cap;
 } build_ctx;
+
+/* One range of pixel rows of a phased build: its extent, its entries pixel-major, and per
+ * table row its entry count, then its first slot in the CSR. */
+typedef struct azim_range {
+  size_t r0, r1;
+  int have;
+  double lo0, hi0, lo1, hi1;
+  build_ctx c;     /* the shared fields and the range's own scratch (buf, e) */
+  ent *all;
+  size_t nnz, cap;
+  size_t *pfirst;  /* (r1 - r0) * w + 1 offsets into all */
+  int32_t *rows;   /* nrows */
+} azim_range;
 
 static int push(build_ctx *c, size_t row, double w) {
   if (c->ne == c->cap) {
@@ -474,19 +490,16 @@ static int emit(build_ctx *c, size_t idx) {
   return s == SF_SPLIT_FULL ? emit_2d_full(c, idx) : s == SF_SPLIT_BBOX ? emit_2d_bbox(c, idx) : emit_2d_no(c, idx);
 }
 
-/* The bin range per split mode (A2.12): 1-D as pyFAI's calc_boundaries (no/bbox) and the full
- * split's corner range; 2-D as HistoBBox2d (per-pixel clipping, initial value from pixel 0). */
-static int boundaries(build_ctx *c, const char **why) {
-  const sf_azim_opts *o = c->o;
-  size_t npix = c->h * c->w;
+/* The extent of the pixels of one range of rows (A2.12): radial and chi minima and maxima per
+ * split mode, as pyFAI's calc_boundaries (1-D no/bbox) and the full split's corner range, or per
+ * pixel clipped as HistoBBox2d (2-D). Each range starts from its first unmasked pixel (1-D
+ * no/bbox: its centre, as pyFAI starts from the first valid centre); min and max select, so
+ * partial results combined in range order give the serial fold's bytes. */
+static void range_extent(const build_ctx *c, size_t p0, size_t p1, azim_range *rg) {
+  sf_azim_split s = c->o->split;
   int have = 0;
   double p0lo = 0, p0hi = 0, p1lo = 0, p1hi = 0;
-  sf_azim_split s = o->split;
-  if (c->twod && s != SF_SPLIT_FULL) {
-    p0lo = p0hi = c->crad[0] < 0 ? 0.0 : c->crad[0];
-    p1lo = p1hi = c->cchi[0];
-  }
-  for (size_t idx = 0; idx < npix; idx++) {
+  for (size_t idx = p0; idx < p1; idx++) {
     if (c->mask && c->mask[idx]) continue;
     double lo0, hi0, lo1, hi1;
     if (s == SF_SPLIT_FULL) {
@@ -512,13 +525,40 @@ static int boundaries(build_ctx *c, const char **why) {
         if (lo1 < -PI32) lo1 = -PI32;
       }
     }
-    if (!have && !(c->twod && s != SF_SPLIT_FULL)) {
-      if (s == SF_SPLIT_FULL) p0lo = lo0, p0hi = hi0, p1lo = lo1, p1hi = hi1;
+    if (!have) {
+      if (s == SF_SPLIT_FULL || c->twod) p0lo = lo0, p0hi = hi0, p1lo = lo1, p1hi = hi1;
       else p0lo = p0hi = c->crad[idx], p1lo = p1hi = c->cchi ? c->cchi[idx] : 0.0;
     }
     have = 1;
     p0lo = fmin(p0lo, lo0), p0hi = fmax(p0hi, hi0);
     p1lo = fmin(p1lo, lo1), p1hi = fmax(p1hi, hi1);
+  }
+  rg->have = have;
+  rg->lo0 = p0lo, rg->hi0 = p0hi, rg->lo1 = p1lo, rg->hi1 = p1hi;
+}
+
+/* The bin range from the ranges' extents, combined in range order, and the user's ranges
+ * (A2.12); 2-D no/bbox start from pixel 0 (HistoBBox2d's initial value). */
+static int boundaries(build_ctx *c, const azim_range *rgs, size_t nr, const char **why) {
+  const sf_azim_opts *o = c->o;
+  int have = 0;
+  double p0lo = 0, p0hi = 0, p1lo = 0, p1hi = 0;
+  sf_azim_split s = o->split;
+  int init0 = c->twod && s != SF_SPLIT_FULL;
+  if (init0) {
+    p0lo = p0hi = c->crad[0] < 0 ? 0.0 : c->crad[0];
+    p1lo = p1hi = c->cchi[0];
+  }
+  for (size_t k = 0; k < nr; k++) {
+    const azim_range *rg = rgs + k;
+    if (!rg->have) continue;
+    if (!have && !init0) {
+      p0lo = rg->lo0, p0hi = rg->hi0, p1lo = rg->lo1, p1hi = rg->hi1;
+    } else {
+      p0lo = fmin(p0lo, rg->lo0), p0hi = fmax(p0hi, rg->hi0);
+      p1lo = fmin(p1lo, rg->lo1), p1hi = fmax(p1hi, rg->hi1);
+    }
+    have = 1;
   }
   if (!have) {
     *why = "every pixel is masked";
@@ -565,18 +605,45 @@ void sf_azim_free(sf_azim *a) {
   memset(a, 0, sizeof *a);
 }
 
-int sf_azim_build(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *mask,
-                  const float *flat, sf_azim *out, const char **why) {
+/* ---- the phased build ----------------------------------------------------------------------
+ * Pixel rows are cut into ranges; a range's geometry, extent, entries and CSR slots depend only
+ * on its rows (and, for the extent, the corner rows below them), and every combination is made
+ * in range order, so the table's bytes do not depend on the number of ranges nor on the order
+ * in which ranges run. */
+
+struct sf_azim_builder {
+  build_ctx c;            /* shared: geometry arrays and, after the bounds, the bins */
+  const float *flat;
+  size_t npix, nrows, nranges;
+  azim_range *rg;
+  sf_azim a;              /* the table being made */
+};
+
+void sf_azim_builder_destroy(sf_azim_builder **bp) {
+  if (!bp || !*bp) return;
+  sf_azim_builder *b = *bp;
+  build_ctx *c = &b->c;
+  free(c->crad), free(c->cchi), free(c->drad), free(c->dchi), free(c->grad), free(c->gchi);
+  for (size_t k = 0; b->rg && k < b->nranges; k++) {
+    azim_range *rg = b->rg + k;
+    free(rg->all), free(rg->pfirst), free(rg->rows), free(rg->c.buf), free(rg->c.e);
+  }
+  free(b->rg);
+  sf_azim_free(&b->a);
+  free(b);
+  *bp = NULL;
+}
+
+int sf_azim_builder_create(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *mask,
+                           const float *flat, size_t nranges, sf_azim_builder **out,
+                           const char **why) {
   int status = 0;
   const char *dummy_why = NULL;
   if (!why) why = &dummy_why;
   *why = NULL;
-  memset(out, 0, sizeof *out);
-  build_ctx c = {.g = g, .o = o, .mask = mask, .h = g->h, .w = g->w, .nbins = o->nbins,
-                 .nazim = o->azimuth_bins, .twod = o->azimuth_bins > 0};
-  size_t npix = g->h * g->w, nrows = c.twod ? c.nbins * c.nazim : c.nbins;
-  size_t *cursor = NULL, *pfirst = NULL;
-  ent *all = NULL;
+  *out = NULL;
+  size_t npix = g->h * g->w, nazim = o->azimuth_bins;
+  size_t nrows = nazim ? o->nbins * nazim : o->nbins;
   if ((unsigned)o->unit > SF_UNIT_R_MM || (unsigned)o->split > SF_SPLIT_FULL) {
     *why = "unknown unit or split mode";
     return SF_ERR_USAGE;
@@ -590,101 +657,209 @@ int sf_azim_build(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *m
     *why = "empty frame, no bins, or a bad distance or pixel size";
     return SF_ERR_USAGE;
   }
+  sf_azim_builder *b = calloc(1, sizeof *b);
+  if (!b) return SF_ERR_NOMEM;
+  if (nranges < 1) nranges = 1;
+  if (nranges > g->h) nranges = g->h;
+  b->c = (build_ctx){.g = g, .o = o, .mask = mask, .h = g->h, .w = g->w, .nbins = o->nbins,
+                     .nazim = nazim, .twod = nazim > 0};
+  b->flat = flat, b->npix = npix, b->nrows = nrows, b->nranges = nranges;
+  build_ctx *c = &b->c;
   int split = o->split;
-  out->norm = malloc(npix * sizeof(float));
-  c.crad = malloc(npix * sizeof(double));
-  c.cchi = malloc(npix * sizeof(double));
+  size_t ngrid = (g->h + 1) * (g->w + 1);
+  b->a.norm = malloc(npix * sizeof(float));
+  b->a.indptr = calloc(nrows + 1, sizeof(int32_t));
+  c->crad = malloc(npix * sizeof(double));
+  c->cchi = malloc(npix * sizeof(double));
   if (split != SF_SPLIT_NO) {
-    c.grad = malloc((g->h + 1) * (g->w + 1) * sizeof(float));
-    c.gchi = malloc((g->h + 1) * (g->w + 1) * sizeof(float));
+    c->grad = malloc(ngrid * sizeof(float));
+    c->gchi = malloc(ngrid * sizeof(float));
   }
   if (split == SF_SPLIT_BBOX) {
-    c.drad = malloc(npix * sizeof(double));
-    c.dchi = malloc(npix * sizeof(double));
+    c->drad = malloc(npix * sizeof(double));
+    c->dchi = malloc(npix * sizeof(double));
   }
-  if (split == SF_SPLIT_FULL && !c.twod) c.buf = calloc(c.nbins + 1, sizeof(float));
-  out->indptr = calloc(nrows + 1, sizeof(int32_t));
-  cursor = calloc(nrows, sizeof(size_t));
-  if (!out->norm || !c.crad || !c.cchi || (split != SF_SPLIT_NO && (!c.grad || !c.gchi)) ||
-      (split == SF_SPLIT_BBOX && (!c.drad || !c.dchi)) ||
-      (split == SF_SPLIT_FULL && !c.twod && !c.buf) || !out->indptr || !cursor)
+  b->rg = calloc(nranges, sizeof *b->rg);
+  if (!b->a.norm || !b->a.indptr || !c->crad || !c->cchi ||
+      (split != SF_SPLIT_NO && (!c->grad || !c->gchi)) ||
+      (split == SF_SPLIT_BBOX && (!c->drad || !c->dchi)) || !b->rg)
     SF_FAIL_QUIET(SF_ERR_NOMEM);
-  geom_arrays(g, o->unit, o->polarization, o->solid_angle, flat, c.crad, c.cchi, c.grad, c.gchi,
-              out->norm);
-  for (size_t k = 0; k < npix; k++)
-    if (mask && mask[k]) out->norm[k] = 0.0f;
-  if (split == SF_SPLIT_BBOX) {
+  for (size_t k = 0; k < nranges; k++) {
+    azim_range *rg = b->rg + k;
+    rg->r0 = k * g->h / nranges, rg->r1 = (k + 1) * g->h / nranges;
+    rg->pfirst = malloc(((rg->r1 - rg->r0) * g->w + 1) * sizeof(size_t));
+    rg->rows = calloc(nrows, sizeof(int32_t));
+    if (!rg->pfirst || !rg->rows) SF_FAIL_QUIET(SF_ERR_NOMEM);
+  }
+  *out = b;
+cleanup:
+  if (status) sf_azim_builder_destroy(&b);
+  return status;
+}
+
+size_t sf_azim_builder_ranges(const sf_azim_builder *b) {
+  return b->nranges;
+}
+
+int sf_azim_builder_geometry(sf_azim_builder *b, size_t k) {
+  const azim_range *rg = b->rg + k;
+  const build_ctx *c = &b->c;
+  const sf_azim_geom *g = c->g;
+  const sf_azim_opts *o = c->o;
+  size_t gr1 = rg->r1 == g->h ? g->h + 1 : rg->r1;
+  geom_arrays(g, o->unit, o->polarization, o->solid_angle, b->flat, c->crad, c->cchi, c->grad,
+              c->gchi, b->a.norm, rg->r0, rg->r1, rg->r0, gr1);
+  if (c->mask)
+    for (size_t p = rg->r0 * g->w; p < rg->r1 * g->w; p++)
+      if (c->mask[p]) b->a.norm[p] = 0.0f;
+  return 0;
+}
+
+int sf_azim_builder_extent(sf_azim_builder *b, size_t k) {
+  azim_range *rg = b->rg + k;
+  const build_ctx *c = &b->c;
+  size_t w = c->w, W = w + 1;
+  if (c->o->split == SF_SPLIT_BBOX) {
     /* Half-widths: radial from the float32 corners, chi with the 2 pi wrap (A1.5). */
-    size_t W = g->w + 1;
-    for (size_t i = 0; i < g->h; i++)
-      for (size_t j = 0; j < g->w; j++) {
-        size_t k = i * g->w + j, q[4] = {i * W + j, (i + 1) * W + j, (i + 1) * W + j + 1, i * W + j + 1};
-        double dr = 0.0, dx = 0.0, ce = c.cchi[k];
+    for (size_t i = rg->r0; i < rg->r1; i++)
+      for (size_t j = 0; j < w; j++) {
+        size_t p = i * w + j, q[4] = {i * W + j, (i + 1) * W + j, (i + 1) * W + j + 1, i * W + j + 1};
+        double dr = 0.0, dx = 0.0, ce = c->cchi[p];
         for (int m = 0; m < 4; m++) {
-          dr = fmax(dr, fabs((double)c.grad[q[m]] - c.crad[k]));
-          double co = c.gchi[q[m]];
+          dr = fmax(dr, fabs((double)c->grad[q[m]] - c->crad[p]));
+          double co = c->gchi[q[m]];
           double d1 = fmod(co - ce + 2.0 * M_PI, 2.0 * M_PI), d2 = fmod(ce - co + 2.0 * M_PI, 2.0 * M_PI);
           double d = fmin(d1, d2);
           if (d > dx) dx = d;
         }
-        c.drad[k] = dr, c.dchi[k] = dx;
+        c->drad[p] = dr, c->dchi[p] = dx;
       }
   }
-  SF_CALL(boundaries(&c, why));
+  range_extent(c, rg->r0 * w, rg->r1 * w, rg);
+  return 0;
+}
 
-  /* Pass 1: every pixel's entries, kept pixel-major, and the entries per row. */
-  size_t nnz = 0, cap = 0;
-  pfirst = malloc((npix + 1) * sizeof(size_t));
-  if (!pfirst) SF_FAIL_QUIET(SF_ERR_NOMEM);
-  for (size_t idx = 0; idx < npix; idx++) {
-    SF_CALL(emit(&c, idx));
-    pfirst[idx] = nnz;
-    if (nnz + c.ne > cap) {
-      size_t ncap = cap ? 2 * cap : npix + 64;
-      while (ncap < nnz + c.ne) ncap *= 2;
-      ent *na = realloc(all, ncap * sizeof *na);
-      if (!na) SF_FAIL_QUIET(SF_ERR_NOMEM);
-      all = na, cap = ncap;
-    }
-    for (size_t e = 0; e < c.ne; e++) out->indptr[c.e[e].row + 1]++, all[nnz + e] = c.e[e];
-    nnz += c.ne;
+int sf_azim_builder_bounds(sf_azim_builder *b, const char **why) {
+  const char *dummy_why = NULL;
+  if (!why) why = &dummy_why;
+  *why = NULL;
+  return boundaries(&b->c, b->rg, b->nranges, why);
+}
+
+int sf_azim_builder_emit(sf_azim_builder *b, size_t k) {
+  int status = 0;
+  azim_range *rg = b->rg + k;
+  build_ctx *c = &rg->c;
+  *c = b->c; /* the shared fields; the scratch below is the range's own */
+  c->buf = NULL, c->e = NULL, c->ne = c->cap = 0;
+  if (c->o->split == SF_SPLIT_FULL && !c->twod) {
+    c->buf = calloc(c->nbins + 1, sizeof(float));
+    if (!c->buf) return SF_ERR_NOMEM;
   }
-  pfirst[npix] = nnz;
+  size_t p0 = rg->r0 * c->w, p1 = rg->r1 * c->w, nnz = 0;
+  for (size_t idx = p0; idx < p1; idx++) {
+    SF_CALL(emit(c, idx));
+    rg->pfirst[idx - p0] = nnz;
+    if (nnz + c->ne > rg->cap) {
+      size_t ncap = rg->cap ? 2 * rg->cap : (p1 - p0) + 64;
+      while (ncap < nnz + c->ne) ncap *= 2;
+      ent *na = realloc(rg->all, ncap * sizeof *na);
+      if (!na) SF_FAIL_QUIET(SF_ERR_NOMEM);
+      rg->all = na, rg->cap = ncap;
+    }
+    for (size_t e = 0; e < c->ne; e++) rg->rows[c->e[e].row]++, rg->all[nnz + e] = c->e[e];
+    nnz += c->ne;
+  }
+  rg->pfirst[p1 - p0] = nnz;
+  rg->nnz = nnz;
+cleanup:
+  free(c->buf), free(c->e);
+  c->buf = NULL, c->e = NULL, c->ne = c->cap = 0;
+  return status;
+}
+
+int sf_azim_builder_layout(sf_azim_builder *b, const char **why) {
+  const char *dummy_why = NULL;
+  if (!why) why = &dummy_why;
+  *why = NULL;
+  size_t nrows = b->nrows, nnz = 0;
+  int32_t *ip = b->a.indptr;
+  for (size_t k = 0; k < b->nranges; k++) nnz += b->rg[k].nnz;
   if (nnz == 0) {
     *why = "the radial or azimuth range selects no pixel";
-    SF_FAIL_QUIET(SF_ERR_USAGE);
+    return SF_ERR_USAGE;
   }
-  if (nnz > INT32_MAX) SF_FAIL_QUIET(SF_ERR_NOMEM);
-  for (size_t r = 0; r < nrows; r++) out->indptr[r + 1] += out->indptr[r];
-  out->indices = malloc(nnz * sizeof(int32_t));
-  out->data = malloc(nnz * sizeof(float));
-  out->radial = malloc(c.nbins * sizeof(double));
-  if (c.twod) out->azimuthal = malloc(c.nazim * sizeof(double));
-  if (!out->indices || !out->data || !out->radial || (c.twod && !out->azimuthal))
-    SF_FAIL_QUIET(SF_ERR_NOMEM);
-
-  /* Pass 2: fill the CSR (pixels in increasing order within a row). */
-  for (size_t idx = 0; idx < npix; idx++)
-    for (size_t e = pfirst[idx]; e < pfirst[idx + 1]; e++) {
-      size_t r = (size_t)all[e].row, at = (size_t)out->indptr[r] + cursor[r]++;
-      out->indices[at] = (int32_t)idx;
-      out->data[at] = all[e].w;
+  if (nnz > INT32_MAX) return SF_ERR_NOMEM;
+  /* Row r holds range 0's entries, then range 1's...: each range's count becomes its first
+   * slot in the row. */
+  ip[0] = 0;
+  for (size_t r = 0; r < nrows; r++) {
+    int32_t at = ip[r];
+    for (size_t k = 0; k < b->nranges; k++) {
+      int32_t n = b->rg[k].rows[r];
+      b->rg[k].rows[r] = at;
+      at += n;
     }
-  free(all), free(pfirst);
-  all = NULL, pfirst = NULL;
-  double scale = unit_scale(o->unit);
-  for (size_t k = 0; k < c.nbins; k++)
-    out->radial[k] = (c.pos0_min + ((double)k + 0.5) * c.delta0) * scale;
-  for (size_t k = 0; k < c.nazim; k++)
-    out->azimuthal[k] = (c.pos1_min + ((double)k + 0.5) * c.delta1) * (180.0 / M_PI);
-  out->h = g->h, out->w = g->w, out->npix = npix, out->nrows = nrows, out->nbins = c.nbins;
-  out->nazim = c.nazim, out->nnz = nnz;
-  if (sf_azim_index(out, split == SF_SPLIT_NO)) SF_FAIL_QUIET(SF_ERR_NOMEM);
+    ip[r + 1] = at;
+  }
+  sf_azim *a = &b->a;
+  a->nnz = nnz;
+  a->indices = malloc(nnz * sizeof(int32_t));
+  a->data = malloc(nnz * sizeof(float));
+  a->radial = malloc(b->c.nbins * sizeof(double));
+  if (b->c.twod) a->azimuthal = malloc(b->c.nazim * sizeof(double));
+  if (!a->indices || !a->data || !a->radial || (b->c.twod && !a->azimuthal)) return SF_ERR_NOMEM;
+  return 0;
+}
 
+int sf_azim_builder_fill(sf_azim_builder *b, size_t k) {
+  azim_range *rg = b->rg + k;
+  size_t p0 = rg->r0 * b->c.w, n = (rg->r1 - rg->r0) * b->c.w;
+  int32_t *at = rg->rows;
+  for (size_t q = 0; q < n; q++)
+    for (size_t e = rg->pfirst[q]; e < rg->pfirst[q + 1]; e++) {
+      int32_t s = at[rg->all[e].row]++;
+      b->a.indices[s] = (int32_t)(p0 + q);
+      b->a.data[s] = rg->all[e].w;
+    }
+  free(rg->all), free(rg->pfirst), free(rg->rows);
+  rg->all = NULL, rg->pfirst = NULL, rg->rows = NULL;
+  return 0;
+}
+
+int sf_azim_builder_finish(sf_azim_builder *b, sf_azim *out) {
+  int status = 0;
+  const build_ctx *c = &b->c;
+  sf_azim *a = &b->a;
+  double scale = unit_scale(c->o->unit);
+  for (size_t k = 0; k < c->nbins; k++)
+    a->radial[k] = (c->pos0_min + ((double)k + 0.5) * c->delta0) * scale;
+  for (size_t k = 0; k < c->nazim; k++)
+    a->azimuthal[k] = (c->pos1_min + ((double)k + 0.5) * c->delta1) * (180.0 / M_PI);
+  a->h = c->h, a->w = c->w, a->npix = b->npix, a->nrows = b->nrows, a->nbins = c->nbins;
+  a->nazim = c->nazim;
+  SF_CALL(sf_azim_index(a, c->o->split == SF_SPLIT_NO));
+  *out = *a;
+  memset(a, 0, sizeof *a);
 cleanup:
-  free(c.crad), free(c.cchi), free(c.drad), free(c.dchi), free(c.grad), free(c.gchi);
-  free(c.buf), free(c.e), free(cursor), free(all), free(pfirst);
-  if (status) sf_azim_free(out);
+  return status;
+}
+
+int sf_azim_build(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *mask,
+                  const float *flat, sf_azim *out, const char **why) {
+  int status = 0;
+  sf_azim_builder *b = NULL;
+  memset(out, 0, sizeof *out);
+  SF_CALL(sf_azim_builder_create(g, o, mask, flat, 1, &b, why));
+  SF_CALL(sf_azim_builder_geometry(b, 0));
+  SF_CALL(sf_azim_builder_extent(b, 0));
+  SF_CALL(sf_azim_builder_bounds(b, why));
+  SF_CALL(sf_azim_builder_emit(b, 0));
+  SF_CALL(sf_azim_builder_layout(b, why));
+  SF_CALL(sf_azim_builder_fill(b, 0));
+  SF_CALL(sf_azim_builder_finish(b, out));
+cleanup:
+  sf_azim_builder_destroy(&b);
   return status;
 }
 

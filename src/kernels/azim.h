@@ -81,6 +81,38 @@ int sf_azim_build(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *m
 
 void sf_azim_free(sf_azim *a);
 
+/* The same build in phases, for a caller that runs the per-range phases on its threads: the
+ * frame's pixel rows are cut into ranges (nranges asked, at least 1 and at most h), each
+ * per-range phase touches only its range's rows and state, and every combination is made in
+ * range order, so the table is byte for byte sf_azim_build's whatever the number of ranges and
+ * whatever order or threads run them. Order: create; geometry (every k); extent (every k);
+ * bounds; emit (every k); layout; fill (every k); finish; destroy. A phase may start only when
+ * the one before it has finished for every range. Statuses as sf_azim_build's (why set by
+ * create, bounds and layout). Local; the per-range phases of distinct k may run concurrently. */
+typedef struct sf_azim_builder sf_azim_builder;
+
+int sf_azim_builder_create(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *mask,
+                           const float *flat, size_t nranges, sf_azim_builder **out,
+                           const char **why);
+/* The number of ranges (k = 0..n-1 of the per-range phases). */
+size_t sf_azim_builder_ranges(const sf_azim_builder *b);
+/* Range k: centres, corners and the normalisation of its pixel rows. */
+int sf_azim_builder_geometry(sf_azim_builder *b, size_t k);
+/* Range k: bbox half-widths, and the radial and chi extent of its unmasked pixels. */
+int sf_azim_builder_extent(sf_azim_builder *b, size_t k);
+/* The bins from the ranges' extents and the options' ranges (serial). */
+int sf_azim_builder_bounds(sf_azim_builder *b, const char **why);
+/* Range k: the entries of its pixels and the count per table row. */
+int sf_azim_builder_emit(sf_azim_builder *b, size_t k);
+/* The row offsets and each range's slots in every row; the CSR arrays (serial). */
+int sf_azim_builder_layout(sf_azim_builder *b, const char **why);
+/* Range k: its entries into the CSR (increasing pixel within a row, as the serial build). */
+int sf_azim_builder_fill(sf_azim_builder *b, size_t k);
+/* The bin centres and the pixel-major forms; the table moves to *out (serial). */
+int sf_azim_builder_finish(sf_azim_builder *b, sf_azim *out);
+/* Accepts NULL and sets *b to NULL. */
+void sf_azim_builder_destroy(sf_azim_builder **b);
+
 /* Makes the internal part of a table that arrived without it (sent from another rank):
  * pixel_rows as the build makes it (pix_row != NULL there). The products then give the same
  * bytes as on the building rank. Returns 0 or SF_ERR_NOMEM. */

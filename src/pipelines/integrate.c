@@ -306,6 +306,43 @@ static void probe_chunks(in_job *j, const sf_source *src) {
   j->raw = 1;
 }
 
+/* A table build's per-range phases as units of the executor: any thread count gives the
+ * same table (sf_azim_builder). */
+typedef struct in_build {
+  sf_azim_builder *b;
+  int (*phase)(sf_azim_builder *b, size_t k);
+} in_build;
+
+static int build_unit(void *ctx, void *ws, const sf_batch *batch, size_t k) {
+  (void)ws, (void)batch;
+  in_build *x = ctx;
+  return x->phase(x->b, k);
+}
+
+/* Builds a table on the node's threads (ranges of pixel rows, about 4 per thread so that
+ * uneven rows balance). Local; on the calling thread, the executor idle. */
+static int build_table(in_job *j, const sf_azim_opts *ao, sf_azim *a, const char **why) {
+  int status = 0;
+  int nt = sf_exec_threads(j->exec);
+  in_build x = {NULL, NULL};
+  SF_CALL(sf_azim_builder_create(&j->geom, ao, j->mask, j->flat, nt > 1 ? 4 * (size_t)nt : 1, &x.b, why));
+  size_t n = sf_azim_builder_ranges(x.b);
+  x.phase = sf_azim_builder_geometry;
+  SF_CALL(sf_exec_run(j->exec, NULL, n, build_unit, &x));
+  x.phase = sf_azim_builder_extent;
+  SF_CALL(sf_exec_run(j->exec, NULL, n, build_unit, &x));
+  SF_CALL(sf_azim_builder_bounds(x.b, why));
+  x.phase = sf_azim_builder_emit;
+  SF_CALL(sf_exec_run(j->exec, NULL, n, build_unit, &x));
+  SF_CALL(sf_azim_builder_layout(x.b, why));
+  x.phase = sf_azim_builder_fill;
+  SF_CALL(sf_exec_run(j->exec, NULL, n, build_unit, &x));
+  SF_CALL(sf_azim_builder_finish(x.b, a));
+cleanup:
+  sf_azim_builder_destroy(&x.b);
+  return status;
+}
+
 /* The run-once step on rank 0: geometry from the PONI file, mask, dark, flat, tables. */
 static int setup_once(void *ctx) {
   in_job *j = ctx;
@@ -346,11 +383,11 @@ static int setup_once(void *ctx) {
   sf_azim_opts ao = {(sf_azim_unit)j->o.unit, (sf_azim_split)j->o.split, j->o.bins, 0,
                      j->o.radial[0], j->o.radial[1], j->o.azimuth[0], j->o.azimuth[1],
                      j->o.polarization, j->o.solid_angle};
-  status = sf_azim_build(&j->geom, &ao, j->mask, j->flat, &j->a1, &why);
+  status = build_table(j, &ao, &j->a1, &why);
   SF_CHECK(status == 0, status, "%s: %s", j->o.in, why ? why : "cannot build the integration table");
   if (j->o.azim_bins) {
     ao.azimuth_bins = j->o.azim_bins;
-    status = sf_azim_build(&j->geom, &ao, j->mask, j->flat, &j->a2, &why);
+    status = build_table(j, &ao, &j->a2, &why);
     SF_CHECK(status == 0, status, "%s: %s", j->o.in, why ? why : "cannot build the 2-D table");
   }
 cleanup:

@@ -3,6 +3,7 @@
  * every pixel summing to 1, the total signal conserved, and clean errors for empty ranges. */
 #include <CUnit/Basic.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +288,94 @@ static void test_skipped_2d(void) {
   check_skipped(SF_SPLIT_BBOX, 20, 8);
 }
 
+/* Nonzero when two tables differ in any byte of any array. */
+static int table_differs(const sf_azim *a, const sf_azim *b) {
+#define SAME_N(f, n) (((a->f == NULL) == (b->f == NULL)) && (!a->f || (n) == 0 || !memcmp(a->f, b->f, (n) * sizeof *a->f)))
+  if (a->h != b->h || a->w != b->w || a->npix != b->npix || a->nrows != b->nrows ||
+      a->nbins != b->nbins || a->nazim != b->nazim || a->nnz != b->nnz || a->nov != b->nov)
+    return 1;
+  size_t np = a->npix, nr = a->nrows, nz = a->nnz, no = a->nov;
+  int same = SAME_N(indptr, nr + 1) && SAME_N(indices, nz) && SAME_N(data, nz) && SAME_N(norm, np) &&
+             SAME_N(radial, a->nbins) && SAME_N(azimuthal, a->nazim) && SAME_N(pix_row, np) &&
+             SAME_N(row_norm, nr) && SAME_N(row_count, nr) && SAME_N(px_row, np) &&
+             SAME_N(px_w, 2 * np) && SAME_N(ov_pix, no) && SAME_N(ov_row, no) && SAME_N(ov_w, no) &&
+             SAME_N(pm_ptr, np + 1) && SAME_N(pm_row, nz) && SAME_N(pm_w, nz);
+#undef SAME_N
+  return !same;
+}
+
+/* The phased build with n ranges, each per-range phase run over the ranges in reverse order
+ * (as threads may finish them). */
+static int phased_build(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *mask,
+                        const float *flat, size_t nranges, sf_azim *a, const char **why) {
+  sf_azim_builder *b = NULL;
+  int st = sf_azim_builder_create(g, o, mask, flat, nranges, &b, why);
+  if (st) return st;
+  size_t n = sf_azim_builder_ranges(b);
+  int (*const ph[4])(sf_azim_builder *, size_t) = {sf_azim_builder_geometry, sf_azim_builder_extent,
+                                                   sf_azim_builder_emit, sf_azim_builder_fill};
+  for (int p = 0; p < 4 && !st; p++) {
+    for (size_t k = n; k-- > 0 && !st;) st = ph[p](b, k);
+    if (!st && p == 1) st = sf_azim_builder_bounds(b, why);
+    if (!st && p == 2) st = sf_azim_builder_layout(b, why);
+  }
+  if (!st) st = sf_azim_builder_finish(b, a);
+  sf_azim_builder_destroy(&b);
+  CU_ASSERT_PTR_NULL(b);
+  return st;
+}
+
+/* Any number of ranges gives sf_azim_build's bytes: splits, 1-D and 2-D, a mask that empties
+ * the first rows (ranges without a pixel) and pixel 0, a flat, polarisation, user ranges. */
+static void check_phased(sf_azim_split s, size_t nbins, size_t nazim, int ranges) {
+  sf_azim_geom g = geom(1);
+  sf_azim_opts o = opts(s, nbins, nazim);
+  o.polarization = 0.95;
+  if (ranges) {
+    o.radial_lo = 2.0, o.radial_hi = 30.0;
+    o.azimuth_lo = -150.0, o.azimuth_hi = 100.0;
+  }
+  uint8_t *mask = calloc(H * W, 1);
+  float *flat = malloc(sizeof(float) * H * W);
+  for (size_t k = 0; k < H * W; k++) {
+    mask[k] = k < 7 * W || k % 97 == 3 || (k / W) % 13 == 5;
+    flat[k] = 0.9f + 0.2f * (float)(k % 11) / 11.0f;
+  }
+  sf_azim ref, a;
+  const char *why = NULL;
+  CU_ASSERT_EQUAL_FATAL(sf_azim_build(&g, &o, mask, flat, &ref, &why), 0);
+  static const size_t nr[] = {1, 2, 3, 7, 16, 59, H, 1000};
+  for (size_t t = 0; t < sizeof nr / sizeof *nr; t++) {
+    CU_ASSERT_EQUAL_FATAL(phased_build(&g, &o, mask, flat, nr[t], &a, &why), 0);
+    int differs = table_differs(&ref, &a);
+    CU_ASSERT(!differs);
+    if (differs) fprintf(stderr, "split %d bins %zu x %zu: %zu ranges differ\n", (int)s, nbins, nazim, nr[t]);
+    sf_azim_free(&a);
+  }
+  /* errors are the serial build's */
+  sf_azim_opts bad = o;
+  bad.radial_lo = 1e6, bad.radial_hi = 2e6;
+  CU_ASSERT_EQUAL(phased_build(&g, &bad, mask, flat, 5, &a, &why), SF_ERR_USAGE);
+  CU_ASSERT_PTR_NOT_NULL(why);
+  sf_azim_free(&ref);
+  free(mask), free(flat);
+}
+
+static void test_phased_1d(void) {
+  for (int s = SF_SPLIT_NO; s <= SF_SPLIT_FULL; s++) {
+    check_phased((sf_azim_split)s, 40, 0, 0);
+    check_phased((sf_azim_split)s, 40, 0, 1);
+    check_phased((sf_azim_split)s, 3000, 0, 0);
+  }
+}
+
+static void test_phased_2d(void) {
+  for (int s = SF_SPLIT_NO; s <= SF_SPLIT_FULL; s++) {
+    check_phased((sf_azim_split)s, 20, 8, 0);
+    check_phased((sf_azim_split)s, 20, 8, 1);
+  }
+}
+
 static void test_names(void) {
   CU_ASSERT_EQUAL(sf_azim_unit_parse("q_nm^-1"), SF_UNIT_Q_NM);
   CU_ASSERT_EQUAL(sf_azim_unit_parse("2th_deg"), SF_UNIT_2TH_DEG);
@@ -316,6 +405,8 @@ int main(void) {
                                   {"skipped pixels = masked pixels (full)", test_skipped_full},
                                   {"skipped pixels, 3000 rows", test_skipped_large},
                                   {"skipped pixels, 2-D", test_skipped_2d},
+                                  {"phased build, any ranges: same bytes (1-D)", test_phased_1d},
+                                  {"phased build, any ranges: same bytes (2-D)", test_phased_2d},
                                   {"unit and split names", test_names},
                                   {NULL, NULL}};
   return sf_cunit_run("azim", tests);
