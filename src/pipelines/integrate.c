@@ -22,6 +22,7 @@
 #include "io/h5_util.h"
 #include "io/poni.h"
 #include "kernels/azim.h"
+#include "kernels/azim_errmodel.h"
 #include "kernels/chunk_decode.h"
 #include "kernels/dtype_convert.h"
 #include "mpi/engine.h"
@@ -39,7 +40,8 @@
 
 static const char *const k_units[] = {"2th_deg", "2th_rad", "q_nm^-1", "q_A^-1", "r_mm", NULL};
 static const char *const k_splits[] = {"no", "bbox", "full", NULL};
-static const char *const k_errmodels[] = {"poisson", "none", NULL};
+static const char *const k_errmodels[] = {"poisson", "azimuthal", "none", NULL};
+enum { ERR_POISSON = 0, ERR_AZIMUTHAL = 1, ERR_NONE = 2 };
 
 typedef struct in_opts {
   const char *in, *out, *dataset, *poni, *mask, *dark, *flat;
@@ -114,8 +116,9 @@ static void in_help(void) {
       "  --split no|bbox|full        pixel splitting [bbox, pyFAI's \"csr\"]\n"
       "  --polarization P            polarisation factor in [-1, 1] [none: no correction]\n"
       "  --no-solid-angle            no solid-angle correction [corrected]\n"
-      "  --error-model poisson|none  sigma from Poisson variance max(I, 1) (+ dark), or none\n"
-      "                              (sigma 0) [poisson]\n"
+      "  --error-model M             poisson: variance max(I, 1) (+ dark) per pixel; azimuthal:\n"
+      "                              the spread of a bin's pixels around its mean (pyFAI's);\n"
+      "                              none: sigma 0 [poisson]\n"
       "  --radial-range LO:HI        radial range in the unit [the data's]\n"
       "  --azimuth-range LO:HI       chi range in degrees [all]\n"
       "  --azimuth-bins M            also a 2-D cake /I2d (T, M, bins) over /azimuthal [none]\n"
@@ -337,6 +340,8 @@ static int build_table(in_job *j, const sf_azim_opts *ao, sf_azim *a, const char
   SF_CALL(sf_azim_builder_layout(x.b, why));
   x.phase = sf_azim_builder_fill;
   SF_CALL(sf_exec_run(j->exec, NULL, n, build_unit, &x));
+  x.phase = sf_azim_builder_index;
+  SF_CALL(sf_exec_run(j->exec, NULL, n, build_unit, &x));
   SF_CALL(sf_azim_builder_finish(x.b, a));
 cleanup:
   sf_azim_builder_destroy(&x.b);
@@ -518,9 +523,11 @@ static int frame_unit(void *ctx, void *wsp, const sf_batch *b, size_t k) {
   }
   const float *dark = j->have_dark ? j->dark : NULL;
   sf_azim_integrate(&j->a1, w->frame, dark, j->o.dummy, j->o.delta_dummy, &w->s1);
+  if (j->o.error_model == ERR_AZIMUTHAL)
+    sf_azim_variance_azimuthal(&j->a1, w->frame, dark, j->o.dummy, j->o.delta_dummy, &w->s1);
   float *sig = j->sigma[q] + k * nb;
   sf_azim_result(&j->a1, &w->s1, j->I[q] + k * nb, sig);
-  if (j->o.error_model == 1)
+  if (j->o.error_model == ERR_NONE)
     for (size_t i = 0; i < nb; i++) sig[i] = 0.0f;
   if (j->o.save_sums) {
     double *s = j->sums[q];

@@ -109,11 +109,11 @@ def check(name, ok, d):
 
 
 def case1d(gname, stack, ai, frames, mask, unit, split, pol=None, dark=None, flat=None,
-           dummy=None, rr=None):
-    args = ["--bins", str(NPT), "--unit", unit, "--split", split]
+           dummy=None, rr=None, err="poisson"):
+    args = ["--bins", str(NPT), "--unit", unit, "--split", split, "--error-model", err]
     kw = dict(unit=unit, method=(split, "csr", "cython"), correctSolidAngle=True,
-              polarization_factor=pol, mask=mask, error_model="poisson")
-    extra = []
+              polarization_factor=pol, mask=mask, error_model=err)
+    extra = [] if err == "poisson" else [err]
     if pol is not None:
         args += ["--polarization", repr(pol)]
         extra.append("pol=%g" % pol)
@@ -264,6 +264,9 @@ def main():
             dummy = float(vals[np.argmax(cnt)])
             case1d(gname, stack, ai, frames, mask, "q_nm^-1", "no", dummy=dummy)
             case1d(gname, stack, ai, frames, mask, "q_nm^-1", "full", pol=0.95, rr=(5.0, 40.0))
+        # the azimuthal error model: the spread of a bin's pixels around its mean
+        for split in ("no", "bbox", "full"):
+            case1d(gname, stack, ai, frames, mask, "q_nm^-1", split, err="azimuthal")
         for split in ("no", "bbox", "full"):
             case2d(gname, stack, ai, frames, mask, split)
 
