@@ -227,6 +227,11 @@ typedef struct azim_range {
   size_t nnz, cap;
   size_t *pfirst;  /* (r1 - r0) * w + 1 offsets into all */
   int32_t *rows;   /* nrows */
+  size_t base;     /* the range's first pixel-major entry */
+  int compact;     /* its pixels cover consecutive rows */
+  size_t nov;      /* its entries past a pixel's second, and their lists */
+  int32_t *ov_pix, *ov_row;
+  float *ov_w;
 } azim_range;
 
 static int push(build_ctx *c, size_t row, double w) {
@@ -611,6 +616,10 @@ void sf_azim_free(sf_azim *a) {
  * in range order, so the table's bytes do not depend on the number of ranges nor on the order
  * in which ranges run. */
 
+static void compact_pixel(sf_azim *a, size_t k, int32_t *ov_pix, int32_t *ov_row, float *ov_w,
+                          size_t *nov);
+static void row_sums(sf_azim *a, size_t r0, size_t r1);
+
 struct sf_azim_builder {
   build_ctx c;            /* shared: geometry arrays and, after the bounds, the bins */
   const float *flat;
@@ -627,6 +636,7 @@ void sf_azim_builder_destroy(sf_azim_builder **bp) {
   for (size_t k = 0; b->rg && k < b->nranges; k++) {
     azim_range *rg = b->rg + k;
     free(rg->all), free(rg->pfirst), free(rg->rows), free(rg->c.buf), free(rg->c.e);
+    free(rg->ov_pix), free(rg->ov_row), free(rg->ov_w);
   }
   free(b->rg);
   sf_azim_free(&b->a);
@@ -664,6 +674,8 @@ int sf_azim_builder_create(const sf_azim_geom *g, const sf_azim_opts *o, const u
   b->c = (build_ctx){.g = g, .o = o, .mask = mask, .h = g->h, .w = g->w, .nbins = o->nbins,
                      .nazim = nazim, .twod = nazim > 0};
   b->flat = flat, b->npix = npix, b->nrows = nrows, b->nranges = nranges;
+  b->a.h = g->h, b->a.w = g->w, b->a.npix = npix, b->a.nrows = nrows, b->a.nbins = o->nbins;
+  b->a.nazim = nazim;
   build_ctx *c = &b->c;
   int split = o->split;
   size_t ngrid = (g->h + 1) * (g->w + 1);
@@ -809,6 +821,30 @@ int sf_azim_builder_layout(sf_azim_builder *b, const char **why) {
   a->radial = malloc(b->c.nbins * sizeof(double));
   if (b->c.twod) a->azimuthal = malloc(b->c.nazim * sizeof(double));
   if (!a->indices || !a->data || !a->radial || (b->c.twod && !a->azimuthal)) return SF_ERR_NOMEM;
+  /* the pixel-major forms (sf_azim_index's) */
+  size_t npix = b->npix, base = 0;
+  for (size_t k = 0; k < b->nranges; k++) b->rg[k].base = base, base += b->rg[k].nnz;
+  a->row_norm = malloc(nrows * sizeof(double));
+  a->row_count = malloc(nrows * sizeof(double));
+  if (!a->row_norm || !a->row_count) return SF_ERR_NOMEM;
+  if (b->c.o->split == SF_SPLIT_NO) {
+    a->pix_row = malloc(npix * sizeof(int32_t));
+    if (!a->pix_row) return SF_ERR_NOMEM;
+    if (nrows < 0xFFFF && !(a->px_row = malloc(npix * sizeof(uint16_t)))) return SF_ERR_NOMEM;
+    return 0;
+  }
+  a->pm_ptr = malloc((npix + 1) * sizeof(int32_t));
+  a->pm_row = malloc(nnz * sizeof(int32_t));
+  a->pm_w = malloc(nnz * sizeof(float));
+  if (!a->pm_ptr || !a->pm_row || !a->pm_w) return SF_ERR_NOMEM;
+  /* a range's first offset is set here: the last pixel of the range before reads it */
+  for (size_t k = 0; k < b->nranges; k++) a->pm_ptr[b->rg[k].r0 * b->c.w] = (int32_t)b->rg[k].base;
+  a->pm_ptr[npix] = (int32_t)nnz;
+  if (nrows >= 2 && nrows < 0xFFFF) {
+    a->px_row = malloc(npix * sizeof(uint16_t));
+    a->px_w = malloc(2 * npix * sizeof(float));
+    if (!a->px_row || !a->px_w) return SF_ERR_NOMEM;
+  }
   return 0;
 }
 
@@ -822,8 +858,55 @@ int sf_azim_builder_fill(sf_azim_builder *b, size_t k) {
       b->a.indices[s] = (int32_t)(p0 + q);
       b->a.data[s] = rg->all[e].w;
     }
-  free(rg->all), free(rg->pfirst), free(rg->rows);
-  rg->all = NULL, rg->pfirst = NULL, rg->rows = NULL;
+  free(rg->rows);
+  rg->rows = NULL;
+  return 0;
+}
+
+int sf_azim_builder_index(sf_azim_builder *b, size_t k) {
+  azim_range *rg = b->rg + k;
+  sf_azim *a = &b->a;
+  size_t nrows = b->nrows, n = b->nranges;
+  row_sums(a, k * nrows / n, (k + 1) * nrows / n);
+  size_t p0 = rg->r0 * b->c.w, np = (rg->r1 - rg->r0) * b->c.w;
+  const ent *all = rg->all;
+  const size_t *pf = rg->pfirst;
+  if (a->pix_row) { /* no splitting: at most one entry per pixel */
+    for (size_t q = 0; q < np; q++) {
+      int32_t r = pf[q + 1] > pf[q] ? all[pf[q + 1] - 1].row : -1;
+      a->pix_row[p0 + q] = r;
+      if (a->px_row) a->px_row[p0 + q] = r < 0 ? 0xFFFF : (uint16_t)r;
+    }
+  } else {
+    /* the pixel's entries by increasing row (distinct rows; a stable sort), as the transpose
+     * of the CSR has them */
+    rg->compact = 1, rg->nov = 0;
+    for (size_t q = 0; q < np; q++) {
+      size_t e0 = rg->base + pf[q], m = pf[q + 1] - pf[q];
+      int32_t *row = a->pm_row + e0;
+      float *wt = a->pm_w + e0;
+      if (q) a->pm_ptr[p0 + q] = (int32_t)e0;
+      for (size_t i = 0; i < m; i++) {
+        ent x = all[pf[q] + i];
+        size_t j = i;
+        for (; j > 0 && row[j - 1] > x.row; j--) row[j] = row[j - 1], wt[j] = wt[j - 1];
+        row[j] = x.row, wt[j] = x.w;
+      }
+      if (m > 2) rg->nov += m - 2;
+      for (size_t i = 1; i < m; i++)
+        if (row[i] != row[i - 1] + 1) rg->compact = 0;
+    }
+    if (a->px_row && rg->compact) {
+      rg->ov_pix = malloc((rg->nov ? rg->nov : 1) * sizeof(int32_t));
+      rg->ov_row = malloc((rg->nov ? rg->nov : 1) * sizeof(int32_t));
+      rg->ov_w = malloc((rg->nov ? rg->nov : 1) * sizeof(float));
+      if (!rg->ov_pix || !rg->ov_row || !rg->ov_w) return SF_ERR_NOMEM;
+      size_t nov = 0;
+      for (size_t q = 0; q < np; q++) compact_pixel(a, p0 + q, rg->ov_pix, rg->ov_row, rg->ov_w, &nov);
+    }
+  }
+  free(rg->all), free(rg->pfirst);
+  rg->all = NULL, rg->pfirst = NULL;
   return 0;
 }
 
@@ -836,9 +919,29 @@ int sf_azim_builder_finish(sf_azim_builder *b, sf_azim *out) {
     a->radial[k] = (c->pos0_min + ((double)k + 0.5) * c->delta0) * scale;
   for (size_t k = 0; k < c->nazim; k++)
     a->azimuthal[k] = (c->pos1_min + ((double)k + 0.5) * c->delta1) * (180.0 / M_PI);
-  a->h = c->h, a->w = c->w, a->npix = b->npix, a->nrows = b->nrows, a->nbins = c->nbins;
-  a->nazim = c->nazim;
-  SF_CALL(sf_azim_index(a, c->o->split == SF_SPLIT_NO));
+  if (a->pm_ptr) { /* split tables: the compact form when every range has it */
+    int compact = a->px_row != NULL;
+    size_t nov = 0;
+    for (size_t k = 0; k < b->nranges; k++) compact &= b->rg[k].compact, nov += b->rg[k].nov;
+    if (compact) {
+      a->ov_pix = malloc((nov ? nov : 1) * sizeof(int32_t));
+      a->ov_row = malloc((nov ? nov : 1) * sizeof(int32_t));
+      a->ov_w = malloc((nov ? nov : 1) * sizeof(float));
+      if (!a->ov_pix || !a->ov_row || !a->ov_w) SF_FAIL_QUIET(SF_ERR_NOMEM);
+      for (size_t k = 0; k < b->nranges; k++) {
+        azim_range *rg = b->rg + k;
+        memcpy(a->ov_pix + a->nov, rg->ov_pix, rg->nov * sizeof(int32_t));
+        memcpy(a->ov_row + a->nov, rg->ov_row, rg->nov * sizeof(int32_t));
+        memcpy(a->ov_w + a->nov, rg->ov_w, rg->nov * sizeof(float));
+        a->nov += rg->nov;
+      }
+      free(a->pm_ptr), free(a->pm_row), free(a->pm_w);
+      a->pm_ptr = a->pm_row = NULL, a->pm_w = NULL;
+    } else {
+      free(a->px_row), free(a->px_w);
+      a->px_row = NULL, a->px_w = NULL;
+    }
+  }
   *out = *a;
   memset(a, 0, sizeof *a);
 cleanup:
@@ -857,10 +960,44 @@ int sf_azim_build(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *m
   SF_CALL(sf_azim_builder_emit(b, 0));
   SF_CALL(sf_azim_builder_layout(b, why));
   SF_CALL(sf_azim_builder_fill(b, 0));
+  SF_CALL(sf_azim_builder_index(b, 0));
   SF_CALL(sf_azim_builder_finish(b, out));
 cleanup:
   sf_azim_builder_destroy(&b);
   return status;
+}
+
+/* The compact form of pixel k from its pixel-major entries; its entries past the second go to
+ * the overflow lists at *nov. */
+static void compact_pixel(sf_azim *a, size_t k, int32_t *ov_pix, int32_t *ov_row, float *ov_w,
+                          size_t *nov) {
+  int32_t e0 = a->pm_ptr[k], e1 = a->pm_ptr[k + 1];
+  float *w = a->px_w + 2 * k;
+  w[0] = w[1] = 0.0f;
+  a->px_row[k] = 0xFFFF;
+  if (e1 == e0) return;
+  int32_t r0 = a->pm_row[e0];
+  if (e1 - e0 == 1 && (size_t)r0 == a->nrows - 1) { /* the second slot stays inside the table */
+    a->px_row[k] = (uint16_t)(r0 - 1), w[1] = a->pm_w[e0];
+    return;
+  }
+  a->px_row[k] = (uint16_t)r0;
+  w[0] = a->pm_w[e0];
+  if (e1 - e0 > 1) w[1] = a->pm_w[e0 + 1];
+  for (int32_t e = e0 + 2; e < e1; e++, (*nov)++)
+    ov_pix[*nov] = (int32_t)k, ov_row[*nov] = a->pm_row[e], ov_w[*nov] = a->pm_w[e];
+}
+
+/* The per-row sums of the normalisation and the weights, rows [r0, r1), in entry order. */
+static void row_sums(sf_azim *a, size_t r0, size_t r1) {
+  for (size_t r = r0; r < r1; r++) {
+    double n = 0.0, c = 0.0;
+    for (int32_t e = a->indptr[r]; e < a->indptr[r + 1]; e++) {
+      float wt = a->data[e], wn = wt * a->norm[a->indices[e]];
+      n += wn, c += wt;
+    }
+    a->row_norm[r] = n, a->row_count[r] = c;
+  }
 }
 
 /* The pixel-major forms of a table, made from its CSR (A2.17): the per-row sums of the
@@ -876,14 +1013,7 @@ int sf_azim_index(sf_azim *a, int pixel_rows) {
   a->row_norm = malloc((nrows ? nrows : 1) * sizeof(double));
   a->row_count = malloc((nrows ? nrows : 1) * sizeof(double));
   if (!a->row_norm || !a->row_count) SF_FAIL_QUIET(SF_ERR_NOMEM);
-  for (size_t r = 0; r < nrows; r++) {
-    double n = 0.0, c = 0.0;
-    for (int32_t e = a->indptr[r]; e < a->indptr[r + 1]; e++) {
-      float wt = a->data[e], wn = wt * a->norm[a->indices[e]];
-      n += wn, c += wt;
-    }
-    a->row_norm[r] = n, a->row_count[r] = c;
-  }
+  row_sums(a, 0, nrows);
   if (pixel_rows) {
     if (!a->pix_row) {
       a->pix_row = malloc((npix ? npix : 1) * sizeof(int32_t));
@@ -931,23 +1061,8 @@ int sf_azim_index(sf_azim *a, int pixel_rows) {
   a->ov_w = malloc((nov ? nov : 1) * sizeof(float));
   if (!a->px_row || !a->px_w || !a->ov_pix || !a->ov_row || !a->ov_w) SF_FAIL_QUIET(SF_ERR_NOMEM);
   a->nov = 0;
-  for (size_t k = 0; k < npix; k++) {
-    int32_t e0 = a->pm_ptr[k], e1 = a->pm_ptr[k + 1];
-    float *w = a->px_w + 2 * k;
-    w[0] = w[1] = 0.0f;
-    a->px_row[k] = 0xFFFF;
-    if (e1 == e0) continue;
-    int32_t r0 = a->pm_row[e0];
-    if (e1 - e0 == 1 && (size_t)r0 == nrows - 1) { /* the second slot stays inside the table */
-      a->px_row[k] = (uint16_t)(r0 - 1), w[1] = a->pm_w[e0];
-      continue;
-    }
-    a->px_row[k] = (uint16_t)r0;
-    w[0] = a->pm_w[e0];
-    if (e1 - e0 > 1) w[1] = a->pm_w[e0 + 1];
-    for (int32_t e = e0 + 2; e < e1; e++, a->nov++)
-      a->ov_pix[a->nov] = (int32_t)k, a->ov_row[a->nov] = a->pm_row[e], a->ov_w[a->nov] = a->pm_w[e];
-  }
+  for (size_t k = 0; k < npix; k++)
+    compact_pixel(a, k, a->ov_pix, a->ov_row, a->ov_w, &a->nov);
   free(a->pm_ptr), free(a->pm_row), free(a->pm_w);
   a->pm_ptr = a->pm_row = NULL, a->pm_w = NULL;
 cleanup:

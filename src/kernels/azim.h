@@ -86,7 +86,7 @@ void sf_azim_free(sf_azim *a);
  * per-range phase touches only its range's rows and state, and every combination is made in
  * range order, so the table is byte for byte sf_azim_build's whatever the number of ranges and
  * whatever order or threads run them. Order: create; geometry (every k); extent (every k);
- * bounds; emit (every k); layout; fill (every k); finish; destroy. A phase may start only when
+ * bounds; emit (every k); layout; fill (every k); index (every k); finish; destroy. A phase may start only when
  * the one before it has finished for every range. Statuses as sf_azim_build's (why set by
  * create, bounds and layout). Local; the per-range phases of distinct k may run concurrently. */
 typedef struct sf_azim_builder sf_azim_builder;
@@ -108,7 +108,10 @@ int sf_azim_builder_emit(sf_azim_builder *b, size_t k);
 int sf_azim_builder_layout(sf_azim_builder *b, const char **why);
 /* Range k: its entries into the CSR (increasing pixel within a row, as the serial build). */
 int sf_azim_builder_fill(sf_azim_builder *b, size_t k);
-/* The bin centres and the pixel-major forms; the table moves to *out (serial). */
+/* Range k: the pixel-major forms of its pixels and the per-row sums of the k-th of n equal
+ * parts of the table's rows. */
+int sf_azim_builder_index(sf_azim_builder *b, size_t k);
+/* The bin centres and the pixel-major form chosen; the table moves to *out (serial). */
 int sf_azim_builder_finish(sf_azim_builder *b, sf_azim *out);
 /* Accepts NULL and sets *b to NULL. */
 void sf_azim_builder_destroy(sf_azim_builder **b);

@@ -304,18 +304,20 @@ static int table_differs(const sf_azim *a, const sf_azim *b) {
   return !same;
 }
 
-/* The phased build with n ranges, each per-range phase run over the ranges in reverse order
- * (as threads may finish them). */
+/* The phased build with n ranges, each per-range phase run over the ranges in increasing or
+ * (rev) decreasing order, as threads may run them: a range that read another's results of the
+ * same phase would see them missing in one of the two orders. */
 static int phased_build(const sf_azim_geom *g, const sf_azim_opts *o, const uint8_t *mask,
-                        const float *flat, size_t nranges, sf_azim *a, const char **why) {
+                        const float *flat, size_t nranges, int rev, sf_azim *a, const char **why) {
   sf_azim_builder *b = NULL;
   int st = sf_azim_builder_create(g, o, mask, flat, nranges, &b, why);
   if (st) return st;
   size_t n = sf_azim_builder_ranges(b);
-  int (*const ph[4])(sf_azim_builder *, size_t) = {sf_azim_builder_geometry, sf_azim_builder_extent,
-                                                   sf_azim_builder_emit, sf_azim_builder_fill};
-  for (int p = 0; p < 4 && !st; p++) {
-    for (size_t k = n; k-- > 0 && !st;) st = ph[p](b, k);
+  int (*const ph[5])(sf_azim_builder *, size_t) = {sf_azim_builder_geometry, sf_azim_builder_extent,
+                                                   sf_azim_builder_emit, sf_azim_builder_fill,
+                                                   sf_azim_builder_index};
+  for (int p = 0; p < 5 && !st; p++) {
+    for (size_t i = 0; i < n && !st; i++) st = ph[p](b, rev ? n - 1 - i : i);
     if (!st && p == 1) st = sf_azim_builder_bounds(b, why);
     if (!st && p == 2) st = sf_azim_builder_layout(b, why);
   }
@@ -346,16 +348,19 @@ static void check_phased(sf_azim_split s, size_t nbins, size_t nazim, int ranges
   CU_ASSERT_EQUAL_FATAL(sf_azim_build(&g, &o, mask, flat, &ref, &why), 0);
   static const size_t nr[] = {1, 2, 3, 7, 16, 59, H, 1000};
   for (size_t t = 0; t < sizeof nr / sizeof *nr; t++) {
-    CU_ASSERT_EQUAL_FATAL(phased_build(&g, &o, mask, flat, nr[t], &a, &why), 0);
-    int differs = table_differs(&ref, &a);
-    CU_ASSERT(!differs);
-    if (differs) fprintf(stderr, "split %d bins %zu x %zu: %zu ranges differ\n", (int)s, nbins, nazim, nr[t]);
-    sf_azim_free(&a);
+    for (int rev = 0; rev < 2; rev++) {
+      CU_ASSERT_EQUAL_FATAL(phased_build(&g, &o, mask, flat, nr[t], rev, &a, &why), 0);
+      int differs = table_differs(&ref, &a);
+      CU_ASSERT(!differs);
+      if (differs)
+        fprintf(stderr, "split %d bins %zu x %zu: %zu ranges (order %d) differ\n", (int)s, nbins, nazim, nr[t], rev);
+      sf_azim_free(&a);
+    }
   }
   /* errors are the serial build's */
   sf_azim_opts bad = o;
   bad.radial_lo = 1e6, bad.radial_hi = 2e6;
-  CU_ASSERT_EQUAL(phased_build(&g, &bad, mask, flat, 5, &a, &why), SF_ERR_USAGE);
+  CU_ASSERT_EQUAL(phased_build(&g, &bad, mask, flat, 5, 0, &a, &why), SF_ERR_USAGE);
   CU_ASSERT_PTR_NOT_NULL(why);
   sf_azim_free(&ref);
   free(mask), free(flat);
@@ -366,6 +371,7 @@ static void test_phased_1d(void) {
     check_phased((sf_azim_split)s, 40, 0, 0);
     check_phased((sf_azim_split)s, 40, 0, 1);
     check_phased((sf_azim_split)s, 3000, 0, 0);
+    check_phased((sf_azim_split)s, 2, 0, 0); /* pixels on the last row only */
   }
 }
 
