@@ -1089,7 +1089,40 @@ cleanup:
 typedef struct azim_skip {
   int dodummy;
   float fd, fdd;
+  sf_dtype dt;             /* the frame's type (read by AT_ANY) */
 } azim_skip;
+
+/* The frame's element type: the per-frame code is compiled for each type with a fast path and
+ * once for the others (AT_ANY: a switch on the type per read). A pixel's value is (float)x, as
+ * sf_dtype_to_float converts it, so every type gives the bytes of its float frame. */
+enum { AT_F32 = 0, AT_U32, AT_U16, AT_I32, AT_ANY };
+
+static float load_any(const void *raw, size_t i, sf_dtype t) {
+  switch (t) {
+  case SF_DTYPE_U8: return (float)((const uint8_t *)raw)[i];
+  case SF_DTYPE_I8: return (float)((const int8_t *)raw)[i];
+  case SF_DTYPE_U16: return (float)((const uint16_t *)raw)[i];
+  case SF_DTYPE_I16: return (float)((const int16_t *)raw)[i];
+  case SF_DTYPE_U32: return (float)((const uint32_t *)raw)[i];
+  case SF_DTYPE_I32: return (float)((const int32_t *)raw)[i];
+  case SF_DTYPE_U64: return (float)((const uint64_t *)raw)[i];
+  case SF_DTYPE_I64: return (float)((const int64_t *)raw)[i];
+  case SF_DTYPE_F32: return ((const float *)raw)[i];
+  case SF_DTYPE_F64: return (float)((const double *)raw)[i];
+  default: return NAN;
+  }
+}
+
+/* Pixel i of the frame raw of type T as float. */
+AZIM_INLINE float px(const void *raw, size_t i, int T, const azim_skip *k) {
+  switch (T) {
+  case AT_F32: return ((const float *)raw)[i];
+  case AT_U32: return (float)((const uint32_t *)raw)[i];
+  case AT_U16: return (float)((const uint16_t *)raw)[i];
+  case AT_I32: return (float)((const int32_t *)raw)[i];
+  default: return load_any(raw, i, k->dt);
+  }
+}
 
 AZIM_INLINE int skip_pixel(float x, const azim_skip *k) {
   if (!isfinite(x)) return 1;
@@ -1102,7 +1135,7 @@ AZIM_INLINE int skip_pixel(float x, const azim_skip *k) {
  * independent chains. SPLIT: two weights per pixel (a zero weight adds +0.0). Returns the number
  * of skipped pixels. */
 AZIM_INLINE size_t rows_compact(const sf_azim *a, size_t y0, size_t y1, int NS, int SPLIT,
-                                const float *raw, const float *dark, double *const *S,
+                                const void *raw, int T, const float *dark, double *const *S,
                                 double *const *V, const azim_skip *sk) {
   size_t w = a->w, nskip = 0;
   const uint16_t *pr = a->px_row;
@@ -1113,7 +1146,7 @@ AZIM_INLINE size_t rows_compact(const sf_azim *a, size_t y0, size_t y1, int NS, 
         size_t i = (y + (size_t)k) * w + j;
         unsigned r = pr[i];
         if (r == 0xFFFF) continue;
-        float x = raw[i];
+        float x = px(raw, i, T, sk);
         if (skip_pixel(x, sk)) {
           nskip++;
           continue;
@@ -1137,15 +1170,15 @@ AZIM_INLINE size_t rows_compact(const sf_azim *a, size_t y0, size_t y1, int NS, 
 
 /* Compact tables: the frame in NS streams, the overflow entries, then the copies added in a
  * fixed order. */
-AZIM_INLINE size_t integrate_compact(const sf_azim *a, int NS, const float *raw, const float *dark,
+AZIM_INLINE size_t integrate_compact(const sf_azim *a, int NS, const void *raw, int T, const float *dark,
                                      double *const *S, double *const *V, const azim_skip *sk) {
   size_t h = a->h, ym = h - h % (size_t)NS, nskip;
   if (a->px_w) {
-    nskip = rows_compact(a, 0, ym, NS, 1, raw, dark, S, V, sk);
-    nskip += rows_compact(a, ym, h, 1, 1, raw, dark, S, V, sk);
+    nskip = rows_compact(a, 0, ym, NS, 1, raw, T, dark, S, V, sk);
+    nskip += rows_compact(a, ym, h, 1, 1, raw, T, dark, S, V, sk);
     for (size_t o = 0; o < a->nov; o++) {
       int32_t i = a->ov_pix[o];
-      float x = raw[i];
+      float x = px(raw, i, T, sk);
       if (skip_pixel(x, sk)) continue;
       float dk = dark ? dark[i] : 0.0f, wt = a->ov_w[o], q = wt * wt;
       double sig = x - dk, var = (x > 1.0f ? x : 1.0f) + dk;
@@ -1153,8 +1186,8 @@ AZIM_INLINE size_t integrate_compact(const sf_azim *a, int NS, const float *raw,
       V[0][a->ov_row[o]] += q * var;
     }
   } else {
-    nskip = rows_compact(a, 0, ym, NS, 0, raw, dark, S, V, sk);
-    nskip += rows_compact(a, ym, h, 1, 0, raw, dark, S, V, sk);
+    nskip = rows_compact(a, 0, ym, NS, 0, raw, T, dark, S, V, sk);
+    nskip += rows_compact(a, ym, h, 1, 0, raw, T, dark, S, V, sk);
   }
   for (int k = 1; k < NS; k++)
     for (size_t r = 0; r < a->nrows; r++) S[0][r] += S[k][r], V[0][r] += V[k][r];
@@ -1168,7 +1201,7 @@ AZIM_INLINE size_t integrate_compact(const sf_azim *a, int NS, const float *raw,
  * element-wise adds in portable code (same bytes). Frame rows [y0, y1), NS at a time, row
  * y0 + k of a group into copy k. Returns the number of skipped pixels. */
 AZIM_INLINE size_t rows_sv(const sf_azim *a, size_t y0, size_t y1, int NS, int SPLIT,
-                           const float *raw, const float *dark, double *const *SV,
+                           const void *raw, int T, const float *dark, double *const *SV,
                            const azim_skip *sk) {
   size_t w = a->w, nskip = 0;
   const uint16_t *pr = a->px_row;
@@ -1179,7 +1212,7 @@ AZIM_INLINE size_t rows_sv(const sf_azim *a, size_t y0, size_t y1, int NS, int S
         size_t i = (y + (size_t)k) * w + j;
         unsigned r = pr[i];
         if (r == 0xFFFF) continue;
-        float x = raw[i];
+        float x = px(raw, i, T, sk);
         if (skip_pixel(x, sk)) {
           nskip++;
           continue;
@@ -1210,7 +1243,7 @@ AZIM_INLINE size_t rows_sv(const sf_azim *a, size_t y0, size_t y1, int NS, int S
   return nskip;
 }
 
-AZIM_INLINE size_t integrate_sv(const sf_azim *a, int NS, const float *raw, const float *dark,
+AZIM_INLINE size_t integrate_sv(const sf_azim *a, int NS, const void *raw, int T, const float *dark,
                                 double *S, double *V, const azim_skip *sk) {
   _Alignas(64) double buf[AZIM_SV_DOUBLES];
   int split = a->px_w != NULL;
@@ -1220,8 +1253,8 @@ AZIM_INLINE size_t integrate_sv(const sf_azim *a, int NS, const float *raw, cons
   for (int k = 0; k < NS; k++) SV[k] = buf + (size_t)k * n2;
   memset(buf, 0, (size_t)NS * n2 * sizeof(double));
   if (split) {
-    nskip = rows_sv(a, 0, ym, NS, 1, raw, dark, SV, sk);
-    nskip += rows_sv(a, ym, h, 1, 1, raw, dark, SV, sk);
+    nskip = rows_sv(a, 0, ym, NS, 1, raw, T, dark, SV, sk);
+    nskip += rows_sv(a, ym, h, 1, 1, raw, T, dark, SV, sk);
     for (size_t r = 0; r < nrows; r++) {
       double s = 0.0, v = 0.0;
       for (int k = 0; k < NS; k++) {
@@ -1231,8 +1264,8 @@ AZIM_INLINE size_t integrate_sv(const sf_azim *a, int NS, const float *raw, cons
       S[r] = s, V[r] = v;
     }
   } else {
-    nskip = rows_sv(a, 0, ym, NS, 0, raw, dark, SV, sk);
-    nskip += rows_sv(a, ym, h, 1, 0, raw, dark, SV, sk);
+    nskip = rows_sv(a, 0, ym, NS, 0, raw, T, dark, SV, sk);
+    nskip += rows_sv(a, ym, h, 1, 0, raw, T, dark, SV, sk);
     for (size_t r = 0; r < nrows; r++) {
       double s = 0.0, v = 0.0;
       for (int k = 0; k < NS; k++) s += SV[k][2 * r], v += SV[k][2 * r + 1];
@@ -1241,7 +1274,7 @@ AZIM_INLINE size_t integrate_sv(const sf_azim *a, int NS, const float *raw, cons
   }
   for (size_t o = 0; split && o < a->nov; o++) {
     int32_t i = a->ov_pix[o];
-    float x = raw[i];
+    float x = px(raw, i, T, sk);
     if (skip_pixel(x, sk)) continue;
     float dk = dark ? dark[i] : 0.0f, wt = a->ov_w[o], q = wt * wt;
     double sig = x - dk, var = (x > 1.0f ? x : 1.0f) + dk;
@@ -1252,13 +1285,13 @@ AZIM_INLINE size_t integrate_sv(const sf_azim *a, int NS, const float *raw, cons
 }
 
 /* The normalisation and weight of the skipped pixels of a compact table, into N and C. */
-static void skipped_compact(const sf_azim *a, const float *raw, double *N, double *C,
+AZIM_INLINE void skipped_compact(const sf_azim *a, const void *raw, int T, double *N, double *C,
                             const azim_skip *sk) {
   const uint16_t *pr = a->px_row;
   const float *nm = a->norm;
   for (size_t i = 0; i < a->npix; i++) {
     unsigned r = pr[i];
-    if (r == 0xFFFF || !skip_pixel(raw[i], sk)) continue;
+    if (r == 0xFFFF || !skip_pixel(px(raw, (size_t)i, T, sk), sk)) continue;
     if (!a->px_w) {
       N[r] += nm[i], C[r] += 1.0;
       continue;
@@ -1270,7 +1303,7 @@ static void skipped_compact(const sf_azim *a, const float *raw, double *N, doubl
   }
   for (size_t o = 0; a->px_w && o < a->nov; o++) {
     int32_t i = a->ov_pix[o];
-    if (!skip_pixel(raw[i], sk)) continue;
+    if (!skip_pixel(px(raw, (size_t)i, T, sk), sk)) continue;
     float wt = a->ov_w[o], wn = wt * nm[i];
     N[a->ov_row[o]] += wn, C[a->ov_row[o]] += wt;
   }
@@ -1279,7 +1312,7 @@ static void skipped_compact(const sf_azim *a, const float *raw, double *N, doubl
 /* N and C from the per-row sums of the table. With skipped pixels, N and C hold what those
  * pixels would have added: it is subtracted, or, where it is half the row's weight or more
  * (where subtracting would lose precision), the row is summed again over its valid pixels. */
-static void norm_count(const sf_azim *a, const float *raw, size_t nskip, double *N, double *C,
+AZIM_INLINE void norm_count(const sf_azim *a, const void *raw, int T, size_t nskip, double *N, double *C,
                        const azim_skip *sk) {
   size_t nrows = a->nrows;
   if (!nskip) {
@@ -1295,7 +1328,7 @@ static void norm_count(const sf_azim *a, const float *raw, size_t nskip, double 
       double n = 0.0, c = 0.0;
       for (int32_t e = a->indptr[r]; e < a->indptr[r + 1]; e++) {
         int32_t k = a->indices[e];
-        if (skip_pixel(raw[k], sk)) continue;
+        if (skip_pixel(px(raw, (size_t)k, T, sk), sk)) continue;
         float wt = a->data[e], wn = wt * a->norm[k];
         n += wn, c += wt;
       }
@@ -1306,26 +1339,26 @@ static void norm_count(const sf_azim *a, const float *raw, size_t nskip, double 
   }
 }
 
-void sf_azim_integrate(const sf_azim *a, const float *raw, const float *dark, double dummy,
-                       double delta_dummy, sf_azim_sums *s) {
+/* One frame of type T (sf_azim_integrate_typed). */
+AZIM_INLINE void integrate_frame(const sf_azim *a, const void *raw, int T, const float *dark,
+                                 const azim_skip *sk, sf_azim_sums *s) {
   size_t nrows = a->nrows, npix = a->npix, nskip = 0;
   double *S = s->signal, *N = s->norm, *V = s->variance, *C = s->count;
-  azim_skip sk = {!isnan(dummy), (float)dummy, isnan(delta_dummy) ? 0.0f : (float)delta_dummy};
   memset(S, 0, nrows * sizeof(double));
   memset(V, 0, nrows * sizeof(double));
   memset(N, 0, nrows * sizeof(double));
   memset(C, 0, nrows * sizeof(double));
   if (a->px_row && nrows <= AZIM_SV_ROWS) {
-    nskip = dark ? integrate_sv(a, 2, raw, dark, S, V, &sk) : integrate_sv(a, 2, raw, NULL, S, V, &sk);
-    if (nskip) skipped_compact(a, raw, N, C, &sk);
+    nskip = dark ? integrate_sv(a, 2, raw, T, dark, S, V, sk) : integrate_sv(a, 2, raw, T, NULL, S, V, sk);
+    if (nskip) skipped_compact(a, raw, T, N, C, sk);
   } else if (a->px_row) {
     /* N and C are the second copy of S and V until the skipped pixels are counted. */
     double *Sc[2] = {S, N}, *Vc[2] = {V, C};
-    nskip = dark ? integrate_compact(a, 2, raw, dark, Sc, Vc, &sk)
-                 : integrate_compact(a, 2, raw, NULL, Sc, Vc, &sk);
+    nskip = dark ? integrate_compact(a, 2, raw, T, dark, Sc, Vc, sk)
+                 : integrate_compact(a, 2, raw, T, NULL, Sc, Vc, sk);
     memset(N, 0, nrows * sizeof(double));
     memset(C, 0, nrows * sizeof(double));
-    if (nskip) skipped_compact(a, raw, N, C, &sk);
+    if (nskip) skipped_compact(a, raw, T, N, C, sk);
   } else if (a->pix_row) {
     /* Weight 1, one row per pixel: neighbouring pixels mostly share a row, so the sums of a
      * run stay in registers and go to memory when the row changes. */
@@ -1335,8 +1368,8 @@ void sf_azim_integrate(const sf_azim *a, const float *raw, const float *dark, do
     for (size_t i = 0; i < npix; i++) {
       int32_t r = pr[i];
       if (r < 0) continue;
-      float x = raw[i];
-      if (skip_pixel(x, &sk)) {
+      float x = px(raw, i, T, sk);
+      if (skip_pixel(x, sk)) {
         N[r] += a->norm[i], C[r] += 1.0, nskip++;
         continue;
       }
@@ -1355,8 +1388,8 @@ void sf_azim_integrate(const sf_azim *a, const float *raw, const float *dark, do
     for (size_t i = 0; i < npix; i++) {
       int32_t e0 = ptr[i], e1 = ptr[i + 1];
       if (e0 == e1) continue;
-      float x = raw[i];
-      if (skip_pixel(x, &sk)) {
+      float x = px(raw, i, T, sk);
+      if (skip_pixel(x, sk)) {
         for (int32_t e = e0; e < e1; e++) {
           float wn = w[e] * a->norm[i];
           N[row[e]] += wn, C[row[e]] += w[e];
@@ -1373,7 +1406,28 @@ void sf_azim_integrate(const sf_azim *a, const float *raw, const float *dark, do
       }
     }
   }
-  norm_count(a, raw, nskip, N, C, &sk);
+  norm_count(a, raw, T, nskip, N, C, sk);
+}
+
+void sf_azim_integrate_typed(const sf_azim *a, const void *raw, sf_dtype t, const float *dark,
+                             double dummy, double delta_dummy, sf_azim_sums *s) {
+  azim_skip sk = {!isnan(dummy), (float)dummy, isnan(delta_dummy) ? 0.0f : (float)delta_dummy, t};
+  switch (t) {
+  case SF_DTYPE_F32: integrate_frame(a, raw, AT_F32, dark, &sk, s); break;
+  case SF_DTYPE_U32: integrate_frame(a, raw, AT_U32, dark, &sk, s); break;
+  case SF_DTYPE_U16: integrate_frame(a, raw, AT_U16, dark, &sk, s); break;
+  case SF_DTYPE_I32: integrate_frame(a, raw, AT_I32, dark, &sk, s); break;
+  default: integrate_frame(a, raw, AT_ANY, dark, &sk, s); break;
+  }
+}
+
+int sf_azim_dtype_direct(sf_dtype t) {
+  return t == SF_DTYPE_F32 || t == SF_DTYPE_U32 || t == SF_DTYPE_U16 || t == SF_DTYPE_I32;
+}
+
+void sf_azim_integrate(const sf_azim *a, const float *raw, const float *dark, double dummy,
+                       double delta_dummy, sf_azim_sums *s) {
+  sf_azim_integrate_typed(a, raw, SF_DTYPE_F32, dark, dummy, delta_dummy, s);
 }
 
 void sf_azim_result(const sf_azim *a, const sf_azim_sums *s, float *intensity, float *sigma) {

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/dtype_convert.h"
+
 typedef enum { SF_UNIT_2TH_DEG = 0, SF_UNIT_2TH_RAD, SF_UNIT_Q_NM, SF_UNIT_Q_A, SF_UNIT_R_MM } sf_azim_unit;
 typedef enum { SF_SPLIT_NO = 0, SF_SPLIT_BBOX, SF_SPLIT_FULL } sf_azim_split;
 
@@ -131,6 +133,18 @@ typedef struct sf_azim_sums {
 
 void sf_azim_integrate(const sf_azim *a, const float *raw, const float *dark, double dummy,
                        double delta_dummy, sf_azim_sums *s);
+
+/* The same for a frame stored as type t (npix elements at raw), read in place: a pixel's value
+ * is (float)x as sf_dtype_to_float gives it, so the sums are byte for byte those of the frame
+ * converted to float first (the same skipped pixels: non-finite, dummy). Fast paths for the
+ * types of sf_azim_dtype_direct; any other type is read through a switch per pixel (slower
+ * than converting first). t must have a size (not SF_DTYPE_NONE). */
+void sf_azim_integrate_typed(const sf_azim *a, const void *raw, sf_dtype t, const float *dark,
+                             double dummy, double delta_dummy, sf_azim_sums *s);
+
+/* 1 for the types sf_azim_integrate_typed and sf_azim_variance_azimuthal_typed read as fast
+ * as float32 (float32, uint32, uint16, int32). */
+int sf_azim_dtype_direct(sf_dtype t);
 
 /* Results from the sums: I = signal / norm and sigma = sqrt(variance) / norm, empty (0.0) where
  * norm is 0; float32 like pyFAI's. */

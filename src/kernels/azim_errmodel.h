@@ -12,4 +12,11 @@
 void sf_azim_variance_azimuthal(const sf_azim *a, const float *raw, const float *dark,
                                 double dummy, double delta_dummy, sf_azim_sums *s);
 
+/* The same for a frame stored as type t (npix elements at raw), read in place as
+ * sf_azim_integrate_typed reads it: byte for byte the variance of the frame converted to float
+ * first. */
+void sf_azim_variance_azimuthal_typed(const sf_azim *a, const void *raw, sf_dtype t,
+                                      const float *dark, double dummy, double delta_dummy,
+                                      sf_azim_sums *s);
+
 #endif

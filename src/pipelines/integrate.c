@@ -51,8 +51,8 @@ typedef struct in_opts {
   double radial[2], azimuth[2];
 } in_opts;
 
-/* One thread's buffers: the decoded chunk, the frame as float, the sums of the 1-D and 2-D
- * tables. */
+/* One thread's buffers: the decoded chunk, the frame as float (only for the types the kernels
+ * do not read in place, sf_azim_dtype_direct), the sums of the 1-D and 2-D tables. */
 typedef struct in_ws {
   unsigned char *raw;
   float *frame;
@@ -464,7 +464,7 @@ static int in_ws_create(void *ctx, int t, void **out) {
   (void)t;
   SF_ALLOC(w, 1);
   SF_ALLOC(w->raw, j->npix * j->esz);
-  SF_ALLOC(w->frame, j->npix);
+  if (!sf_azim_dtype_direct(j->m->dtype)) SF_ALLOC(w->frame, j->npix);
   *out = w;
   w = NULL;
 cleanup:
@@ -497,12 +497,15 @@ static int ws_sums(in_job *j, in_ws *w) {
   return 0;
 }
 
-/* Frame k of the batch: decoded (raw chunks) or converted, integrated into its slot. */
+/* Frame k of the batch: decoded (raw chunks), integrated into its slot; read in its stored
+ * type (float32, uint32, uint16, int32), any other type converted to float first. */
 static int frame_unit(void *ctx, void *wsp, const sf_batch *b, size_t k) {
   in_job *j = ctx;
   in_ws *w = wsp;
   int q = b->slot;
   size_t nb = j->a1.nbins, seg = j->o.buffer;
+  const void *src;
+  sf_dtype t;
   if (ws_sums(j, w) < 0) return SF_ERR_NOMEM;
   if (b->raw) {
     const char *why = NULL;
@@ -517,14 +520,22 @@ static int frame_unit(void *ctx, void *wsp, const sf_batch *b, size_t k) {
       }
       return SF_ERR_IO;
     }
-    sf_dtype_to_float(j->m->dtype, w->raw, w->frame, j->npix);
+    src = w->raw;
+    t = j->m->dtype;
   } else {
-    sf_dtype_to_float(b->dtype, sf_batch_unit(b, (long)k), w->frame, j->npix);
+    src = sf_batch_unit(b, (long)k);
+    t = b->dtype;
+  }
+  if (!sf_azim_dtype_direct(t)) {
+    if (!w->frame && !(w->frame = malloc(j->npix * sizeof(float)))) return SF_ERR_NOMEM;
+    sf_dtype_to_float(t, src, w->frame, j->npix);
+    src = w->frame;
+    t = SF_DTYPE_F32;
   }
   const float *dark = j->have_dark ? j->dark : NULL;
-  sf_azim_integrate(&j->a1, w->frame, dark, j->o.dummy, j->o.delta_dummy, &w->s1);
+  sf_azim_integrate_typed(&j->a1, src, t, dark, j->o.dummy, j->o.delta_dummy, &w->s1);
   if (j->o.error_model == ERR_AZIMUTHAL)
-    sf_azim_variance_azimuthal(&j->a1, w->frame, dark, j->o.dummy, j->o.delta_dummy, &w->s1);
+    sf_azim_variance_azimuthal_typed(&j->a1, src, t, dark, j->o.dummy, j->o.delta_dummy, &w->s1);
   float *sig = j->sigma[q] + k * nb;
   sf_azim_result(&j->a1, &w->s1, j->I[q] + k * nb, sig);
   if (j->o.error_model == ERR_NONE)
@@ -538,7 +549,7 @@ static int frame_unit(void *ctx, void *wsp, const sf_batch *b, size_t k) {
   if (j->o.azim_bins) {
     size_t n2 = j->a2.nrows;
     float *junk = j->I2d[q] + k * n2; /* sigma of the cake is not kept: written over below */
-    sf_azim_integrate(&j->a2, w->frame, dark, j->o.dummy, j->o.delta_dummy, &w->s2);
+    sf_azim_integrate_typed(&j->a2, src, t, dark, j->o.dummy, j->o.delta_dummy, &w->s2);
     for (size_t i = 0; i < n2; i++) junk[i] = w->s2.norm[i] != 0.0 ? (float)(w->s2.signal[i] / w->s2.norm[i]) : 0.0f;
   }
   return 0;

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "kernels/azim.h"
+#include "kernels/azim_errmodel.h"
+#include "kernels/dtype_convert.h"
 #include "sf_cunit.h"
 #include "sf_error.h"
 
@@ -288,6 +290,133 @@ static void test_skipped_2d(void) {
   check_skipped(SF_SPLIT_BBOX, 20, 8);
 }
 
+/* Value k of a test frame of type t: small counts, values past 2^24 that float32 rounds (and
+ * their neighbours), the type's extremes, the type's dummy every 13th pixel, and for the
+ * floats NaN and Inf. */
+static void typed_value(sf_dtype t, size_t k, void *dst) {
+  size_t m = k % 11;
+  switch (t) {
+  case SF_DTYPE_U32: {
+    static const uint32_t big[] = {16777217u, 16777219u, 33554435u, 2147483649u, 4294967294u,
+                                   4294967040u, 4294967168u, 4294967169u};
+    uint32_t v = m < 6 ? (uint32_t)((k * 7919) % 23) : m < 10 ? big[k % 8] + (uint32_t)(k % 5) : 4294967295u;
+    if (k % 13 == 1) v = 4294967295u;
+    ((uint32_t *)dst)[k] = v;
+    break;
+  }
+  case SF_DTYPE_I32: {
+    static const int32_t big[] = {16777217, -16777219, 33554435, INT32_MIN, INT32_MAX, -2147483519};
+    int32_t v = m < 6 ? (int32_t)((k * 7919) % 23) - 3 : big[k % 6];
+    if (k % 13 == 1) v = -1;
+    ((int32_t *)dst)[k] = v;
+    break;
+  }
+  case SF_DTYPE_U16: ((uint16_t *)dst)[k] = k % 13 == 1 ? 65535 : m < 8 ? (uint16_t)((k * 7919) % 23) : (uint16_t)(65000 + k % 500); break;
+  case SF_DTYPE_I16: ((int16_t *)dst)[k] = k % 13 == 1 ? -1 : (int16_t)((int)((k * 7919) % 32768) - 16384); break;
+  case SF_DTYPE_U8: ((uint8_t *)dst)[k] = k % 13 == 1 ? 255 : (uint8_t)((k * 7919) % 255); break;
+  case SF_DTYPE_I8: ((int8_t *)dst)[k] = k % 13 == 1 ? -1 : (int8_t)((int)((k * 7919) % 200) - 100); break;
+  case SF_DTYPE_U64: ((uint64_t *)dst)[k] = k % 13 == 1 ? UINT64_MAX : m < 6 ? (k * 7919) % 23 : (1ull << 40) + 3 * k + 1; break;
+  case SF_DTYPE_I64: ((int64_t *)dst)[k] = k % 13 == 1 ? -1 : m < 6 ? (int64_t)((k * 7919) % 23) : -(int64_t)(1ull << 35) - (int64_t)k; break;
+  case SF_DTYPE_F32: {
+    float v = m < 8 ? (float)((k * 7919) % 23) * 0.37f : m == 8 ? NAN : m == 9 ? INFINITY : 3.0e9f;
+    if (k % 13 == 1) v = -1.0f;
+    ((float *)dst)[k] = v;
+    break;
+  }
+  case SF_DTYPE_F64: {
+    double v = m < 8 ? (double)((k * 7919) % 23) * 0.1 + 1e-9 : m == 8 ? NAN : m == 9 ? -INFINITY : 1e40;
+    if (k % 13 == 1) v = -1.0;
+    ((double *)dst)[k] = v;
+    break;
+  }
+  default: break;
+  }
+}
+
+static double typed_dummy(sf_dtype t) {
+  switch (t) {
+  case SF_DTYPE_U32: return 4294967295.0;
+  case SF_DTYPE_U16: return 65535.0;
+  case SF_DTYPE_U8: return 255.0;
+  case SF_DTYPE_U64: return 18446744073709551615.0;
+  default: return -1.0;
+  }
+}
+
+static int sums_differ(const sf_azim_sums *x, const sf_azim_sums *y, size_t n) {
+  return memcmp(x->signal, y->signal, n * sizeof(double)) || memcmp(x->norm, y->norm, n * sizeof(double)) ||
+         memcmp(x->variance, y->variance, n * sizeof(double)) || memcmp(x->count, y->count, n * sizeof(double));
+}
+
+/* A frame read in its stored type gives the bytes of the frame converted to float first
+ * (sf_dtype_to_float), for every type, with and without dummy (and a delta), dark, and for the
+ * azimuthal error model too. */
+static void check_typed(sf_azim_split s, size_t nbins, size_t nazim, int whole_rows) {
+  static const sf_dtype types[] = {SF_DTYPE_U32, SF_DTYPE_U16, SF_DTYPE_I32, SF_DTYPE_F32,
+                                   SF_DTYPE_U8,  SF_DTYPE_I8,  SF_DTYPE_I16, SF_DTYPE_I64,
+                                   SF_DTYPE_U64, SF_DTYPE_F64};
+  sf_azim_geom g = geom(1);
+  sf_azim_opts o = opts(s, nbins, nazim);
+  uint8_t *mask = calloc(H * W, 1);
+  for (size_t k = 0; k < H * W; k++) mask[k] = k % 41 == 3;
+  sf_azim a;
+  const char *why = NULL;
+  CU_ASSERT_EQUAL_FATAL(sf_azim_build(&g, &o, mask, NULL, &a, &why), 0);
+  void *raw = malloc(8 * H * W);
+  float *fr = malloc(sizeof(float) * H * W), *dark = malloc(sizeof(float) * H * W);
+  for (size_t k = 0; k < H * W; k++) dark[k] = (float)(k % 3) * 0.25f;
+  sf_azim_sums sf = sums_alloc(a.nrows), st = sums_alloc(a.nrows);
+  int bad = 0;
+  for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+    sf_dtype t = types[ti];
+    for (size_t k = 0; k < H * W; k++) typed_value(t, k, raw);
+    if (whole_rows) /* the first rows all dummy: rows of the table summed again */
+      for (size_t k = 0; k < 6 * W; k++)
+        memcpy((char *)raw + k * sf_dtype_size(t), (char *)raw + sf_dtype_size(t), sf_dtype_size(t));
+    sf_dtype_to_float(t, raw, fr, H * W);
+    static const double dd[3][2] = {{NAN, NAN}, {0, 0.0}, {0, 0.5}};
+    for (int v = 0; v < 3; v++)
+      for (int d = 0; d < 2; d++) {
+        const float *dk = d ? dark : NULL;
+        double dummy = v ? typed_dummy(t) : NAN, delta = dd[v][1];
+        sf_azim_integrate(&a, fr, dk, dummy, delta, &sf);
+        sf_azim_integrate_typed(&a, raw, t, dk, dummy, delta, &st);
+        if (sums_differ(&sf, &st, a.nrows)) {
+          bad++;
+          fprintf(stderr, "typed %s split %d bins %zu azim %zu dummy %d dark %d: sums differ\n",
+                  sf_dtype_name(t), (int)s, nbins, nazim, v, d);
+        }
+        sf_azim_variance_azimuthal(&a, fr, dk, dummy, delta, &sf);
+        sf_azim_variance_azimuthal_typed(&a, raw, t, dk, dummy, delta, &st);
+        if (memcmp(sf.variance, st.variance, a.nrows * sizeof(double))) {
+          bad++;
+          fprintf(stderr, "typed %s split %d bins %zu azim %zu dummy %d dark %d: azimuthal variance differs\n",
+                  sf_dtype_name(t), (int)s, nbins, nazim, v, d);
+        }
+      }
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  sums_free(&sf), sums_free(&st);
+  sf_azim_free(&a);
+  free(mask), free(raw), free(fr), free(dark);
+}
+
+static void test_typed_1d(void) {
+  for (int s = SF_SPLIT_NO; s <= SF_SPLIT_FULL; s++) {
+    check_typed((sf_azim_split)s, 40, 0, 0);
+    check_typed((sf_azim_split)s, 40, 0, 1);
+    check_typed((sf_azim_split)s, 3000, 0, 1); /* sums in the caller's arrays */
+  }
+  check_typed(SF_SPLIT_NO, 70000, 0, 1); /* one row per pixel, no compact form */
+}
+
+static void test_typed_2d(void) {
+  for (int s = SF_SPLIT_NO; s <= SF_SPLIT_FULL; s++) {
+    check_typed((sf_azim_split)s, 20, 8, 0);
+    check_typed((sf_azim_split)s, 20, 8, 1);
+  }
+}
+
 /* Nonzero when two tables differ in any byte of any array. */
 static int table_differs(const sf_azim *a, const sf_azim *b) {
 #define SAME_N(f, n) (((a->f == NULL) == (b->f == NULL)) && (!a->f || (n) == 0 || !memcmp(a->f, b->f, (n) * sizeof *a->f)))
@@ -411,6 +540,8 @@ int main(void) {
                                   {"skipped pixels = masked pixels (full)", test_skipped_full},
                                   {"skipped pixels, 3000 rows", test_skipped_large},
                                   {"skipped pixels, 2-D", test_skipped_2d},
+                                  {"typed frames = float frames, byte for byte (1-D)", test_typed_1d},
+                                  {"typed frames = float frames, byte for byte (2-D)", test_typed_2d},
                                   {"phased build, any ranges: same bytes (1-D)", test_phased_1d},
                                   {"phased build, any ranges: same bytes (2-D)", test_phased_2d},
                                   {"unit and split names", test_names},
