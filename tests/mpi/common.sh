@@ -6,6 +6,9 @@ set -euo pipefail
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 export SLABFLOW_PROGRESS_SECONDS=0
+# hwloc's OpenCL plugin may load an OpenCL runtime (pocl) into mpirun that takes SIGUSR1,
+# which mpirun then no longer forwards (see jobs/register.sbatch)
+export HWLOC_COMPONENTS=${HWLOC_COMPONENTS:--opencl}
 # Quiet Open MPI's shared-memory warnings in containers.
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 
