@@ -18,7 +18,7 @@
 #
 # Environment (defaults in brackets):
 #   BUILD        build directory (configured Release and built when needed) [<repo>/build]
-#   FRAMES       frames of the end-to-end stack [50]
+#   FRAMES       frames of the end-to-end stack [200]
 #   MEM_FRAMES   frames held in memory for (a) [10]
 #   REPS         timed runs per configuration after one warm-up [5]
 #   SPLITS       splits for (a) ["no bbox full"]
@@ -39,7 +39,7 @@ cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
 CSV=${1:-$repo/benchmarks/results/integrate.csv}
 CSV_E2E=${CSV%.csv}_e2e.csv
 BUILD=${BUILD:-$repo/build}
-FRAMES=${FRAMES:-50}
+FRAMES=${FRAMES:-200}
 MEM_FRAMES=${MEM_FRAMES:-10}
 REPS=${REPS:-5}
 SPLITS=${SPLITS:-no bbox full}
