@@ -11,6 +11,8 @@
 
 #include <float.h>
 #include <math.h>
+
+#include "kernels/dtype_convert.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -1097,22 +1099,6 @@ typedef struct azim_skip {
  * sf_dtype_to_float converts it, so every type gives the bytes of its float frame. */
 enum { AT_F32 = 0, AT_U32, AT_U16, AT_I32, AT_ANY };
 
-static float load_any(const void *raw, size_t i, sf_dtype t) {
-  switch (t) {
-  case SF_DTYPE_U8: return (float)((const uint8_t *)raw)[i];
-  case SF_DTYPE_I8: return (float)((const int8_t *)raw)[i];
-  case SF_DTYPE_U16: return (float)((const uint16_t *)raw)[i];
-  case SF_DTYPE_I16: return (float)((const int16_t *)raw)[i];
-  case SF_DTYPE_U32: return (float)((const uint32_t *)raw)[i];
-  case SF_DTYPE_I32: return (float)((const int32_t *)raw)[i];
-  case SF_DTYPE_U64: return (float)((const uint64_t *)raw)[i];
-  case SF_DTYPE_I64: return (float)((const int64_t *)raw)[i];
-  case SF_DTYPE_F32: return ((const float *)raw)[i];
-  case SF_DTYPE_F64: return (float)((const double *)raw)[i];
-  default: return NAN;
-  }
-}
-
 /* Pixel i of the frame raw of type T as float. */
 AZIM_INLINE float px(const void *raw, size_t i, int T, const azim_skip *k) {
   switch (T) {
@@ -1120,7 +1106,7 @@ AZIM_INLINE float px(const void *raw, size_t i, int T, const azim_skip *k) {
   case AT_U32: return (float)((const uint32_t *)raw)[i];
   case AT_U16: return (float)((const uint16_t *)raw)[i];
   case AT_I32: return (float)((const int32_t *)raw)[i];
-  default: return load_any(raw, i, k->dt);
+  default: return sf_dtype_load_float(raw, i, k->dt);
   }
 }
 

@@ -2,29 +2,13 @@
 
 #include <math.h>
 
+#include "kernels/dtype_convert.h"
+
 #if defined(__GNUC__)
 #define EM_INLINE static inline __attribute__((always_inline))
 #else
 #define EM_INLINE static inline
 #endif
-
-/* Pixel i of a frame of type t as float, as sf_dtype_to_float converts it (t constant where
- * inlined). */
-EM_INLINE float em_px(const void *raw, size_t i, sf_dtype t) {
-  switch (t) {
-  case SF_DTYPE_U8: return (float)((const uint8_t *)raw)[i];
-  case SF_DTYPE_I8: return (float)((const int8_t *)raw)[i];
-  case SF_DTYPE_U16: return (float)((const uint16_t *)raw)[i];
-  case SF_DTYPE_I16: return (float)((const int16_t *)raw)[i];
-  case SF_DTYPE_U32: return (float)((const uint32_t *)raw)[i];
-  case SF_DTYPE_I32: return (float)((const int32_t *)raw)[i];
-  case SF_DTYPE_U64: return (float)((const uint64_t *)raw)[i];
-  case SF_DTYPE_I64: return (float)((const int64_t *)raw)[i];
-  case SF_DTYPE_F32: return ((const float *)raw)[i];
-  case SF_DTYPE_F64: return (float)((const double *)raw)[i];
-  default: return NAN;
-  }
-}
 
 EM_INLINE void variance_t(const sf_azim *a, const void *raw, sf_dtype t, const float *dark,
                           double dummy, double delta_dummy, sf_azim_sums *s) {
@@ -36,7 +20,7 @@ EM_INLINE void variance_t(const sf_azim *a, const void *raw, sf_dtype t, const f
       double mean = s->signal[r] / s->norm[r];
       for (int32_t e = a->indptr[r]; e < a->indptr[r + 1]; e++) {
         int32_t i = a->indices[e];
-        float x = em_px(raw, (size_t)i, t), n = a->norm[i];
+        float x = sf_dtype_load_float(raw, (size_t)i, t), n = a->norm[i];
         if (!isfinite(x) || n == 0.0f) continue;
         if (dodummy && (fdd != 0.0f ? fabsf(x - fd) <= fdd : x == fd)) continue;
         float sig = dark ? x - dark[i] : x;

@@ -41,6 +41,24 @@ void sf_dtype_to_double(sf_dtype t, const void *restrict src, double *restrict d
  * above 2^24 come back only as exactly as float32 holds them. */
 void sf_dtype_from_float(sf_dtype t, const float *restrict src, void *restrict dst, size_t n);
 
+/* Element i of an array of type t as float32, exactly as sf_dtype_to_float converts it (NaN for
+ * SF_DTYPE_NONE). Inline, so that a constant t selects one load. */
+static inline float sf_dtype_load_float(const void *p, size_t i, sf_dtype t) {
+  switch (t) {
+  case SF_DTYPE_U8: return (float)((const uint8_t *)p)[i];
+  case SF_DTYPE_I8: return (float)((const int8_t *)p)[i];
+  case SF_DTYPE_U16: return (float)((const uint16_t *)p)[i];
+  case SF_DTYPE_I16: return (float)((const int16_t *)p)[i];
+  case SF_DTYPE_U32: return (float)((const uint32_t *)p)[i];
+  case SF_DTYPE_I32: return (float)((const int32_t *)p)[i];
+  case SF_DTYPE_U64: return (float)((const uint64_t *)p)[i];
+  case SF_DTYPE_I64: return (float)((const int64_t *)p)[i];
+  case SF_DTYPE_F32: return ((const float *)p)[i];
+  case SF_DTYPE_F64: return (float)((const double *)p)[i];
+  default: return __builtin_nanf("");
+  }
+}
+
 /* Index of the first non-finite value among n floats, or n if all are finite. */
 size_t sf_find_nonfinite(const float *x, size_t n);
 
