@@ -2,7 +2,7 @@
 # Installs what slabflow needs to build and test on Debian 12 (run as root; idempotent).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev
-      hdf5-tools libfftw3-dev libcunit1-dev libtiff-dev libnifti2-dev zlib1g-dev
+      hdf5-tools libfftw3-dev libcunit1-dev libtiff-dev libnifti2-dev zlib1g-dev libedf-dev
       mricron-data python3-numpy python3-nibabel python3-h5py liblz4-dev
       python3-pyfai bitshuffle hdf5-filter-plugin)
 missing=()
