@@ -3,9 +3,11 @@
 #include <mpi.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/cli_args.h"
 #include "io/synth_detector.h"
+#include "io/synth_eeg.h"
 #include "io/synth_video.h"
 #include "io/synth_volume.h"
 #include "mpi/h5_output.h"
@@ -258,6 +260,92 @@ cleanup:
   return status;
 }
 
+/* Prints `slabflow synth eeg --help`. */
+static void synth_eeg_help(void) {
+  printf(
+      "usage: slabflow synth eeg -o REC.edf|REC.bdf [options]\n"
+      "\n"
+      "Writes an EEG-fMRI recording: per EEG channel (10-20 labels, then 10-10) a 1/f background\n"
+      "of 10-20 uV RMS, alpha bursts (8.5-11.5 Hz) on posterior and blinks on frontal channels;\n"
+      "a last channel ECG with heartbeats near 1.1 Hz. During the scan (clean stretches of\n"
+      "min(5 s, seconds/5) before and after) each slice of each volume adds the dG/dt of an EPI\n"
+      "slice's gradients (slice select, prephasers, 32 readout lobes with phase blips, spoiler;\n"
+      "per channel and axis a gain of 0.5e3..6e3 uV and a polarity), averaged over each\n"
+      "sample, and a slow drift (up to 300 uV, ramped in and out within the scan). Slices fill\n"
+      "the TR evenly: the slice period TR/slices need not be a whole number of samples; the\n"
+      "first slice starts at a random fraction of a sample.\n"
+      "REC.edf is EDF+C (16 bits, -16384..16383.5 uV: 0.5 uV resolution, as an MR amplifier);\n"
+      "REC.bdf is BDF+C (24 bits, -16384..16384 uV: 0.002 uV). One data record per second.\n"
+      "Annotations: one per slice, text \"1\", at the slice onset rounded to 100 us.\n"
+      "REC.h5 beside it holds the truth: /clean (channels, samples) float32 uV (the recording\n"
+      "without the scanner), /channels, /triggers (true slice onsets in samples, float64; sample\n"
+      "n is at n / rate s), attributes rate, tr, slices, volumes, seed, jitter, clean_seconds,\n"
+      "resolution. The same arguments give the same bytes; rank 0 writes.\n"
+      "\n"
+      "options (default in brackets):\n"
+      "  -o, --output REC.edf   output file (.edf or .bdf; the truth goes to REC.h5)\n"
+      "  --channels N           channels, 2..64: N-1 EEG and one ECG [32]\n"
+      "  --rate HZ              sampling rate, 100..20000 Hz [5000]\n"
+      "  --seconds S            whole seconds [60]\n"
+      "  --tr S                 volume repetition time, 0.1..60 s [2]\n"
+      "  --slices N             slices per volume (at most 62 per second) [30]\n"
+      "  --jitter               sub-sample trigger jitter (sd 0.15 sample, within 0.45)\n"
+      "  --seed S               random seed [1]\n");
+}
+
+/* `synth eeg`: parse, validate, write the recording and its truth on rank 0. */
+static int synth_eeg(int argc, char **argv, int verbose) {
+  enum { O_CH = 256, O_RATE, O_SEC, O_TR, O_SL, O_JIT, O_SEED };
+  static const struct option lo[] = {
+      {"output", required_argument, 0, 'o'}, {"channels", required_argument, 0, O_CH},
+      {"rate", required_argument, 0, O_RATE}, {"seconds", required_argument, 0, O_SEC},
+      {"tr", required_argument, 0, O_TR}, {"slices", required_argument, 0, O_SL},
+      {"jitter", no_argument, 0, O_JIT}, {"seed", required_argument, 0, O_SEED},
+      {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+  sf_synth_eeg_opts o = {32, 5000, 60, 2.0, 30, 0, 1};
+  const char *out = NULL;
+  char h5[4096];
+  int status = 0, c, rank;
+  SF_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
+  opterr = 0;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, ":o:h", lo, NULL)) != -1) { /* ':': see sf_cli_bad_option */
+    switch (c) {
+    case 'o': out = optarg; break;
+    case 'h': if (verbose) synth_eeg_help(); return 0;
+    case O_CH: SF_CALL(sf_cli_size(verbose, "--channels", optarg, 2, 64, &o.channels)); break;
+    case O_RATE: SF_CALL(sf_cli_size(verbose, "--rate", optarg, 100, 20000, &o.rate)); break;
+    case O_SEC: SF_CALL(sf_cli_size(verbose, "--seconds", optarg, 1, 86400, &o.seconds)); break;
+    case O_TR: SF_CALL(sf_cli_double(verbose, "--tr", optarg, 0.1, 60.0, &o.tr)); break;
+    case O_SL: SF_CALL(sf_cli_size(verbose, "--slices", optarg, 1, 1000, &o.slices)); break;
+    case O_JIT: o.jitter = 1; break;
+    case O_SEED: SF_CALL(sf_cli_u64(verbose, "--seed", optarg, &o.seed)); break;
+    default:
+      SF_CALL(sf_cli_bad_option(verbose, "synth eeg", c, argc, argv, lo));
+    }
+  }
+  if (optind < argc) SF_CALL(sf_cli_usage_error(verbose, "synth eeg: unexpected argument '%s'", argv[optind]));
+  if (!out) SF_CALL(sf_cli_usage_error(verbose, "synth eeg: no output file given (-o REC.edf)"));
+  size_t len = strlen(out);
+  if (len < 4 || (strcasecmp(out + len - 4, ".edf") != 0 && strcasecmp(out + len - 4, ".bdf") != 0))
+    SF_CALL(sf_cli_usage_error(verbose, "synth eeg: %s: the name must end in .edf or .bdf", out));
+  if (len >= sizeof h5) SF_CALL(sf_cli_usage_error(verbose, "synth eeg: output path too long"));
+  snprintf(h5, sizeof h5, "%.*s.h5", (int)(len - 4), out);
+  /* Rank 0 checks the combination of options (one message), every rank fails with it. */
+  if (rank == 0) status = sf_synth_eeg_check(&o, NULL, NULL);
+  SF_CALL(sf_mpi_agree(status, MPI_COMM_WORLD));
+  SF_CALL(sf_output_check_path(MPI_COMM_WORLD, out, NULL, 0));
+  double t0 = MPI_Wtime();
+  if (rank == 0) status = sf_synth_eeg_write(out, h5, &o);
+  SF_MPI(MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD));
+  if (status == 0 && verbose)
+    printf("slabflow synth eeg: %s + %s (%zu channels at %zu Hz, %zu s, TR %g s x %zu slices%s, "
+           "seed %llu, %.2f s)\n", out, h5, o.channels, o.rate, o.seconds, o.tr, o.slices,
+           o.jitter ? ", jitter" : "", (unsigned long long)o.seed, MPI_Wtime() - t0);
+cleanup:
+  return status;
+}
+
 int sf_cmd_synth(int argc, char **argv) {
   int rank = 0, status = 0;
   SF_MPI_HERE(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
@@ -266,12 +354,14 @@ int sf_cmd_synth(int argc, char **argv) {
     if (rank == 0)
       printf("usage: slabflow synth video [options]      (see slabflow synth video --help)\n"
              "       slabflow synth volumes [options]    (see slabflow synth volumes --help)\n"
-             "       slabflow synth detector [options]   (see slabflow synth detector --help)\n");
+             "       slabflow synth detector [options]   (see slabflow synth detector --help)\n"
+             "       slabflow synth eeg [options]        (see slabflow synth eeg --help)\n");
     return argc < 2 ? SF_ERR_USAGE : 0;
   }
   if (strcmp(argv[1], "video") == 0) return synth_video(argc - 1, argv + 1, rank == 0);
   if (strcmp(argv[1], "volumes") == 0) return synth_volumes(argc - 1, argv + 1, rank == 0);
   if (strcmp(argv[1], "detector") == 0) return synth_detector(argc - 1, argv + 1, rank == 0);
-  return sf_cli_usage_error(rank == 0, "synth: unknown kind '%s' (available: video, volumes, detector)",
+  if (strcmp(argv[1], "eeg") == 0) return synth_eeg(argc - 1, argv + 1, rank == 0);
+  return sf_cli_usage_error(rank == 0, "synth: unknown kind '%s' (available: video, volumes, detector, eeg)",
                             argv[1]);
 }

@@ -1,0 +1,35 @@
+/* Synthetic EEG-fMRI recording: clean EEG with MR gradient artifacts, written as EDF+/BDF+
+ * through EDFlib, and the clean truth beside it in HDF5 (`slabflow synth eeg`). */
+#ifndef SF_SYNTH_EEG_H
+#define SF_SYNTH_EEG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sf_synth_eeg_opts {
+  size_t channels; /* 2..64: channels - 1 EEG channels (10-20/10-10 labels), then "ECG" */
+  size_t rate;     /* Hz, integer (one data record = 1 s = rate samples) */
+  size_t seconds;  /* whole seconds */
+  double tr;       /* volume repetition time, s */
+  size_t slices;   /* slices per volume; slice period tr / slices */
+  int jitter;      /* sub-sample trigger jitter (sd 0.15 sample, within +-0.45 sample) */
+  uint64_t seed;
+} sf_synth_eeg_opts;
+
+/* Checks opts (the same checks sf_synth_eeg_write makes) and, when acq is not NULL, gives the
+ * clean stretch before and after the acquisition (s) and the number of volumes. Returns 0 or
+ * SF_ERR_USAGE, reported. Local. */
+int sf_synth_eeg_check(const sf_synth_eeg_opts *opts, double *clean_s, size_t *volumes);
+
+/* Writes the recording to edf_path (EDF+C with 16-bit samples at 0.5 uV when the name ends in
+ * .edf, BDF+C with 24-bit samples at 32768/(2^24-1) uV when it ends in .bdf; physical range
+ * -16384..16383.5 (EDF) or -16384..16384 (BDF) uV, every sample inside it) and the truth to
+ * h5_path: /clean (channels, samples) float32 uV, /channels labels, /triggers true slice
+ * onsets in samples (float64; sample n is at time n / rate), attributes rate, tr, slices,
+ * volumes, seed, jitter, clean_seconds, resolution. One EDF+ annotation "1" per slice at its
+ * onset rounded to 100 us (EDFlib's writing resolution). The same options give the same bytes.
+ * Serial (call on one rank); holds channels x samples floats in memory. Returns 0 or SF_ERR_*
+ * (reported); on failure neither file is left. Local. */
+int sf_synth_eeg_write(const char *edf_path, const char *h5_path, const sf_synth_eeg_opts *opts);
+
+#endif
