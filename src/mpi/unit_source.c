@@ -836,10 +836,6 @@ int sf_source_read_batch(sf_source *s, size_t first, size_t count, size_t core_f
   return sf_mpi_agree(rc, s->comm);
 }
 
-int sf_source_read(sf_source *s, size_t first, size_t count, float *buf) {
-  return sf_source_read_batch(s, first, count, first, count, SF_DTYPE_F32, buf);
-}
-
 /* This rank's own read-only handle on the dataset for raw chunk reads (H5Dread_chunk is a
  * plain read of the stored bytes; it needs no MPI-IO), and a check that its chunks are one
  * unit each. Local. */

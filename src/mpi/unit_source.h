@@ -61,14 +61,11 @@ const sf_source_meta *sf_source_get_meta(const sf_source *s);
 /* Elements per unit (h*w*c). Local. */
 size_t sf_source_unit_elems(const sf_source *s);
 
-/* Reads units [first, first+count) into buf as float32 (count*h*w*c). Every rank calls it
- * at the same step; count may be 0. Returns 0 or SF_ERR_IO (agreed across ranks, reported
- * once), also when a file of an HDF5 input has shrunk since it was opened. Collective. */
-int sf_source_read(sf_source *s, size_t first, size_t count, float *buf);
-
-/* Units [first, first+count) as dtype want (SF_DTYPE_NONE: the source's own dtype; custom
+/* Reads units [first, first+count) as dtype want (SF_DTYPE_NONE: the source's own dtype; custom
  * sources deliver float32 only), for a batch [core_first, core_first+core_count) read together
- * with its halo. Collective. */
+ * with its halo. Every rank calls it at the same step; count may be 0. Returns 0 or SF_ERR_IO
+ * (agreed across ranks, reported once), also when a file of an HDF5 input has shrunk since it
+ * was opened. Collective. */
 int sf_source_read_batch(sf_source *s, size_t first, size_t count, size_t core_first,
                          size_t core_count, sf_dtype want, void *buf);
 

@@ -134,7 +134,6 @@ static void in_help(void) {
 
 /* "LO:HI" of two finite doubles with LO < HI. */
 static int parse_range(int verbose, const char *opt, const char *s, double *r) {
-  char *end = NULL;
   const char *colon = strchr(s, ':');
   if (colon) {
     char lo[64];
@@ -147,7 +146,6 @@ static int parse_range(int verbose, const char *opt, const char *s, double *r) {
         return 0;
     }
   }
-  (void)end;
   return sf_cli_usage_error(verbose, "%s: expected LO:HI with LO < HI, got '%s'", opt, s);
 }
 
@@ -547,10 +545,8 @@ static int frame_unit(void *ctx, void *wsp, const sf_batch *b, size_t k) {
     memcpy(s + (2 * seg + k) * nb, w->s1.variance, nb * sizeof(double));
   }
   if (j->o.azim_bins) {
-    size_t n2 = j->a2.nrows;
-    float *junk = j->I2d[q] + k * n2; /* sigma of the cake is not kept: written over below */
     sf_azim_integrate_typed(&j->a2, src, t, dark, j->o.dummy, j->o.delta_dummy, &w->s2);
-    for (size_t i = 0; i < n2; i++) junk[i] = w->s2.norm[i] != 0.0 ? (float)(w->s2.signal[i] / w->s2.norm[i]) : 0.0f;
+    sf_azim_result(&j->a2, &w->s2, j->I2d[q] + k * j->a2.nrows, NULL); /* the cake keeps no sigma */
   }
   return 0;
 }
