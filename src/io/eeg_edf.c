@@ -246,6 +246,27 @@ int sf_eeg_open(const char *path, sf_eeg_rec **out) {
   SF_CHECK(r->records > 0 && r->record_duration > 0, SF_ERR_INPUT,
            "%s: the recording has no data records", path);
 
+  r->start_year = hdr->startdate_year;
+  r->start_month = hdr->startdate_month;
+  r->start_day = hdr->startdate_day;
+  r->start_hour = hdr->starttime_hour;
+  r->start_minute = hdr->starttime_minute;
+  r->start_second = hdr->starttime_second;
+  r->start_subsecond = hdr->starttime_subsecond;
+  copy_trimmed(r->patient, sizeof r->patient, hdr->patient);
+  copy_trimmed(r->recording, sizeof r->recording, hdr->recording);
+  copy_trimmed(r->patientcode, sizeof r->patientcode, hdr->patientcode);
+  copy_trimmed(r->gender, sizeof r->gender, hdr->gender);
+  copy_trimmed(r->patient_name, sizeof r->patient_name, hdr->patient_name);
+  copy_trimmed(r->patient_additional, sizeof r->patient_additional, hdr->patient_additional);
+  r->birth_year = hdr->birthdate_year;
+  r->birth_month = hdr->birthdate_month;
+  r->birth_day = hdr->birthdate_day;
+  copy_trimmed(r->admincode, sizeof r->admincode, hdr->admincode);
+  copy_trimmed(r->technician, sizeof r->technician, hdr->technician);
+  copy_trimmed(r->equipment, sizeof r->equipment, hdr->equipment);
+  copy_trimmed(r->recording_additional, sizeof r->recording_additional, hdr->recording_additional);
+
   SF_ALLOC(r->signals, r->nsignals);
   r->same_rate = 1;
   for (int i = 0; i < r->nsignals; i++) {
