@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "io/eeg_vhdr_impl.h"
 #include "sf_error.h"
 
 /* EDFlib's open error (in hdr.filetype) as a status and a phrase. */
@@ -188,6 +190,8 @@ int sf_eeg_open(const char *path, sf_eeg_rec **out) {
   sf_eeg_rec *r = NULL;
   struct edf_hdr_struct *hdr = NULL;
   *out = NULL;
+  size_t plen = strlen(path);
+  if (plen >= 5 && strcasecmp(path + plen - 5, ".vhdr") == 0) return sf_eeg_vhdr_open(path, out);
   SF_ALLOC(r, 1);
   r->handle_ = -1;
   SF_ALLOC(hdr, 1);
@@ -311,6 +315,7 @@ cleanup:
 
 int sf_eeg_read_channel(sf_eeg_rec *r, int sig, size_t first, size_t n, double *out) {
   int status = 0;
+  if (r->filetype == SF_EEG_BRAINVISION) return sf_eeg_vhdr_read(r, sig, first, n, out);
   SF_CHECK(sig >= 0 && sig < r->nsignals, SF_ERR_USAGE, "%s: no signal %d (the file has %d)",
            r->path, sig, r->nsignals);
   const sf_eeg_signal *s = &r->signals[sig];
@@ -344,6 +349,7 @@ void sf_eeg_close(sf_eeg_rec **r) {
   if (!r || !*r) return;
   sf_eeg_rec *p = *r;
   if (p->handle_ >= 0) edfclose_file(p->handle_);
+  sf_eeg_vhdr_free(p->vhdr_);
   for (size_t k = 0; p->annotations && k < p->nannotations; k++)
     free(p->annotations[k].text);
   free(p->annotations);

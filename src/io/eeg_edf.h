@@ -46,6 +46,7 @@ typedef struct sf_eeg_rec {
   size_t nannotations;
   sf_eeg_annotation *annotations; /* in file order */
   int handle_;                    /* EDFlib's; private */
+  struct sf_eeg_vhdr *vhdr_;      /* the BrainVision reader's; private */
   /* Header fields kept for writing a copy (sf_eeg_write_like); empty or 0 when absent. */
   int start_year, start_month, start_day; /* 0 when unknown */
   int start_hour, start_minute, start_second;
