@@ -1,0 +1,249 @@
+/* firls design and filtfilt (specs/eeg.md sections 3d, 3e). */
+#include "eeg_firls.h"
+
+#include <fftw3.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fftw_check.h"
+#include "sf_error.h"
+
+static double sinc(double x) { return x == 0.0 ? 1.0 : sin(M_PI * x) / (M_PI * x); }
+
+/* In-place Cholesky A = L L^T of the n x n row-major a (lower triangle used and replaced).
+ * Returns 0, or -1 when a pivot is not positive (not positive definite). Dot products of
+ * contiguous rows, in a fixed order: deterministic. */
+static int cholesky(double *a, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    double *ri = a + i * n;
+    for (size_t j = 0; j <= i; j++) {
+      const double *rj = a + j * n;
+      double s = ri[j];
+      for (size_t k = 0; k < j; k++) s -= ri[k] * rj[k];
+      if (j < i) {
+        ri[j] = s / rj[j];
+      } else {
+        if (!(s > 0.0)) return -1;
+        ri[i] = sqrt(s);
+      }
+    }
+  }
+  return 0;
+}
+
+int sf_firls_design(size_t ntaps, const double *bands, const double *desired, size_t nbands,
+                    double fs, double *h) {
+  int status = 0;
+  double *q = NULL, *Q = NULL, *b = NULL;
+  if (ntaps == 0 || ntaps % 2 == 0 || nbands == 0 || !(isfinite(fs) && fs > 0.0))
+    SF_FAIL_QUIET(SF_ERR_INPUT);
+  double nyq = fs / 2.0;
+  for (size_t i = 0; i < 2 * nbands; i++) {
+    if (!(bands[i] >= 0.0 && bands[i] <= nyq) || !isfinite(desired[i]) || desired[i] < 0.0)
+      SF_FAIL_QUIET(SF_ERR_INPUT);
+    if (i % 2 == 1 && !(bands[i] > bands[i - 1])) SF_FAIL_QUIET(SF_ERR_INPUT);
+    if (i % 2 == 0 && i > 0 && bands[i] < bands[i - 1]) SF_FAIL_QUIET(SF_ERR_INPUT);
+  }
+  size_t M = (ntaps - 1) / 2, n = M + 1;
+  q = malloc(ntaps * sizeof(double));
+  b = calloc(n, sizeof(double));
+  Q = malloc(n * n * sizeof(double));
+  if (!q || !b || !Q) SF_FAIL_QUIET(SF_ERR_NOMEM);
+  /* q[k] = sum over bands of [f sinc(f k)] from f0 to f1 (f relative to Nyquist). */
+  for (size_t k = 0; k < ntaps; k++) {
+    double s = 0.0;
+    for (size_t j = 0; j < nbands; j++) {
+      double f0 = bands[2 * j] / nyq, f1 = bands[2 * j + 1] / nyq;
+      s += f1 * sinc(f1 * (double)k) - f0 * sinc(f0 * (double)k);
+    }
+    q[k] = s;
+  }
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j <= i; j++) Q[i * n + j] = q[i - j] + q[i + j];
+  /* b[k] = sum over bands of the integral of D(f) cos(pi k f) (scipy's closed form). */
+  for (size_t j = 0; j < nbands; j++) {
+    double f[2] = {bands[2 * j] / nyq, bands[2 * j + 1] / nyq};
+    double m = (desired[2 * j + 1] - desired[2 * j]) / (f[1] - f[0]);
+    double c = desired[2 * j] - f[0] * m;
+    for (size_t k = 0; k < n; k++) {
+      double t[2];
+      for (int e = 0; e < 2; e++) {
+        double v = f[e] * (m * f[e] + c) * sinc(f[e] * (double)k);
+        if (k == 0) {
+          v -= m * f[e] * f[e] / 2.0;
+        } else {
+          double pk = M_PI * (double)k;
+          v += m * cos(pk * f[e]) / (pk * pk);
+        }
+        t[e] = v;
+      }
+      b[k] += t[1] - t[0];
+    }
+  }
+  if (cholesky(Q, n) != 0) SF_FAIL_QUIET(SF_ERR_INPUT);
+  /* L z = b, then L^T a = z (a in b). */
+  for (size_t i = 0; i < n; i++) {
+    double s = b[i];
+    for (size_t k = 0; k < i; k++) s -= Q[i * n + k] * b[k];
+    b[i] = s / Q[i * n + i];
+  }
+  for (size_t i = n; i-- > 0;) {
+    double s = b[i];
+    for (size_t k = i + 1; k < n; k++) s -= Q[k * n + i] * b[k];
+    b[i] = s / Q[i * n + i];
+  }
+  h[M] = 2.0 * b[0];
+  for (size_t k = 1; k <= M; k++) h[M + k] = h[M - k] = b[k];
+cleanup:
+  free(q);
+  free(b);
+  free(Q);
+  return status;
+}
+
+struct sf_filtfilt {
+  size_t ntaps, nfft, block; /* block = nfft - ntaps + 1 outputs per FFT */
+  double *h;
+  fftw_complex *H; /* spectrum of h zero-padded to nfft, scaled by 1/nfft */
+  fftw_plan fwd, inv;
+};
+
+struct sf_filtfilt_ws {
+  size_t nmax;
+  double *ext; /* (ntaps - 1) + nmax + 2 padlen */
+  double *buf;
+  fftw_complex *spec;
+};
+
+int sf_filtfilt_create(const double *h, size_t ntaps, sf_filtfilt **out) {
+  int status = 0;
+  sf_filtfilt *f = NULL;
+  double *pbuf = NULL;
+  *out = NULL;
+  if (ntaps == 0 || ntaps > (size_t)1 << 26) SF_FAIL_QUIET(SF_ERR_INPUT);
+  for (size_t i = 0; i < ntaps; i++)
+    if (!isfinite(h[i])) SF_FAIL_QUIET(SF_ERR_INPUT);
+  f = calloc(1, sizeof(*f));
+  if (!f) SF_FAIL_QUIET(SF_ERR_NOMEM);
+  f->ntaps = ntaps;
+  f->h = malloc(ntaps * sizeof(double));
+  if (!f->h) SF_FAIL_QUIET(SF_ERR_NOMEM);
+  memcpy(f->h, h, ntaps * sizeof(double));
+  /* The power of two >= 2 ntaps with the least FFT work per output sample. */
+  size_t p = 16, best = 0;
+  double best_cost = INFINITY;
+  while (p < 2 * ntaps) p <<= 1;
+  for (int k = 0; k < 5; k++, p <<= 1) {
+    double cost = (double)p * (log2((double)p) + 1.0) / (double)(p - ntaps + 1);
+    if (cost < best_cost) best_cost = cost, best = p;
+  }
+  f->nfft = best;
+  f->block = best - ntaps + 1;
+  size_t nc = best / 2 + 1;
+  pbuf = fftw_malloc(best * sizeof(double));
+  f->H = fftw_malloc(nc * sizeof(fftw_complex));
+  if (!pbuf || !f->H) SF_FAIL_QUIET(SF_ERR_NOMEM);
+  f->fwd = fftw_plan_dft_r2c_1d((int)best, pbuf, f->H, FFTW_ESTIMATE);
+  SF_FFTW(f->fwd);
+  f->inv = fftw_plan_dft_c2r_1d((int)best, f->H, pbuf, FFTW_ESTIMATE);
+  SF_FFTW(f->inv);
+  memset(pbuf, 0, best * sizeof(double));
+  memcpy(pbuf, h, ntaps * sizeof(double));
+  fftw_execute_dft_r2c(f->fwd, pbuf, f->H);
+  for (size_t i = 0; i < nc; i++) {
+    f->H[i][0] /= (double)best;
+    f->H[i][1] /= (double)best;
+  }
+  *out = f;
+  f = NULL;
+cleanup:
+  fftw_free(pbuf);
+  sf_filtfilt_destroy(&f);
+  return status;
+}
+
+size_t sf_filtfilt_ntaps(const sf_filtfilt *f) { return f->ntaps; }
+
+int sf_filtfilt_ws_create(const sf_filtfilt *f, size_t nmax, sf_filtfilt_ws **out) {
+  int status = 0;
+  sf_filtfilt_ws *w = calloc(1, sizeof(*w));
+  *out = NULL;
+  if (!w) SF_FAIL_QUIET(SF_ERR_NOMEM);
+  w->nmax = nmax;
+  w->ext = malloc((f->ntaps - 1 + nmax + 6 * f->ntaps + 1) * sizeof(double));
+  w->buf = fftw_malloc(f->nfft * sizeof(double));
+  w->spec = fftw_malloc((f->nfft / 2 + 1) * sizeof(fftw_complex));
+  if (!w->ext || !w->buf || !w->spec) SF_FAIL_QUIET(SF_ERR_NOMEM);
+  *out = w;
+  w = NULL;
+cleanup:
+  sf_filtfilt_ws_destroy(&w);
+  return status;
+}
+
+/* In-place causal FIR by overlap-save: on entry e[0 .. ntaps-1+m) is the input with ntaps-1
+ * samples of history first; on return e[i] = sum_k h[k] e_in[i + ntaps-1 - k] for i < m. A
+ * block reads e[o, o + nfft) before writing e[o, o + block), and the next block reads from
+ * o + block on, so no input is overwritten before it is used. */
+static void convolve_inplace(const sf_filtfilt *f, double *e, size_t m, sf_filtfilt_ws *ws) {
+  size_t N = f->ntaps, nfft = f->nfft, nc = nfft / 2 + 1, T = N - 1 + m;
+  for (size_t o = 0; o < m; o += f->block) {
+    size_t r = T - o < nfft ? T - o : nfft;
+    memcpy(ws->buf, e + o, r * sizeof(double));
+    memset(ws->buf + r, 0, (nfft - r) * sizeof(double));
+    fftw_execute_dft_r2c(f->fwd, ws->buf, ws->spec);
+    for (size_t i = 0; i < nc; i++) {
+      double a = ws->spec[i][0], b = ws->spec[i][1], c = f->H[i][0], d = f->H[i][1];
+      ws->spec[i][0] = a * c - b * d;
+      ws->spec[i][1] = a * d + b * c;
+    }
+    fftw_execute_dft_c2r(f->inv, ws->spec, ws->buf);
+    size_t cnt = m - o < f->block ? m - o : f->block;
+    memcpy(e + o, ws->buf + (N - 1), cnt * sizeof(double));
+  }
+}
+
+int sf_filtfilt_execute(const sf_filtfilt *f, const double *x, size_t n, double *y,
+                        sf_filtfilt_ws *ws) {
+  if (n == 0) return 0;
+  if (n > ws->nmax) return SF_ERR_INPUT;
+  size_t N = f->ntaps, h0 = N - 1;
+  size_t p = 3 * N < n - 1 ? 3 * N : n - 1, m = n + 2 * p;
+  double *e = ws->ext, *ex = e + h0;
+  for (size_t j = 0; j < p; j++) ex[j] = 2.0 * x[0] - x[p - j];
+  memmove(ex + p, x, n * sizeof(double));
+  for (size_t j = 0; j < p; j++) ex[p + n + j] = 2.0 * x[n - 1] - x[n - 2 - j];
+  for (size_t j = 0; j < h0; j++) e[j] = ex[0];
+  convolve_inplace(f, e, m, ws);
+  /* Backward pass: the time-reversed forward output, again from a constant past. */
+  for (size_t i = 0, j = m - 1; i < j; i++, j--) {
+    double t = e[i];
+    e[i] = e[j];
+    e[j] = t;
+  }
+  memmove(e + h0, e, m * sizeof(double));
+  for (size_t j = 0; j < h0; j++) e[j] = e[h0];
+  convolve_inplace(f, e, m, ws);
+  for (size_t i = 0; i < n; i++) y[i] = e[m - 1 - p - i];
+  return 0;
+}
+
+void sf_filtfilt_ws_destroy(sf_filtfilt_ws **ws) {
+  if (!ws || !*ws) return;
+  free((*ws)->ext);
+  fftw_free((*ws)->buf);
+  fftw_free((*ws)->spec);
+  free(*ws);
+  *ws = NULL;
+}
+
+void sf_filtfilt_destroy(sf_filtfilt **f) {
+  if (!f || !*f) return;
+  if ((*f)->fwd) fftw_destroy_plan((*f)->fwd);
+  if ((*f)->inv) fftw_destroy_plan((*f)->inv);
+  fftw_free((*f)->H);
+  free((*f)->h);
+  free(*f);
+  *f = NULL;
+}
