@@ -21,6 +21,7 @@ static void usage(void) {
          "  register   motion correction of microscopy videos (optical flow or rigid)\n"
          "  slices     3-D volumes into 2.5-D training slices with context\n"
          "  integrate  azimuthal integration of X-ray detector image stacks (pyFAI's)\n"
+         "  eeg        MR gradient-artifact removal from EEG-fMRI recordings (FACET's AAS)\n"
          "  synth      synthetic inputs with known ground truth (synth video|volumes|detector)\n"
          "  version    print the version\n\n"
          "`slabflow <command> --help` lists every option with its default.\n",
@@ -84,6 +85,8 @@ int main(int argc, char **argv) {
     status = sf_cmd_slices(argc - 1, argv + 1);
   } else if (!strcmp(cmd, "integrate")) {
     status = sf_cmd_integrate(argc - 1, argv + 1);
+  } else if (!strcmp(cmd, "eeg")) {
+    status = sf_cmd_eeg(argc - 1, argv + 1);
   } else if (!strcmp(cmd, "synth")) {
     status = sf_cmd_synth(argc - 1, argv + 1);
   } else {

@@ -7,5 +7,6 @@ int sf_cmd_register(int argc, char **argv);
 int sf_cmd_synth(int argc, char **argv);
 int sf_cmd_slices(int argc, char **argv);
 int sf_cmd_integrate(int argc, char **argv);
+int sf_cmd_eeg(int argc, char **argv);
 
 #endif

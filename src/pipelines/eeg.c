@@ -1,0 +1,1007 @@
+/* `slabflow eeg`: MR gradient-artifact removal for EEG recorded in the scanner (specs/eeg.md,
+ * MATLAB FACET semantics where FACETpy deviates). The unit is one channel. The pipeline:
+ *   1. run once on rank 0: the triggers (annotations matching a POSIX regex, or rising edges
+ *      of a trigger channel), the acquisition blocks (trigger runs separated by pauses), the
+ *      artifact length; shared with every rank;
+ *   2. run once on rank 0: on the reference channel, high-pass, upsampling, slice alignment
+ *      (sub-sample: +-3 native samples at the upsampled rate), the AAS templates and the
+ *      realigned triggers every channel subtracts at; shared;
+ *   3. per channel (on one rank, the node's threads inside it): high-pass, then per block
+ *      upsampling, AAS (Allen blocks, correlation threshold, per-epoch least-squares scale,
+ *      overlaps assigned), optional OBS, downsampling; low-pass; optional ANC; metrics; the
+ *      corrected channel written while the next one is computed.
+ * Every channel's result depends only on the channel and on what steps 1-2 shared, and the
+ * threads split fixed work items, so the output is the same for any rank and thread count. */
+#include <getopt.h>
+#include <hdf5.h>
+#include <math.h>
+#include <mpi.h>
+#include <omp.h>
+#include <regex.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli/cli_args.h"
+#include "io/eeg_edf.h"
+#include "io/h5_util.h"
+#include "kernels/eeg_aas.h"
+#include "kernels/eeg_filter.h"
+#include "kernels/eeg_resample.h"
+#include "mpi/engine.h"
+#include "mpi/h5_output.h"
+#include "mpi/mem_check.h"
+#include "mpi/mpi_agree.h"
+#include "mpi/mpi_check.h"
+#include "mpi/mpi_local.h"
+#include "mpi/plan.h"
+#include "mpi/progress.h"
+#include "mpi/unit_source.h"
+#include "node/exec.h"
+#include "pipelines/pipelines.h"
+#include "sf_error.h"
+
+#define EEG_MAX_LIST 512
+
+typedef struct eeg_opts {
+  const char *in, *out, *edf_out;
+  const char *regex, *trig_channel, *ref_channel, *channels, *exclude;
+  double trig_threshold, offset, hp, lp, aas_threshold;
+  size_t upsample, aas_window;
+  int obs, anc, threads;
+} eeg_opts;
+
+/* One acquisition block: triggers [i0, i1), native samples [a0, a1) processed upsampled. */
+typedef struct eeg_block {
+  long long i0, i1, a0, a1;
+  long long L_up, off_up; /* artifact length and offset at the upsampled rate */
+  long long L, off;       /* the same at the native rate (metrics, ANC) */
+} eeg_block;
+
+/* What the run-once steps share: triggers (native samples), blocks, aligned and realigned
+ * trigger positions at the upsampled rate relative to each block's a0 * upsample. */
+typedef struct eeg_shared {
+  long long nt, nb, L;
+  int volume_gaps;
+  long long slices_per_volume;
+} eeg_shared;
+
+typedef struct eeg_job {
+  eeg_opts o;
+  MPI_Comm comm;
+  int rank, nranks;
+  sf_eeg_rec *rec;
+  int *sel;             /* selected signals */
+  size_t nsel;
+  int ref;              /* reference signal */
+  size_t n;             /* samples per channel */
+  double fs;
+  eeg_shared sh;
+  long long *trig;      /* nt native trigger samples */
+  eeg_block *blk;       /* nb */
+  long long *t_al;      /* nt aligned triggers (upsampled, block-relative) */
+  long long *t_re;      /* nt realigned triggers */
+  /* run plans */
+  sf_fir *hp, *lp;
+  sf_fir_ws *hp_ws, *lp_ws;
+  sf_resample_fft **up, **down; /* per block */
+  sf_resample_fft_ws **up_ws, **down_ws;
+  /* channel buffers (one channel at a time) */
+  double *x, *y, *u, *tmpl, *alpha;
+  size_t u_cap, n_allen_max;
+  float *outbuf[2];
+  double *metrics[2]; /* 4 per unit */
+  double mean;        /* of the current block's upsampled channel */
+  int status;         /* shared among the team inside a unit */
+  sf_exec *exec;
+  sf_plan plan;
+  sf_progress prog;
+  sf_output *out;
+  int id_corr, id_m[4];
+  sf_source *src;
+  int argc;
+  char **argv;
+} eeg_job;
+
+static const char *const k_metric_names[4] = {"snr", "rms_ratio", "rms_residual", "median_p2p"};
+
+static void eeg_help(void) {
+  printf(
+      "usage: slabflow eeg IN.edf|IN.bdf -o OUT.h5 [options]\n"
+      "\n"
+      "Removes MR gradient artifacts from EEG recorded in the scanner by averaged artifact\n"
+      "subtraction (FACET): triggers from annotations or a trigger channel, acquisition blocks\n"
+      "(trigger runs separated by pauses longer than 1 s and 10 trigger intervals, each\n"
+      "corrected on its own: from 1.25 artifact lengths before the first trigger to 2.25 after\n"
+      "the last), high-pass, upsampling, slice alignment on the reference channel (run once,\n"
+      "search +-3 native samples at the upsampled rate), AAS (Allen blocks of --aas-window epochs,\n"
+      "epochs joining their block's average above --aas-threshold correlation, a least-squares\n"
+      "scale per epoch, realignment to the averages, overlapping epochs assigned), optional OBS,\n"
+      "downsampling, low-pass, optional ANC. One channel is one unit of work: ranks take\n"
+      "channels, the threads of a rank work inside each channel.\n"
+      "Selected channels (default: every channel but ECG/EKG/EMG/EOG/Status/Trigger ones) are\n"
+      "corrected; OUT.h5 holds /corrected (channels, samples) float32 in the input's physical\n"
+      "units, /channels, /triggers (native samples), /triggers_aligned (native samples, sub-\n"
+      "sample), /metrics/{snr,rms_ratio,rms_residual,median_p2p} per channel, attributes.\n"
+      "\n"
+      "options (default in brackets):\n"
+      "  -o, --output OUT.h5        output file\n"
+      "  --edf-out OUT.edf          also an EDF+/BDF+ copy of the input, corrected channels\n"
+      "                             replaced (same header, channel order and annotations)\n"
+      "  --trigger-regex R          POSIX extended regex searched in annotation texts [\\b1\\b]\n"
+      "  --trigger-channel NAME     triggers at the rising edges of channel NAME through\n"
+      "  --trigger-threshold X      X (in the channel's units; needs --trigger-channel)\n"
+      "  --artifact-offset S        epoch start relative to the trigger, s [-3%% of the\n"
+      "                             artifact length, MATLAB FACET's RelTrigPos 0.03]\n"
+      "  --upsample N               upsampling factor, 1..50 [10]\n"
+      "  --hp F                     high-pass before correction, Hz (0: none) [1]\n"
+      "  --lp F                     low-pass after correction, Hz (0: none) [70]\n"
+      "  --aas-window N             epochs per averaging block, 5..1000 [30]\n"
+      "  --aas-threshold C          correlation to join a block's average, 0..1 [0.975]\n"
+      "  --ref-channel NAME         channel for slice alignment [the first selected]\n"
+      "  --obs N                    OBS: fit N principal components of the residuals (0: the\n"
+      "                             MATLAB auto rule) [off]\n"
+      "  --anc                      adaptive noise cancellation after the low-pass [off]\n"
+      "  --channels A,B,...         channels to correct (labels) [EEG channels]\n"
+      "  --exclude A,B,...          channels not to correct\n"
+      "  --threads N                OpenMP threads per rank [OMP_NUM_THREADS or all]\n");
+}
+
+static int eeg_parse(int argc, char **argv, int verbose, eeg_opts *o, int *help) {
+  enum { O_EDF = 256, O_REGEX, O_TCH, O_TTH, O_OFF, O_UP, O_HP, O_LP, O_AW, O_AT, O_REF,
+         O_OBS, O_ANC, O_CH, O_EX, O_THR };
+  static const struct option lo[] = {
+      {"output", required_argument, 0, 'o'},
+      {"edf-out", required_argument, 0, O_EDF},
+      {"trigger-regex", required_argument, 0, O_REGEX},
+      {"trigger-channel", required_argument, 0, O_TCH},
+      {"trigger-threshold", required_argument, 0, O_TTH},
+      {"artifact-offset", required_argument, 0, O_OFF},
+      {"upsample", required_argument, 0, O_UP},
+      {"hp", required_argument, 0, O_HP},
+      {"lp", required_argument, 0, O_LP},
+      {"aas-window", required_argument, 0, O_AW},
+      {"aas-threshold", required_argument, 0, O_AT},
+      {"ref-channel", required_argument, 0, O_REF},
+      {"obs", required_argument, 0, O_OBS},
+      {"anc", no_argument, 0, O_ANC},
+      {"channels", required_argument, 0, O_CH},
+      {"exclude", required_argument, 0, O_EX},
+      {"threads", required_argument, 0, O_THR},
+      {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  int status = 0, c;
+  memset(o, 0, sizeof *o);
+  o->regex = "\\b1\\b";
+  o->trig_threshold = NAN;
+  o->offset = NAN;
+  o->hp = 1.0;
+  o->lp = 70.0;
+  o->aas_threshold = 0.975;
+  o->upsample = 10;
+  o->aas_window = 30;
+  o->obs = -1;
+  *help = 0;
+  opterr = 0;
+  optind = 1;
+  int regex_given = 0;
+  while ((c = getopt_long(argc, argv, ":o:h", lo, NULL)) != -1) {
+    size_t v = 0;
+    switch (c) {
+    case 'o': o->out = optarg; break;
+    case 'h': *help = 1; return 0;
+    case O_EDF: o->edf_out = optarg; break;
+    case O_REGEX: o->regex = optarg; regex_given = 1; break;
+    case O_TCH: o->trig_channel = optarg; break;
+    case O_TTH: SF_CALL(sf_cli_double(verbose, "--trigger-threshold", optarg, -1e300, 1e300, &o->trig_threshold)); break;
+    case O_OFF: SF_CALL(sf_cli_double(verbose, "--artifact-offset", optarg, -10.0, 10.0, &o->offset)); break;
+    case O_UP: SF_CALL(sf_cli_size(verbose, "--upsample", optarg, 1, 50, &o->upsample)); break;
+    case O_HP: SF_CALL(sf_cli_double(verbose, "--hp", optarg, 0.0, 1e6, &o->hp)); break;
+    case O_LP: SF_CALL(sf_cli_double(verbose, "--lp", optarg, 0.0, 1e6, &o->lp)); break;
+    case O_AW: SF_CALL(sf_cli_size(verbose, "--aas-window", optarg, 5, 1000, &o->aas_window)); break;
+    case O_AT: SF_CALL(sf_cli_double(verbose, "--aas-threshold", optarg, 0.0, 1.0, &o->aas_threshold)); break;
+    case O_REF: o->ref_channel = optarg; break;
+    case O_OBS: SF_CALL(sf_cli_size(verbose, "--obs", optarg, 0, 64, &v)); o->obs = (int)v; break;
+    case O_ANC: o->anc = 1; break;
+    case O_CH: o->channels = optarg; break;
+    case O_EX: o->exclude = optarg; break;
+    case O_THR: SF_CALL(sf_cli_size(verbose, "--threads", optarg, 1, 4096, &v)); o->threads = (int)v; break;
+    case '?':
+    default:
+      status = sf_cli_bad_option(verbose, "eeg", c, argc, argv, lo);
+      goto cleanup;
+    }
+  }
+  if (optind < argc) o->in = argv[optind++];
+  if (!o->in) SF_CALL(sf_cli_usage_error(verbose, "eeg: no input file given (see --help)"));
+  if (optind < argc) SF_CALL(sf_cli_usage_error(verbose, "eeg: unexpected argument '%s'", argv[optind]));
+  if (!o->out) SF_CALL(sf_cli_usage_error(verbose, "eeg: no output file given (-o OUT.h5)"));
+  if (o->trig_channel && regex_given)
+    SF_CALL(sf_cli_usage_error(verbose, "eeg: --trigger-regex and --trigger-channel exclude each other"));
+  if (o->trig_channel && !(o->trig_threshold == o->trig_threshold))
+    SF_CALL(sf_cli_usage_error(verbose, "eeg: --trigger-channel needs --trigger-threshold X"));
+  if (!o->trig_channel && o->trig_threshold == o->trig_threshold)
+    SF_CALL(sf_cli_usage_error(verbose, "eeg: --trigger-threshold needs --trigger-channel NAME"));
+  if (o->channels && o->exclude)
+    SF_CALL(sf_cli_usage_error(verbose, "eeg: --channels and --exclude exclude each other"));
+  if (!o->trig_channel) {
+    regex_t re;
+    int rc = regcomp(&re, o->regex, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+      char why[256];
+      regerror(rc, &re, why, sizeof why);
+      SF_CALL(sf_cli_usage_error(verbose, "--trigger-regex: '%s' is not a POSIX extended regex: %s", o->regex, why));
+    }
+    regfree(&re);
+  }
+cleanup:
+  return status;
+}
+
+/* ---- channels ---------------------------------------------------------------------------- */
+
+static int label_is(const char *label, const char *name) { return strcasecmp(label, name) == 0; }
+
+/* Signal index of a label ("EEG Fp1" also matches "Fp1"), -1 if none. */
+static int find_signal(const sf_eeg_rec *r, const char *name) {
+  for (int s = 0; s < r->nsignals; s++)
+    if (label_is(r->signals[s].label, name)) return s;
+  for (int s = 0; s < r->nsignals; s++) {
+    const char *l = r->signals[s].label;
+    if (!strncasecmp(l, "EEG ", 4) && label_is(l + 4, name)) return s;
+  }
+  return -1;
+}
+
+/* Whether a channel is corrected by default: not ECG/EKG/EMG/EOG, status or trigger. */
+static int default_eeg(const sf_eeg_signal *s) {
+  static const char *const non[] = {"ECG", "EKG", "EMG", "EOG", "STATUS", "STI", "TRIG",
+                                    "RESP", "EVENT", "MARKER", NULL};
+  for (int k = 0; non[k]; k++)
+    if (!strncasecmp(s->label, non[k], strlen(non[k]))) return 0;
+  return 1;
+}
+
+/* Splits a comma-separated list into signal indices; reports an unknown label. */
+static int parse_list(const eeg_job *j, const char *opt, const char *list, int *idx, size_t *n) {
+  int status = 0;
+  char buf[8192];
+  snprintf(buf, sizeof buf, "%s", list);
+  *n = 0;
+  for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    while (*tok == ' ') tok++;
+    int s = find_signal(j->rec, tok);
+    SF_CHECK(s >= 0, SF_ERR_USAGE, "%s: %s: no channel '%s' in %s", opt, list, tok, j->o.in);
+    SF_CHECK(*n < EEG_MAX_LIST, SF_ERR_USAGE, "%s: more than %d channels", opt, EEG_MAX_LIST);
+    idx[(*n)++] = s;
+  }
+cleanup:
+  return status;
+}
+
+/* The selected channels, the reference channel, the rate and length; checked on every rank
+ * (every rank has the same header), reported by rank 0. */
+static int select_channels(eeg_job *j) {
+  int status = 0, verbose = j->rank == 0;
+  const sf_eeg_rec *r = j->rec;
+  int list[EEG_MAX_LIST];
+  size_t nl = 0;
+  char *chosen = calloc((size_t)r->nsignals + 1, 1);
+  SF_ALLOC(j->sel, (size_t)r->nsignals + 1);
+  if (!chosen) SF_FAIL_QUIET(SF_ERR_NOMEM);
+  if (j->o.channels) {
+    status = parse_list(j, "--channels", j->o.channels, list, &nl);
+    if (status < 0) goto quiet;
+    for (size_t k = 0; k < nl; k++) chosen[list[k]] = 1;
+  } else {
+    for (int s = 0; s < r->nsignals; s++) chosen[s] = (char)default_eeg(&r->signals[s]);
+    if (j->o.exclude) {
+      status = parse_list(j, "--exclude", j->o.exclude, list, &nl);
+      if (status < 0) goto quiet;
+      for (size_t k = 0; k < nl; k++) chosen[list[k]] = 0;
+    }
+    if (j->o.trig_channel) {
+      int t = find_signal(r, j->o.trig_channel);
+      if (t >= 0) chosen[t] = 0;
+    }
+  }
+  j->nsel = 0;
+  for (int s = 0; s < r->nsignals; s++)
+    if (chosen[s]) j->sel[j->nsel++] = s;
+  if (j->nsel == 0) {
+    status = sf_cli_usage_error(verbose, "%s: no channel to correct (see --channels, --exclude)", j->o.in);
+    goto quiet;
+  }
+  j->fs = r->signals[j->sel[0]].rate;
+  j->n = r->signals[j->sel[0]].samples;
+  for (size_t k = 1; k < j->nsel; k++) {
+    const sf_eeg_signal *s = &r->signals[j->sel[k]];
+    if (s->rate != j->fs || s->samples != j->n) {
+      if (verbose)
+        sf_error_report(SF_ERR_INPUT, __FILE__, __LINE__, __func__,
+                        "%s: the selected channels have mixed sampling rates: %s at %g Hz, %s at %g Hz "
+                        "(select channels of one rate with --channels or --exclude)",
+                        j->o.in, r->signals[j->sel[0]].label, j->fs, s->label, s->rate);
+      status = SF_ERR_INPUT;
+      goto quiet;
+    }
+  }
+  if (j->o.ref_channel) {
+    j->ref = find_signal(r, j->o.ref_channel);
+    if (j->ref < 0) {
+      status = sf_cli_usage_error(verbose, "--ref-channel: no channel '%s' in %s", j->o.ref_channel, j->o.in);
+      goto quiet;
+    }
+    if (r->signals[j->ref].rate != j->fs || r->signals[j->ref].samples != j->n) {
+      status = sf_cli_usage_error(verbose, "--ref-channel: %s is sampled at %g Hz, the corrected channels at %g Hz",
+                                  j->o.ref_channel, r->signals[j->ref].rate, j->fs);
+      goto quiet;
+    }
+  } else {
+    j->ref = j->sel[0];
+  }
+  if (j->o.trig_channel && find_signal(r, j->o.trig_channel) < 0) {
+    status = sf_cli_usage_error(verbose, "--trigger-channel: no channel '%s' in %s", j->o.trig_channel, j->o.in);
+    goto quiet;
+  }
+  if (j->o.lp > 0 && !(j->o.lp < j->fs / 2)) {
+    status = sf_cli_usage_error(verbose, "--lp: %g Hz is not below the Nyquist frequency %g Hz of %s", j->o.lp,
+                                j->fs / 2, j->o.in);
+    goto quiet;
+  }
+  if (j->o.hp > 0 && !(j->o.hp < j->fs / 2)) {
+    status = sf_cli_usage_error(verbose, "--hp: %g Hz is not below the Nyquist frequency %g Hz of %s", j->o.hp,
+                                j->fs / 2, j->o.in);
+    goto quiet;
+  }
+  SF_CHECK(j->n >= 16 || !verbose, SF_ERR_INPUT, "%s: only %zu samples per channel", j->o.in, j->n);
+  if (j->n < 16) SF_FAIL_QUIET(SF_ERR_INPUT);
+quiet:
+cleanup:
+  free(chosen);
+  return status;
+}
+
+/* ---- step 1: triggers and blocks (rank 0) -------------------------------------------------- */
+
+static int cmp_ll(const void *a, const void *b) {
+  long long x = *(const long long *)a, y = *(const long long *)b;
+  return (x > y) - (x < y);
+}
+
+/* Sorted unique trigger samples of the annotations matching the regex, or of the rising
+ * edges of the trigger channel. */
+static int detect_triggers(eeg_job *j, long long **out, size_t *nt) {
+  int status = 0;
+  long long *t = NULL;
+  double *x = NULL;
+  size_t n = 0;
+  *out = NULL;
+  *nt = 0;
+  if (j->o.trig_channel) {
+    int s = find_signal(j->rec, j->o.trig_channel);
+    size_t ns = j->rec->signals[s].samples;
+    double thr = j->o.trig_threshold;
+    SF_ALLOC(x, ns ? ns : 1);
+    SF_CALL(sf_eeg_read_channel(j->rec, s, 0, ns, x));
+    SF_ALLOC(t, ns ? ns : 1);
+    for (size_t i = 1; i < ns; i++)
+      if (x[i - 1] < thr && x[i] >= thr) {
+        /* at the native rate of the corrected channels */
+        double tt = (double)i * j->fs / j->rec->signals[s].rate;
+        t[n++] = (long long)llround(tt);
+      }
+    SF_CHECK(n > 0, SF_ERR_INPUT, "%s: no triggers found: channel %s never rises through %g", j->o.in,
+             j->o.trig_channel, thr);
+  } else {
+    regex_t re;
+    SF_CHECK(regcomp(&re, j->o.regex, REG_EXTENDED | REG_NOSUB) == 0, SF_ERR_USAGE,
+             "--trigger-regex: '%s' does not compile", j->o.regex);
+    SF_ALLOC(t, j->rec->nannotations ? j->rec->nannotations : 1);
+    for (size_t a = 0; a < j->rec->nannotations; a++) {
+      const sf_eeg_annotation *an = &j->rec->annotations[a];
+      if (regexec(&re, an->text ? an->text : "", 0, NULL, 0) != 0) continue;
+      long long s = sf_eeg_time_to_sample(j->rec, j->ref, an->onset);
+      if (s < 0 || (size_t)s >= j->n) continue;
+      t[n++] = s;
+    }
+    regfree(&re);
+    SF_CHECK(n > 0, SF_ERR_INPUT,
+             "%s: no triggers found: none of its %zu annotations matches --trigger-regex '%s'%s", j->o.in,
+             j->rec->nannotations, j->o.regex,
+             j->rec->nannotations ? "" : " (the file has no annotations; see --trigger-channel)");
+  }
+  qsort(t, n, sizeof *t, cmp_ll);
+  size_t u = 0;
+  for (size_t i = 0; i < n; i++)
+    if (u == 0 || t[i] != t[u - 1]) t[u++] = t[i];
+  *out = t;
+  *nt = u;
+  t = NULL;
+cleanup:
+  free(t);
+  free(x);
+  return status;
+}
+
+static int step_triggers(void *ctx) {
+  eeg_job *j = ctx;
+  int status = 0;
+  long long *t = NULL, *d = NULL;
+  size_t nt = 0;
+  eeg_block *blk = NULL;
+  SF_CALL(detect_triggers(j, &t, &nt));
+  SF_CHECK(nt >= 2, SF_ERR_INPUT, "%s: only one trigger found (at sample %lld); AAS needs at least %zu per block",
+           j->o.in, t[0], j->o.aas_window);
+  /* blocks: a pause longer than 1 s and 10 median intervals starts a new one */
+  SF_ALLOC(d, nt - 1);
+  for (size_t i = 0; i + 1 < nt; i++) d[i] = t[i + 1] - t[i];
+  qsort(d, nt - 1, sizeof *d, cmp_ll);
+  double med = (nt - 1) % 2 ? (double)d[(nt - 1) / 2] : 0.5 * (double)(d[(nt - 1) / 2 - 1] + d[(nt - 1) / 2]);
+  double pause = fmax(10.0 * med, j->fs);
+  size_t nb = 1;
+  for (size_t i = 0; i + 1 < nt; i++)
+    if ((double)(t[i + 1] - t[i]) > pause) nb++;
+  SF_ALLOC(blk, nb);
+  {
+    size_t b = 0;
+    blk[0].i0 = 0;
+    for (size_t i = 0; i + 1 < nt; i++)
+      if ((double)(t[i + 1] - t[i]) > pause) {
+        blk[b].i1 = (long long)i + 1;
+        blk[++b].i0 = (long long)i + 1;
+      }
+    blk[nb - 1].i1 = (long long)nt;
+  }
+  size_t Lmax = 0;
+  int gaps = 0;
+  size_t spv = 0;
+  for (size_t b = 0; b < nb; b++) {
+    size_t m = (size_t)(blk[b].i1 - blk[b].i0), L = 0, sp = 0;
+    int g = 0;
+    SF_CHECK(m >= j->o.aas_window, SF_ERR_INPUT,
+             "%s: acquisition block %zu (samples %lld..%lld) has %zu triggers, fewer than the AAS window of %zu "
+             "(--aas-window)",
+             j->o.in, b + 1, t[blk[b].i0], t[blk[b].i1 - 1], m, j->o.aas_window);
+    SF_CALL(sf_eeg_artifact_length(t + blk[b].i0, m, &L, &g, &sp));
+    blk[b].L = (long long)L;
+    if (L > Lmax) Lmax = L;
+    gaps |= g;
+    spv = sp;
+    long long pre = (long long)ceil(1.25 * (double)L), post = (long long)ceil(2.25 * (double)L);
+    blk[b].a0 = t[blk[b].i0] - pre < 0 ? 0 : t[blk[b].i0] - pre;
+    blk[b].a1 = t[blk[b].i1 - 1] + post > (long long)j->n ? (long long)j->n : t[blk[b].i1 - 1] + post;
+  }
+  /* neighbouring blocks' windows must not overlap */
+  for (size_t b = 0; b + 1 < nb; b++)
+    if (blk[b].a1 > blk[b + 1].a0) blk[b].a1 = blk[b + 1].a0 = (blk[b].a1 + blk[b + 1].a0) / 2;
+  j->sh.nt = (long long)nt;
+  j->sh.nb = (long long)nb;
+  j->sh.L = (long long)Lmax;
+  j->sh.volume_gaps = gaps;
+  j->sh.slices_per_volume = (long long)spv;
+  j->trig = t;
+  j->blk = blk;
+  t = NULL;
+  blk = NULL;
+cleanup:
+  free(t);
+  free(d);
+  free(blk);
+  return status;
+}
+
+static int share_triggers(void *ctx, MPI_Comm comm) {
+  eeg_job *j = ctx;
+  int status = 0;
+  if (j->rank != 0) {
+    j->trig = malloc((size_t)j->sh.nt * sizeof *j->trig);
+    j->blk = malloc((size_t)j->sh.nb * sizeof *j->blk);
+    status = j->trig && j->blk ? 0 : SF_ERR_NOMEM;
+  }
+  SF_CALL(sf_mpi_agree(status, comm));
+  SF_MPI(MPI_Bcast(j->trig, (int)j->sh.nt, MPI_LONG_LONG, 0, comm));
+  SF_MPI(MPI_Bcast(j->blk, (int)(j->sh.nb * (long long)sizeof(eeg_block)), MPI_BYTE, 0, comm));
+cleanup:
+  return status;
+}
+
+/* ---- plans (every rank, after step 1) ------------------------------------------------------ */
+
+static int make_plans(eeg_job *j) {
+  int status = 0;
+  size_t nb = (size_t)j->sh.nb, up = j->o.upsample;
+  if (j->o.hp > 0) {
+    SF_CALL(sf_fir_design(j->fs, j->o.hp, NAN, &j->hp));
+    SF_CALL(sf_fir_ws_create(j->hp, &j->hp_ws));
+  }
+  if (j->o.lp > 0) {
+    SF_CALL(sf_fir_design(j->fs, NAN, j->o.lp, &j->lp));
+    SF_CALL(sf_fir_ws_create(j->lp, &j->lp_ws));
+  }
+  SF_ALLOC(j->up, nb);
+  SF_ALLOC(j->down, nb);
+  SF_ALLOC(j->up_ws, nb);
+  SF_ALLOC(j->down_ws, nb);
+  j->u_cap = 0;
+  j->n_allen_max = 0;
+  for (size_t b = 0; b < nb; b++) {
+    size_t m = (size_t)(j->blk[b].a1 - j->blk[b].a0);
+    if (up > 1) {
+      SF_CALL(sf_resample_fft_plan(m, (double)up, &j->up[b]));
+      SF_CALL(sf_resample_fft_plan(m * up, 1.0 / (double)up, &j->down[b]));
+      SF_CHECK(sf_resample_fft_n_out(j->down[b]) == m, SF_ERR_INTERNAL, "resampling of block %zu: %zu -> %zu samples",
+               b, m * up, sf_resample_fft_n_out(j->down[b]));
+      SF_CALL(sf_resample_fft_ws_create(j->up[b], &j->up_ws[b]));
+      SF_CALL(sf_resample_fft_ws_create(j->down[b], &j->down_ws[b]));
+    }
+    if (m * up > j->u_cap) j->u_cap = m * up;
+    size_t na = (size_t)((j->blk[b].i1 - j->blk[b].i0 + (long long)j->o.aas_window - 1) / (long long)j->o.aas_window);
+    if (na > j->n_allen_max) j->n_allen_max = na;
+  }
+  SF_ALLOC(j->x, j->n);
+  SF_ALLOC(j->y, j->n);
+  SF_ALLOC(j->u, j->u_cap);
+  SF_ALLOC(j->alpha, (size_t)j->sh.nt);
+  size_t Lmax = ((size_t)j->sh.L + 8) * up; /* the artifact length after alignment (+-3 samples each side) */
+  SF_ALLOC(j->tmpl, j->n_allen_max * Lmax);
+cleanup:
+  return status;
+}
+
+/* ---- per block, at the upsampled rate ------------------------------------------------------ */
+
+/* High-pass of x (n) into y; a copy without --hp. Serial. */
+static int highpass(eeg_job *j, const double *x, double *y) {
+  if (!j->hp) {
+    memcpy(y, x, j->n * sizeof *y);
+    return 0;
+  }
+  return sf_fir_apply_zero_phase(j->hp, x, j->n, y, j->hp_ws);
+}
+
+/* y[a0, a1) upsampled into j->u. Serial. */
+static int block_up(eeg_job *j, size_t b, const double *y) {
+  const eeg_block *k = &j->blk[b];
+  size_t m = (size_t)(k->a1 - k->a0);
+  if (j->o.upsample == 1) {
+    memcpy(j->u, y + k->a0, m * sizeof *j->u);
+    return 0;
+  }
+  return sf_resample_fft_execute(j->up[b], y + k->a0, j->u, j->up_ws[b]);
+}
+
+/* j->u downsampled back into y[a0, a1). Serial. */
+static int block_down(eeg_job *j, size_t b, double *y) {
+  const eeg_block *k = &j->blk[b];
+  size_t m = (size_t)(k->a1 - k->a0);
+  if (j->o.upsample == 1) {
+    memcpy(y + k->a0, j->u, m * sizeof *y);
+    return 0;
+  }
+  return sf_resample_fft_execute(j->down[b], j->u, y + k->a0, j->down_ws[b]);
+}
+
+static double mean_of(const double *x, size_t n) {
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++) s += x[i];
+  return n ? s / (double)n : 0.0;
+}
+
+/* ---- step 2: alignment on the reference channel (rank 0) ----------------------------------- */
+
+static int step_align(void *ctx) {
+  eeg_job *j = ctx;
+  int status = 0;
+  size_t up = j->o.upsample, nt = (size_t)j->sh.nt;
+  long sw = (long)(3 * up);
+  SF_ALLOC(j->t_al, nt);
+  SF_ALLOC(j->t_re, nt);
+  SF_CALL(sf_eeg_read_channel(j->rec, j->ref, 0, j->n, j->x));
+  SF_CALL(highpass(j, j->x, j->y));
+  for (size_t b = 0; b < (size_t)j->sh.nb; b++) {
+    eeg_block *k = &j->blk[b];
+    size_t m = (size_t)(k->a1 - k->a0) * up, i0 = (size_t)k->i0, i1 = (size_t)k->i1;
+    SF_CALL(block_up(j, b, j->y));
+    double mu = mean_of(j->u, m);
+    for (size_t i = 0; i < m; i++) j->u[i] -= mu;
+    long long *ta = j->t_al + i0, *tr = j->t_re + i0;
+    size_t nb = i1 - i0;
+    for (size_t i = 0; i < nb; i++) ta[i] = (j->trig[i0 + i] - k->a0) * (long long)up;
+    long long L0 = k->L * (long long)up;
+    long long off = j->o.offset == j->o.offset ? llround(j->o.offset * j->fs * (double)up)
+                                               : -llround(0.03 * (double)L0);
+    /* slice alignment: every epoch to the first epoch wholly inside the block */
+    size_t r = 0;
+    while (r < nb && !sf_aas_epoch_inside(ta[r], off, (size_t)L0, m)) r++;
+    SF_CHECK(r < nb, SF_ERR_INPUT, "%s: acquisition block %zu: no artifact epoch lies inside the recording", j->o.in,
+             b + 1);
+    const double *ref = j->u + ta[r] + off;
+    for (size_t i = 0; i < nb; i++)
+      if (i != r) ta[i] += sf_eeg_xcorr_shift(j->u, m, ta[i] + off, ref, (size_t)L0, sw);
+    /* artifact length from the aligned triggers; then the offset at that length */
+    size_t Lu = 0;
+    for (size_t i = 1; i < nb; i++)
+      SF_CHECK(ta[i] > ta[i - 1], SF_ERR_INPUT,
+               "%s: acquisition block %zu: triggers %zu and %zu coincide after alignment (too close together)",
+               j->o.in, b + 1, i0 + i - 1, i0 + i);
+    SF_CALL(sf_eeg_artifact_length(ta, nb, &Lu, NULL, NULL));
+    k->L_up = (long long)Lu;
+    k->off_up = j->o.offset == j->o.offset ? off : -llround(0.03 * (double)Lu);
+    /* the reference channel's averages; realignment of every trigger to its average */
+    size_t W = j->o.aas_window, na = (nb + W - 1) / W;
+    for (size_t a = 0; a < na; a++)
+      sf_aas_block_template(j->u, m, 0.0, ta, nb, (long)k->off_up, Lu, W, j->o.aas_threshold, a,
+                            j->tmpl + a * Lu);
+    for (size_t i = 0; i < nb; i++) {
+      const double *A = j->tmpl + (i / W) * Lu;
+      tr[i] = ta[i];
+      if ((unsigned long long)(ta[i] + k->off_up + (long long)Lu + sw) <= m && ta[i] + k->off_up - sw >= 0)
+        tr[i] += sf_eeg_xcorr_shift(j->u, m, ta[i] + k->off_up, A, Lu, sw);
+    }
+  }
+cleanup:
+  return status;
+}
+
+static int share_align(void *ctx, MPI_Comm comm) {
+  eeg_job *j = ctx;
+  int status = 0;
+  size_t nt = (size_t)j->sh.nt;
+  if (j->rank != 0) {
+    j->t_al = malloc(nt * sizeof *j->t_al);
+    j->t_re = malloc(nt * sizeof *j->t_re);
+    status = j->t_al && j->t_re ? 0 : SF_ERR_NOMEM;
+  }
+  SF_CALL(sf_mpi_agree(status, comm));
+  SF_MPI(MPI_Bcast(j->t_al, (int)nt, MPI_LONG_LONG, 0, comm));
+  SF_MPI(MPI_Bcast(j->t_re, (int)nt, MPI_LONG_LONG, 0, comm));
+  SF_MPI(MPI_Bcast(j->blk, (int)(j->sh.nb * (long long)sizeof(eeg_block)), MPI_BYTE, 0, comm));
+cleanup:
+  return status;
+}
+
+/* ---- metrics (specs 5) --------------------------------------------------------------------- */
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* SNR, RMS ratio, RMS residual, median peak-to-peak of one channel: orig as read, corr as
+ * corrected, both native. */
+static void channel_metrics(const eeg_job *j, const double *orig, const double *corr, double *m) {
+  const long long *t = j->trig;
+  size_t nt = (size_t)j->sh.nt, n = j->n;
+  long long L = j->sh.L;
+  long long A0 = t[0] - L / 2, A1 = t[nt - 1] + (3 * L) / 2 + 1;
+  if (A0 < 0) A0 = 0;
+  if (A1 > (long long)n) A1 = (long long)n;
+  long long r0 = (long long)floor(((double)t[0] / j->fs - 0.1) * j->fs);
+  long long r1 = (long long)ceil(((double)(t[nt - 1] + L) / j->fs + 0.1) * j->fs);
+  double sa = 0, sa2 = 0, so2 = 0, sr = 0, sr2 = 0;
+  size_t na = 0, nr = 0;
+  for (long long i = A0; i < A1; i++) {
+    sa += corr[i], sa2 += corr[i] * corr[i], so2 += orig[i] * orig[i];
+    na++;
+  }
+  for (long long i = 0; i < (long long)n; i++)
+    if (i < r0 || i > r1) sr += corr[i], sr2 += corr[i] * corr[i], nr++;
+  double va = na ? sa2 / (double)na - (sa / (double)na) * (sa / (double)na) : NAN;
+  double vr = nr > 1 ? sr2 / (double)nr - (sr / (double)nr) * (sr / (double)nr) : NAN;
+  m[0] = vr / fmax(va - vr, 1e-10);
+  m[1] = na ? sqrt(so2 / (double)na) / sqrt(sa2 / (double)na) : NAN;
+  m[2] = sqrt(va) / sqrt(vr);
+  /* median over epochs of the peak-to-peak */
+  double *p2p = malloc(nt * sizeof *p2p);
+  size_t np = 0;
+  if (p2p) {
+    for (size_t e = 0; e < nt; e++) {
+      long long s = t[e] + j->blk[0].off, f = s + L;
+      if (s < 0 || f > (long long)n) continue;
+      double lo = corr[s], hi = corr[s];
+      for (long long i = s; i < f; i++) lo = fmin(lo, corr[i]), hi = fmax(hi, corr[i]);
+      p2p[np++] = hi - lo;
+    }
+    qsort(p2p, np, sizeof *p2p, cmp_d);
+  }
+  m[3] = np ? (np % 2 ? p2p[np / 2] : 0.5 * (p2p[np / 2 - 1] + p2p[np / 2])) : NAN;
+  free(p2p);
+}
+
+/* ---- step 3: per channel ------------------------------------------------------------------- */
+
+/* The reader of the custom source: channels [first, first + count) of the selection as
+ * float32 (the physical values; EDF's 16 and BDF's 24 bits fit). Runs on the I/O thread, the
+ * only thread that touches the EDF file during the sweep. */
+static int read_channels(void *ctx, size_t first, size_t count, size_t core_first, size_t core_count,
+                         float *buf) {
+  eeg_job *j = ctx;
+  int status = 0;
+  double *tmp = NULL;
+  if (count == 0) return 0;
+  SF_ALLOC(tmp, j->n);
+  for (size_t c = 0; c < count; c++) {
+    SF_CALL(sf_eeg_read_channel(j->rec, j->sel[first + c], 0, j->n, tmp));
+    float *o = buf + c * j->n;
+    for (size_t i = 0; i < j->n; i++) {
+      SF_CHECK(isfinite(tmp[i]), SF_ERR_INPUT, "%s: channel %s: sample %zu is not a finite number", j->o.in,
+               j->rec->signals[j->sel[first + c]].label, i);
+      o[i] = (float)tmp[i];
+    }
+  }
+cleanup:
+  free(tmp);
+  return status;
+}
+
+/* One channel, every thread of the team inside (shared executor). The FFT filters and
+ * resampling run on one thread; the AAS loops over averaging blocks and epochs are split. */
+static int channel_unit(void *ctx, void *ws, const sf_batch *bt, size_t k) {
+  eeg_job *j = ctx;
+  const float *in = bt->in + k * bt->unit_elems;
+  size_t up = j->o.upsample, W = j->o.aas_window;
+#pragma omp single
+  {
+    j->status = 0;
+    for (size_t i = 0; i < j->n; i++) j->x[i] = in[i];
+    j->status = highpass(j, j->x, j->y);
+  }
+  for (size_t b = 0; b < (size_t)j->sh.nb && j->status == 0; b++) {
+    const eeg_block *kb = &j->blk[b];
+    size_t m = (size_t)(kb->a1 - kb->a0) * up, i0 = (size_t)kb->i0, nb = (size_t)(kb->i1 - kb->i0);
+    size_t L = (size_t)kb->L_up, na = (nb + W - 1) / W;
+    long off = (long)kb->off_up;
+    const long long *ta = j->t_al + i0, *tr = j->t_re + i0;
+#pragma omp barrier
+#pragma omp single
+    {
+      j->status = block_up(j, b, j->y);
+      if (j->status == 0) j->mean = mean_of(j->u, m);
+    }
+    if (j->status) break;
+#pragma omp for schedule(static)
+    for (size_t a = 0; a < na; a++)
+      sf_aas_block_template(j->u, m, j->mean, ta, nb, off, L, W, j->o.aas_threshold, a, j->tmpl + a * L);
+#pragma omp for schedule(static)
+    for (size_t i = 0; i < nb; i++)
+      j->alpha[i0 + i] = sf_aas_alpha(j->u, m, j->mean, tr[i] + off, j->tmpl + (i / W) * L, L);
+#pragma omp for schedule(static)
+    for (size_t i = 0; i < nb; i++) {
+      long long s = tr[i] + off, e = i + 1 < nb ? tr[i + 1] + off : s + (long long)L;
+      sf_aas_subtract(j->u, NULL, m, s, e, j->alpha[i0 + i], j->tmpl + (i / W) * L, L);
+    }
+#pragma omp single
+    j->status = block_down(j, b, j->y);
+  }
+#pragma omp barrier
+  float *o = j->outbuf[bt->slot] + k * j->n;
+  double *mt = j->metrics[bt->slot] + 4 * k;
+#pragma omp single
+  {
+    if (j->status == 0 && j->lp) j->status = sf_fir_apply_zero_phase(j->lp, j->y, j->n, j->u, j->lp_ws);
+    else if (j->status == 0) memcpy(j->u, j->y, j->n * sizeof *j->u);
+    if (j->status == 0) {
+      for (size_t i = 0; i < j->n; i++) o[i] = (float)j->u[i];
+      channel_metrics(j, j->x, j->u, mt);
+    }
+  }
+  (void)ws;
+  return j->status;
+}
+
+static int channels_start(void *ctx) {
+  eeg_job *j = ctx;
+  int status = 0;
+  for (int q = 0; q < 2; q++) {
+    j->outbuf[q] = malloc(j->n * sizeof(float));
+    j->metrics[q] = malloc(4 * sizeof(double));
+    if (!j->outbuf[q] || !j->metrics[q]) status = SF_ERR_NOMEM;
+  }
+  SF_CALL(sf_mpi_agree(status, j->comm));
+  SF_CALL(sf_output_create(j->comm, j->o.out, j->plan.n_segments, &j->out));
+  hsize_t dims[2] = {j->nsel, j->n}, one[1] = {j->nsel};
+  SF_CALL(sf_output_add(j->out, "/corrected", H5T_IEEE_F32LE, 2, dims, NULL, &j->id_corr));
+  for (int m = 0; m < 4; m++) {
+    char name[64];
+    snprintf(name, sizeof name, "/metrics/%s", k_metric_names[m]);
+    SF_CALL(sf_output_add(j->out, name, H5T_IEEE_F64LE, 1, one, NULL, &j->id_m[m]));
+  }
+  sf_progress_start(&j->prog, j->rank == 0, "eeg", "channels", j->nsel);
+cleanup:
+  return status;
+}
+
+static int channels_commit(void *ctx, const sf_batch *b) {
+  eeg_job *j = ctx;
+  int status = 0, q = b->slot;
+  SF_CALL(sf_output_write_rows(j->out, j->id_corr, b->first, b->count, H5T_NATIVE_FLOAT, j->outbuf[q]));
+  for (int m = 0; m < 4; m++) {
+    double v[1] = {b->count ? j->metrics[q][m] : 0.0};
+    SF_CALL(sf_output_write_rows(j->out, j->id_m[m], b->first, b->count, H5T_NATIVE_DOUBLE, v));
+  }
+  SF_CALL(sf_output_mark_done(j->out, b->segment));
+cleanup:
+  return status;
+}
+
+/* The channel-independent datasets and the attributes. Collective. */
+static int write_rest(eeg_job *j, double total) {
+  int status = 0, id_ch = -1, id_t = -1, id_ta = -1;
+  hid_t st = H5Tcopy(H5T_C_S1);
+  char *names = NULL;
+  double *ta = NULL;
+  H5Tset_size(st, sizeof j->rec->signals[0].label);
+  hsize_t nsel[1] = {j->nsel}, nt[1] = {(hsize_t)j->sh.nt};
+  SF_CALL(sf_output_add(j->out, "/channels", st, 1, nsel, NULL, &id_ch));
+  SF_CALL(sf_output_add(j->out, "/triggers", H5T_STD_I64LE, 1, nt, NULL, &id_t));
+  SF_CALL(sf_output_add(j->out, "/triggers_aligned", H5T_IEEE_F64LE, 1, nt, NULL, &id_ta));
+  SF_ALLOC(names, j->nsel * sizeof j->rec->signals[0].label);
+  SF_ALLOC(ta, (size_t)j->sh.nt);
+  for (size_t c = 0; c < j->nsel; c++)
+    memcpy(names + c * sizeof j->rec->signals[0].label, j->rec->signals[j->sel[c]].label,
+           sizeof j->rec->signals[0].label);
+  for (long long b = 0; b < j->sh.nb; b++)
+    for (long long i = j->blk[b].i0; i < j->blk[b].i1; i++)
+      ta[i] = (double)j->blk[b].a0 + (double)j->t_re[i] / (double)j->o.upsample;
+  SF_CALL(sf_output_write_all(j->out, id_ch, st, names));
+  SF_CALL(sf_output_write_all(j->out, id_t, H5T_NATIVE_LLONG, j->trig));
+  SF_CALL(sf_output_write_all(j->out, id_ta, H5T_NATIVE_DOUBLE, ta));
+  {
+    hid_t root = sf_output_root(j->out);
+    char cmd[8192], opts[2048];
+    sf_cli_join(j->argc, j->argv, cmd, sizeof cmd);
+    const eeg_opts *o = &j->o;
+    snprintf(opts, sizeof opts,
+             "trigger=%s%s hp=%g lp=%g upsample=%zu aas-window=%zu aas-threshold=%g artifact-offset=%s obs=%d anc=%d",
+             o->trig_channel ? "channel:" : "regex:", o->trig_channel ? o->trig_channel : o->regex, o->hp, o->lp,
+             o->upsample, o->aas_window, o->aas_threshold, o->offset == o->offset ? "given" : "auto", o->obs, o->anc);
+    SF_CALL(sf_h5_attr_string(root, "slabflow_version", SF_VERSION));
+    SF_CALL(sf_h5_attr_string(root, "command", "eeg"));
+    SF_CALL(sf_h5_attr_string(root, "command_line", cmd));
+    SF_CALL(sf_h5_attr_string(root, "options", opts));
+    SF_CALL(sf_h5_attr_string(root, "input", j->o.in));
+    SF_CALL(sf_h5_attr_double(root, "sampling_rate", j->fs));
+    SF_CALL(sf_h5_attr_string(root, "unit", j->rec->signals[j->sel[0]].dimension));
+    SF_CALL(sf_h5_attr_int(root, "artifact_length", j->sh.L));
+    SF_CALL(sf_h5_attr_int(root, "artifact_length_upsampled", j->blk[0].L_up));
+    SF_CALL(sf_h5_attr_int(root, "artifact_offset_upsampled", j->blk[0].off_up));
+    SF_CALL(sf_h5_attr_int(root, "upsample", (long long)j->o.upsample));
+    SF_CALL(sf_h5_attr_int(root, "acquisition_blocks", j->sh.nb));
+    SF_CALL(sf_h5_attr_int(root, "volume_gaps", j->sh.volume_gaps));
+    SF_CALL(sf_h5_attr_string(root, "reference_channel", j->rec->signals[j->ref].label));
+    SF_CALL(sf_h5_attr_int(root, "ranks", j->nranks));
+    SF_CALL(sf_h5_attr_int(root, "threads", sf_exec_threads(j->exec)));
+    SF_CALL(sf_h5_attr_double(root, "time_total_s", total));
+  }
+cleanup:
+  H5Tclose(st);
+  free(names);
+  free(ta);
+  return sf_mpi_agree(status, j->comm);
+}
+
+static void free_job(eeg_job *j) {
+  sf_fir_ws_destroy(&j->hp_ws);
+  sf_fir_ws_destroy(&j->lp_ws);
+  sf_fir_destroy(&j->hp);
+  sf_fir_destroy(&j->lp);
+  for (long long b = 0; b < j->sh.nb; b++) {
+    if (j->up) sf_resample_fft_destroy(&j->up[b]);
+    if (j->down) sf_resample_fft_destroy(&j->down[b]);
+    if (j->up_ws) sf_resample_fft_ws_destroy(&j->up_ws[b]);
+    if (j->down_ws) sf_resample_fft_ws_destroy(&j->down_ws[b]);
+  }
+  free(j->up);
+  free(j->down);
+  free(j->up_ws);
+  free(j->down_ws);
+  free(j->x);
+  free(j->y);
+  free(j->u);
+  free(j->tmpl);
+  free(j->alpha);
+  for (int q = 0; q < 2; q++) {
+    free(j->outbuf[q]);
+    free(j->metrics[q]);
+  }
+  free(j->trig);
+  free(j->blk);
+  free(j->t_al);
+  free(j->t_re);
+  free(j->sel);
+  sf_eeg_close(&j->rec);
+}
+
+int sf_cmd_eeg(int argc, char **argv) {
+  int status = 0, help = 0;
+  eeg_job job, *j = &job;
+  memset(j, 0, sizeof *j);
+  j->comm = MPI_COMM_WORLD;
+  j->argc = argc;
+  j->argv = argv;
+  SF_MPI(MPI_Barrier(j->comm));
+  double t0 = MPI_Wtime();
+  SF_MPI(MPI_Comm_rank(j->comm, &j->rank));
+  SF_MPI(MPI_Comm_size(j->comm, &j->nranks));
+  status = eeg_parse(argc, argv, j->rank == 0, &j->o, &help);
+  if (help) {
+    if (j->rank == 0) eeg_help();
+    return 0;
+  }
+  SF_CALL(sf_mpi_agree(status, j->comm));
+  /* every rank reads the header; rank 0 reports a bad file */
+  {
+    if (j->rank == 0) status = sf_eeg_open(j->o.in, &j->rec);
+    SF_CALL(sf_mpi_agree(status, j->comm));
+    if (j->rank != 0) status = sf_eeg_open(j->o.in, &j->rec);
+    SF_CALL(sf_mpi_agree(status, j->comm));
+  }
+  SF_CALL(sf_mpi_agree(select_channels(j), j->comm));
+  {
+    const char *inputs[2] = {j->o.in, j->o.edf_out};
+    SF_CALL(sf_output_check_path(j->comm, j->o.out, inputs, 2));
+  }
+  {
+    int local_rank = 0, local_size = 1;
+    SF_CALL(sf_mpi_local_rank(j->comm, &local_rank, &local_size));
+    sf_exec_config xc = {SF_EXEC_OPENMP_SHARED, j->o.threads, local_rank, NULL, NULL, j, j->rank != 0};
+    SF_CALL(sf_mpi_agree(sf_exec_create(&xc, &j->exec), j->comm));
+  }
+  {
+    sf_source_reader rd = {j, read_channels};
+    SF_CALL(sf_source_custom(j->comm, &rd, j->n, j->o.in, &j->src));
+  }
+  sf_plan_init(&j->plan, 0, j->nsel, 1, j->nranks);
+  SF_CALL(sf_plan_bcast(&j->plan, j->comm));
+  {
+    sf_step s1 = {.name = "triggers", .kind = SF_STEP_ONCE, .once = step_triggers, .result = &j->sh,
+                  .result_bytes = sizeof j->sh, .share = share_triggers};
+    sf_pipeline p1 = {j->comm, j, j->exec, j->src, &j->plan, &s1, 1};
+    SF_CALL(sf_pipeline_run(&p1, NULL));
+  }
+  {
+    /* the memory: per rank one channel at the native rate (several copies) and one block at
+     * the upsampled rate with the resampling's padded buffers */
+    sf_mem_budget b;
+    sf_mem_budget_init(&b);
+    sf_mem_budget_add(&b, 6, j->n, sizeof(double), 1, "6 buffers of %zu samples", j->n);
+    sf_mem_budget_add(&b, 5, j->n * j->o.upsample, sizeof(double), 1, "the upsampled channel (%zu samples) and its FFTs",
+                      j->n * j->o.upsample);
+    SF_CALL(sf_mpi_check_memory(j->comm, &b, j->o.in, "fewer --threads or a lower --upsample need less"));
+  }
+  SF_CALL(sf_mpi_agree(make_plans(j), j->comm));
+  sf_phase_times tm[2];
+  sf_run_info info = {tm, ""};
+  {
+    sf_step steps[2] = {
+        {.name = "alignment", .kind = SF_STEP_ONCE, .once = step_align, .share = share_align},
+        {.name = "channels", .kind = SF_STEP_PER_UNIT, .start = channels_start, .unit = channel_unit,
+         .commit = channels_commit, .overlap = 1, .prog = &j->prog}};
+    sf_pipeline p2 = {j->comm, j, j->exec, j->src, &j->plan, steps, 2};
+    status = sf_pipeline_run(&p2, &info);
+    sf_progress_end(&j->prog);
+    SF_CALL(status);
+  }
+  double total = MPI_Wtime() - t0;
+  SF_MPI(MPI_Bcast(&total, 1, MPI_DOUBLE, 0, j->comm));
+  SF_CALL(write_rest(j, total));
+  SF_CALL(sf_output_finish(&j->out, 0));
+  if (j->rank == 0) {
+    printf("slabflow eeg: %zu channels x %zu samples at %g Hz, %lld triggers in %lld block(s), artifact %lld "
+           "samples (x%zu: %lld), %d rank(s) x %d thread(s)\n",
+           j->nsel, j->n, j->fs, j->sh.nt, j->sh.nb, j->sh.L, j->o.upsample, j->blk[0].L_up, j->nranks,
+           sf_exec_threads(j->exec));
+    printf("  %.2f s (%.1f recording seconds per second); output: %s\n", total, (double)j->n / j->fs / total,
+           j->o.out);
+    fflush(stdout);
+  }
+cleanup:
+  status = sf_output_finish(&j->out, status);
+  sf_exec_destroy(&j->exec);
+  sf_source_close(&j->src);
+  free_job(j);
+  return status;
+}
