@@ -16,7 +16,7 @@
 typedef int (*sf_eeg_sample_fn)(void *ctx, int sig, size_t first, size_t n, double *out);
 
 /* Writes out_path as a copy of the open input recording `in` with the samples the callback
- * replaces: EDF+ for EDF/EDF+, BDF+ for BDF/BDF+; the same signals in the same order with the
+ * replaces (fn NULL: a plain copy): EDF+ for EDF/EDF+, BDF+ for BDF/BDF+; the same signals in the same order with the
  * same labels, dimensions, transducer, prefilter, physical and digital ranges and samples per
  * record, the same record duration, the start date and time (with the sub-second offset), the
  * EDF+ patient and recording subfields (a plain EDF/BDF's whole patient and recording fields go
