@@ -36,12 +36,15 @@ static double ew_edf_atof(const char *s) {
   int i = 0, sign = 1, dec = 0;
   long long ip = 0, fr = 0, p = 1;
   if (s[i] == '-' || s[i] == '+') sign = s[i++] == '-' ? -1 : 1;
-  for (; s[i] >= '0' && s[i] <= '9'; i++) ip = ip * 10 + (s[i] - '0');
+  for (; s[i] >= '0' && s[i] <= '9'; i++)
+    ip = ip * 10 + (s[i] - '0');
   if (s[i] == '.')
-    for (i++; s[i] >= '0' && s[i] <= '9'; i++, dec++) fr = fr * 10 + (s[i] - '0');
+    for (i++; s[i] >= '0' && s[i] <= '9'; i++, dec++)
+      fr = fr * 10 + (s[i] - '0');
   double v = (double)(sign * ip);
   if (dec) {
-    while (dec--) p *= 10;
+    while (dec--)
+      p *= 10;
     v += (double)(sign * fr) / (double)p;
   }
   return v;
@@ -57,7 +60,8 @@ static void ew_edf_print(double val, char *dest, size_t n) {
   if (f < 0) f = -f;
   if (f && j + 11 < (int)n) {
     j += snprintf(dest + j, n - (size_t)j, ".%09d", f);
-    while (dest[j - 1] == '0') dest[--j] = '\0';
+    while (dest[j - 1] == '0')
+      dest[--j] = '\0';
   }
 }
 
@@ -76,7 +80,8 @@ static int ew_phys_field(double v, int dir, double *edf_val, double *read_val) {
     /* the digits EDFlib must print: s without trailing zeros (and point) */
     size_t k = strlen(s);
     if (strchr(s, '.')) {
-      while (s[k - 1] == '0') s[--k] = '\0';
+      while (s[k - 1] == '0')
+        s[--k] = '\0';
       if (s[k - 1] == '.') s[--k] = '\0';
     }
     if (strcmp(s, "-0") == 0) snprintf(s, sizeof s, "0");
@@ -149,7 +154,8 @@ static long long ew_record_units(const sf_eeg_rec *in) {
 /* Sets the header fields EDFlib lets us set from the input's; nonzero when EDFlib refused one. */
 static int ew_set_header(int h, const sf_eeg_rec *in) {
   int e = 0;
-  if (in->start_year >= 1985 && in->start_year <= 2084 && in->start_month >= 1 && in->start_day >= 1)
+  if (in->start_year >= 1985 && in->start_year <= 2084 && in->start_month >= 1 &&
+      in->start_day >= 1)
     e |= edf_set_startdatetime(h, in->start_year, in->start_month, in->start_day, in->start_hour,
                                in->start_minute, in->start_second);
   if (in->start_subsecond > 0 && in->start_subsecond < EDFLIB_TIME_DIMENSION)
@@ -165,8 +171,7 @@ static int ew_set_header(int h, const sf_eeg_rec *in) {
     if (in->admincode[0]) e |= edf_set_admincode(h, in->admincode);
     if (in->technician[0]) e |= edf_set_technician(h, in->technician);
     if (in->equipment[0]) e |= edf_set_equipment(h, in->equipment);
-    if (in->recording_additional[0])
-      e |= edf_set_recording_additional(h, in->recording_additional);
+    if (in->recording_additional[0]) e |= edf_set_recording_additional(h, in->recording_additional);
   } else {
     if (in->patient[0]) e |= edf_set_patient_additional(h, in->patient);
     if (in->recording[0]) e |= edf_set_recording_additional(h, in->recording);
@@ -175,9 +180,7 @@ static int ew_set_header(int h, const sf_eeg_rec *in) {
 }
 
 /* Onset or duration in 100 ns to EDFlib's writing unit of 100 us, rounded half away from 0. */
-static long long ew_100us(long long t) {
-  return t >= 0 ? (t + 500) / 1000 : -((-t + 500) / 1000);
-}
+static long long ew_100us(long long t) { return t >= 0 ? (t + 500) / 1000 : -((-t + 500) / 1000); }
 
 /* Re-opens the written file with EDFlib's reader (not sf_eeg_open, whose messages would name
  * the temporary) and checks what EDFlib may have changed: signals, scaling, annotations. */
@@ -251,12 +254,13 @@ int sf_eeg_write_like(const char *out_path, sf_eeg_rec *in, sf_eeg_sample_fn fn,
   if (edf) {
     rec_dur = in->record_duration;
     nrec = in->records;
-    SF_CHECK((rec_dur % 100 == 0 && rec_dur >= 10000 && rec_dur <= 600000000LL) ||
-                 (rec_dur % 10 == 0 && rec_dur >= 10 && rec_dur < 100000),
-             SF_ERR_INPUT,
-             "%s: EDFlib cannot write the input's data record duration of %lld x 100 ns (1 ms..60 s "
-             "in steps of 10 us, or 1 us..10 ms in steps of 1 us)",
-             out_path, rec_dur);
+    SF_CHECK(
+        (rec_dur % 100 == 0 && rec_dur >= 10000 && rec_dur <= 600000000LL) ||
+            (rec_dur % 10 == 0 && rec_dur >= 10 && rec_dur < 100000),
+        SF_ERR_INPUT,
+        "%s: EDFlib cannot write the input's data record duration of %lld x 100 ns (1 ms..60 s "
+        "in steps of 10 us, or 1 us..10 ms in steps of 1 us)",
+        out_path, rec_dur);
     for (int i = 0; i < ns; i++) {
       const sf_eeg_signal *s = &in->signals[i];
       ew_sig *o = &os[i];
@@ -389,7 +393,8 @@ int sf_eeg_write_like(const char *out_path, sf_eeg_rec *in, sf_eeg_sample_fn fn,
       const ew_sig *o = &os[i];
       size_t first = (size_t)r * (size_t)o->spr, n = (size_t)o->spr;
       if (first >= s->samples) { /* padding past the end (non-EDF input) */
-        for (size_t k = 0; k < n; k++) dig[k] = last[i];
+        for (size_t k = 0; k < n; k++)
+          dig[k] = last[i];
         n = 0;
       } else if (s->samples - first < n) {
         n = s->samples - first;
@@ -413,7 +418,8 @@ int sf_eeg_write_like(const char *out_path, sf_eeg_rec *in, sf_eeg_sample_fn fn,
           SF_CALL(sf_eeg_read_channel(in, i, first, n, x));
           ew_to_digital(o, x, (int)n, dig, &dummy);
         }
-        for (size_t k = n; k < (size_t)o->spr; k++) dig[k] = dig[n - 1];
+        for (size_t k = n; k < (size_t)o->spr; k++)
+          dig[k] = dig[n - 1];
         last[i] = dig[n - 1];
       }
       SF_CHECK(edfwrite_digital_samples(hdl, dig) == 0, SF_ERR_IO,

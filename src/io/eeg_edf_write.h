@@ -16,16 +16,16 @@
 typedef int (*sf_eeg_sample_fn)(void *ctx, int sig, size_t first, size_t n, double *out);
 
 /* Writes out_path as a copy of the open input recording `in` with the samples the callback
- * replaces (fn NULL: a plain copy): EDF+ for EDF/EDF+, BDF+ for BDF/BDF+; the same signals in the same order with the
- * same labels, dimensions, transducer, prefilter, physical and digital ranges and samples per
- * record, the same record duration, the start date and time (with the sub-second offset), the
- * EDF+ patient and recording subfields (a plain EDF/BDF's whole patient and recording fields go
- * to the "additional" subfields), and every annotation (onset, duration, text). Copied signals
- * keep their digital samples bit for bit; replaced samples are rounded to the nearest digital
- * value, and those outside the physical range are clipped to it: *clipped (may be NULL) gets
- * their count. Any other input type (BrainVision) becomes BDF+ with, per signal, the physical
- * range of what is written widened by 0.1 % (digital -8388608..8388607), data records of 1 s at
- * an integer rate, else of the shortest duration (>= 1 ms, in 10 us steps) holding whole
+ * replaces (fn NULL: a plain copy): EDF+ for EDF/EDF+, BDF+ for BDF/BDF+; the same signals
+ * in the same order with the same labels, dimensions, transducer, prefilter, physical and digital
+ * ranges and samples per record, the same record duration, the start date and time (with the
+ * sub-second offset), the EDF+ patient and recording subfields (a plain EDF/BDF's whole patient and
+ * recording fields go to the "additional" subfields), and every annotation (onset, duration, text).
+ * Copied signals keep their digital samples bit for bit; replaced samples are rounded to the
+ * nearest digital value, and those outside the physical range are clipped to it: *clipped (may be
+ * NULL) gets their count. Any other input type (BrainVision) becomes BDF+ with, per signal, the
+ * physical range of what is written widened by 0.1 % (digital -8388608..8388607), data records of 1
+ * s at an integer rate, else of the shortest duration (>= 1 ms, in 10 us steps) holding whole
  * samples; a last partial record is padded with the last sample.
  * EDFlib limits (1.23): annotation onsets and durations are stored to 100 us (rounded; the
  * reader's 100 ns are kept when already on that grid), texts of at most 40 bytes, record

@@ -66,8 +66,8 @@ static const struct {
 static const struct {
   long long onset, duration; /* 100 us */
   const char *text;
-} g_ann[] = {{0, -1, "start"},        {12350, 5000, "1"},  {12351, -1, "R128 \xc3\xa9"},
-             {12400, -1, "2"},        {12450, -1, "3"},    {23456, 20, "Blink"},
+} g_ann[] = {{0, -1, "start"},        {12350, 5000, "1"},       {12351, -1, "R128 \xc3\xa9"},
+             {12400, -1, "2"},        {12450, -1, "3"},         {23456, 20, "Blink"},
              {59999, -1, "last one"}, {31000, 10000, "block 2"}};
 #define NANN (sizeof g_ann / sizeof g_ann[0])
 
@@ -142,7 +142,8 @@ static int cb(void *ctx, int sig, size_t first, size_t n, double *out) {
   if (c->fail_at >= 0 && sig == 1 && (long)first >= c->fail_at)
     return sf_error_report(SF_ERR_INPUT, __FILE__, __LINE__, __func__, "callback fails");
   if (!(c->mask & (1u << sig))) return 0;
-  for (size_t k = 0; k < n; k++) out[k] = repl_value(c, sig, first + k);
+  for (size_t k = 0; k < n; k++)
+    out[k] = repl_value(c, sig, first + k);
   return 1;
 }
 
@@ -288,7 +289,8 @@ static void test_other_type(void) {
   for (int pass = 0; pass < 2; pass++) {
     /* pass 0: integer rates (200, 100 Hz) -> 1 s records; pass 1: 200.5 and 100.25 Hz -> 4 s */
     double f = pass ? 1.0025 : 1.0;
-    for (int s = 0; s < NSIG; s++) in->signals[s].rate = 2.0 * in->signals[s].samples_per_record * f;
+    for (int s = 0; s < NSIG; s++)
+      in->signals[s].rate = 2.0 * in->signals[s].samples_per_record * f;
     size_t clipped = 99;
     const char *name = pass ? "bv2.bdf" : "bv1.bdf";
     CU_ASSERT_EQUAL_FATAL(sf_eeg_write_like(wpath(name), in, cb, &c, &clipped), 0);
@@ -302,11 +304,13 @@ static void test_other_type(void) {
       const sf_eeg_signal *a = &in->signals[s], *b = &out->signals[s];
       CU_ASSERT_EQUAL(b->dig_min, -8388608);
       CU_ASSERT_EQUAL(b->dig_max, 8388607);
-      CU_ASSERT_EQUAL(b->samples_per_record, pass ? (s == 1 ? 401 : 802) : 2 * a->samples_per_record);
+      CU_ASSERT_EQUAL(b->samples_per_record,
+                      pass ? (s == 1 ? 401 : 802) : 2 * a->samples_per_record);
       CU_ASSERT_STRING_EQUAL(b->label, a->label);
       double *va = read_all(in, s), *vb = read_all(out, s);
       CU_ASSERT_FATAL(va && vb);
-      double step = (b->phys_max - b->phys_min) / (b->dig_max - b->dig_min), lo = INFINITY, hi = -INFINITY;
+      double step = (b->phys_max - b->phys_min) / (b->dig_max - b->dig_min), lo = INFINITY,
+             hi = -INFINITY;
       size_t bad = 0;
       for (size_t i = 0; i < b->samples; i++) {
         double v = i < a->samples ? (s == 1 ? repl_value(&c, s, i) : va[i]) : vb[a->samples - 1];
@@ -324,7 +328,8 @@ static void test_other_type(void) {
     }
     sf_eeg_close(&out);
   }
-  for (int s = 0; s < NSIG; s++) in->signals[s].rate = 2.0 * in->signals[s].samples_per_record;
+  for (int s = 0; s < NSIG; s++)
+    in->signals[s].rate = 2.0 * in->signals[s].samples_per_record;
   in->filetype = type;
   sf_eeg_close(&in);
 }
