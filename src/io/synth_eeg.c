@@ -1,6 +1,7 @@
 /* Synthetic EEG-fMRI recording (serial): 1/f background, posterior alpha bursts, frontal
  * blinks, an ECG channel, and the MR gradient artifact of slice-timed EPI with a scanner
- * drift; EDF+/BDF+ through EDFlib's writer, the clean truth in HDF5. */
+ * drift; EDF+/BDF+ through EDFlib's writer or BrainVision .vhdr/.vmrk/.eeg of our own, the
+ * clean truth in HDF5. */
 #include "io/synth_eeg.h"
 
 #include <edflib.h>
@@ -197,7 +198,7 @@ cleanup:
 /* The clean truth file. */
 static int eeg_write_h5(const char *path, const sf_synth_eeg_opts *o, const float *clean,
                         size_t ns, const int *site, const double *trig, size_t nt, double clean_s,
-                        size_t volumes, double resolution) {
+                        size_t volumes, double resolution, const char *annotations) {
   int status = 0;
   hid_t file = -1, d = -1, st = -1;
   char why[256] = "", (*labels)[16] = NULL;
@@ -236,7 +237,7 @@ static int eeg_write_h5(const char *path, const sf_synth_eeg_opts *o, const floa
   e |= sf_h5_attr_int(file, "jitter", o->jitter ? 1 : 0);
   e |= sf_h5_attr_double(file, "clean_seconds", clean_s);
   e |= sf_h5_attr_double(file, "resolution", resolution);
-  e |= sf_h5_attr_string(file, "annotations", "one per slice, text 1, onset rounded to 100 us");
+  e |= sf_h5_attr_string(file, "annotations", annotations);
   EEG_H5(e >= 0, "%s: cannot write the attributes", path);
 cleanup:
   if (d >= 0) H5Dclose(d);
@@ -248,20 +249,110 @@ cleanup:
   return status;
 }
 
+/* 1e6 / rate (the BrainVision SamplingInterval, us) as an exact decimal into buf ("200",
+ * "244.140625"); 0, or -1 when it has no finite decimal expansion (rate has a prime factor
+ * other than 2 and 5 beyond those of 10^6). */
+static int bv_interval(size_t rate, char *buf, size_t n) {
+  unsigned long long num = 1000000ULL;
+  for (int d = 0; d <= 12; d++, num *= 10) {
+    if (num % rate) continue;
+    unsigned long long q = num / rate, p10 = 1;
+    for (int k = 0; k < d; k++) p10 *= 10;
+    if (d == 0) snprintf(buf, n, "%llu", q);
+    else snprintf(buf, n, "%llu.%0*llu", q / p10, d, q % p10);
+    return 0;
+  }
+  return -1;
+}
+
+/* The last path component of p. */
+static const char *bv_base(const char *p) {
+  const char *s = strrchr(p, '/');
+  return s ? s + 1 : p;
+}
+
+/* The BrainVision header of the recording (INT_16 multiplexed, resolution res uV). */
+static int bv_write_header(const char *vhdr, const char *eeg, const char *vmrk, size_t C,
+                           const int *site, const char *interval, double res) {
+  int status = 0;
+  FILE *f = fopen(vhdr, "wb");
+  SF_CHECK(f, SF_ERR_IO, "%s: cannot create the file", vhdr);
+  fprintf(f,
+          "Brain Vision Data Exchange Header File Version 1.0\r\n"
+          "; Data written by slabflow synth eeg\r\n\r\n"
+          "[Common Infos]\r\nCodepage=UTF-8\r\nDataFile=%s\r\nMarkerFile=%s\r\n"
+          "DataFormat=BINARY\r\n; Data orientation: MULTIPLEXED=ch1,pt1, ch2,pt1 ...\r\n"
+          "DataOrientation=MULTIPLEXED\r\nNumberOfChannels=%zu\r\n"
+          "; Sampling interval in microseconds\r\nSamplingInterval=%s\r\n\r\n"
+          "[Binary Infos]\r\nBinaryFormat=INT_16\r\n\r\n"
+          "[Channel Infos]\r\n"
+          "; Each entry: Ch<Channel number>=<Name>,<Reference channel name>,\r\n"
+          "; <Resolution in \"Unit\">,<Unit>, Future extensions..\r\n",
+          bv_base(eeg), bv_base(vmrk), C, interval);
+  for (size_t c = 0; c < C; c++)
+    fprintf(f, "Ch%zu=%s,,%g,\xc2\xb5V\r\n", c + 1, c + 1 < C ? eeg_sites[site[c]].label : "ECG",
+            res);
+  int rc = fclose(f);
+  f = NULL;
+  SF_CHECK(rc == 0, SF_ERR_IO, "%s: cannot write the file", vhdr);
+cleanup:
+  if (f) fclose(f);
+  return status;
+}
+
+/* The BrainVision markers: "New Segment" at sample 1 (dated as the EDF output's start), then
+ * one "Stimulus","S  1" per slice at its onset rounded to the nearest sample. */
+static int bv_write_markers(const char *vmrk, const char *eeg, const double *trig, size_t nt) {
+  int status = 0;
+  FILE *f = fopen(vmrk, "wb");
+  SF_CHECK(f, SF_ERR_IO, "%s: cannot create the file", vmrk);
+  fprintf(f,
+          "Brain Vision Data Exchange Marker File, Version 1.0\r\n\r\n"
+          "[Common Infos]\r\nCodepage=UTF-8\r\nDataFile=%s\r\n\r\n"
+          "[Marker Infos]\r\n"
+          "; Each entry: Mk<Marker number>=<Type>,<Description>,<Position in data points>,\r\n"
+          "; <Size in data points>, <Channel number (0 = marker is related to all channels)>\r\n"
+          "Mk1=New Segment,,1,1,0,19850101000000000000\r\n",
+          bv_base(eeg));
+  for (size_t j = 0; j < nt; j++)
+    fprintf(f, "Mk%zu=Stimulus,S  1,%lld,1,0\r\n", j + 2, llround(trig[j]) + 1);
+  int rc = fclose(f);
+  f = NULL;
+  SF_CHECK(rc == 0, SF_ERR_IO, "%s: cannot write the file", vmrk);
+cleanup:
+  if (f) fclose(f);
+  return status;
+}
+
 int sf_synth_eeg_write(const char *edf_path, const char *h5_path, const sf_synth_eeg_opts *o) {
   int status = 0, hdl = -1, made_edf = 0, made_h5 = 0, site[EEG_MAX_CHANNELS];
   float *clean = NULL;
   double *common = NULL, *own = NULL, *on = NULL, *trig = NULL, *gb = NULL;
   int *dig = NULL;
+  unsigned char *frames = NULL;
   eeg_slice *sl = NULL;
+  FILE *bvf = NULL;
+  char *bv_eeg = NULL, *bv_vmrk = NULL, interval[64];
   double clean_s;
   size_t volumes;
   SF_CHECK(edf_path && h5_path, SF_ERR_USAGE, "synth eeg: no output path");
   SF_CALL(sf_synth_eeg_check(o, &clean_s, &volumes));
   size_t len = strlen(edf_path);
   int bdf = len >= 4 && strcasecmp(edf_path + len - 4, ".bdf") == 0;
-  SF_CHECK(bdf || (len >= 4 && strcasecmp(edf_path + len - 4, ".edf") == 0), SF_ERR_USAGE,
-           "synth eeg: %s: the name must end in .edf (EDF+) or .bdf (BDF+)", edf_path);
+  int bv = len >= 5 && strcasecmp(edf_path + len - 5, ".vhdr") == 0;
+  SF_CHECK(bdf || bv || (len >= 4 && strcasecmp(edf_path + len - 4, ".edf") == 0), SF_ERR_USAGE,
+           "synth eeg: %s: the name must end in .edf (EDF+), .bdf (BDF+) or .vhdr (BrainVision)",
+           edf_path);
+  if (bv) {
+    SF_CHECK(bv_interval(o->rate, interval, sizeof interval) == 0, SF_ERR_USAGE,
+             "synth eeg: %s: BrainVision stores the sampling interval in microseconds, and "
+             "1e6 / %zu Hz is no finite decimal (use a rate of 2^a 5^b Hz, as 1000, 2048, 5000)",
+             edf_path, o->rate);
+    SF_ALLOC(bv_eeg, len + 1);
+    SF_ALLOC(bv_vmrk, len + 1);
+    snprintf(bv_eeg, len + 1, "%.*s.eeg", (int)(len - 5), edf_path);
+    snprintf(bv_vmrk, len + 1, "%.*s.vmrk", (int)(len - 5), edf_path);
+  }
   const size_t C = o->channels, fs = o->rate, ns = o->seconds * fs, nt = volumes * o->slices;
   const double rate = (double)fs, ts = o->tr / (double)o->slices;
   const int dmax = bdf ? 8388607 : 32767, dmin = -dmax - 1;
@@ -369,34 +460,43 @@ int sf_synth_eeg_write(const char *edf_path, const char *h5_path, const sf_synth
   }
   double a0 = on[0], a1 = on[nt - 1] + sl->len, ramp = fmin(1.0, 0.25 * (a1 - a0));
 
-  /* EDF+/BDF+ header. */
-  hdl = edfopen_file_writeonly(edf_path, bdf ? EDFLIB_FILETYPE_BDFPLUS : EDFLIB_FILETYPE_EDFPLUS, (int)C);
-  SF_CHECK(hdl >= 0, SF_ERR_IO, "%s: EDFlib cannot create the file (error %d)", edf_path, hdl);
-  made_edf = 1;
-  /* One annotation signal holds one annotation per data record (EDFlib). */
-  int nann = (int)ceil((double)o->slices / o->tr) + 2;
-  int e = edf_set_number_of_annotation_signals(hdl, nann > 64 ? 64 : nann);
-  e |= edf_set_startdatetime(hdl, 1985, 1, 1, 0, 0, 0);
-  e |= edf_set_patientname(hdl, "synthetic");
-  e |= edf_set_equipment(hdl, "slabflow synth eeg");
-  for (size_t c = 0; c < C; c++) {
-    int s = (int)c;
-    e |= edf_set_samplefrequency(hdl, s, (int)fs);
-    e |= edf_set_physical_maximum(hdl, s, pmax);
-    e |= edf_set_physical_minimum(hdl, s, pmin);
-    e |= edf_set_digital_maximum(hdl, s, dmax);
-    e |= edf_set_digital_minimum(hdl, s, dmin);
-    e |= edf_set_label(hdl, s, c + 1 < C ? eeg_sites[site[c]].label : "ECG");
-    e |= edf_set_physical_dimension(hdl, s, "uV");
-    e |= edf_set_transducer(hdl, s, c + 1 < C ? "AgAgCl electrode" : "AgAgCl ECG electrode");
+  /* BrainVision: the EDF output's 16-bit integers at its 0.5 uV, multiplexed, so both files
+   * hold the same samples; header now, markers after the data. */
+  if (bv) {
+    made_edf = 1;
+    SF_CALL(bv_write_header(edf_path, bv_eeg, bv_vmrk, C, site, interval, bitv));
+    bvf = fopen(bv_eeg, "wb");
+    SF_CHECK(bvf, SF_ERR_IO, "%s: cannot create the file", bv_eeg);
+    SF_ALLOC(frames, 2 * C * fs);
+  } else { /* EDF+/BDF+ header */
+    hdl = edfopen_file_writeonly(edf_path, bdf ? EDFLIB_FILETYPE_BDFPLUS : EDFLIB_FILETYPE_EDFPLUS, (int)C);
+    SF_CHECK(hdl >= 0, SF_ERR_IO, "%s: EDFlib cannot create the file (error %d)", edf_path, hdl);
+    made_edf = 1;
+    /* One annotation signal holds one annotation per data record (EDFlib). */
+    int nann = (int)ceil((double)o->slices / o->tr) + 2;
+    int e = edf_set_number_of_annotation_signals(hdl, nann > 64 ? 64 : nann);
+    e |= edf_set_startdatetime(hdl, 1985, 1, 1, 0, 0, 0);
+    e |= edf_set_patientname(hdl, "synthetic");
+    e |= edf_set_equipment(hdl, "slabflow synth eeg");
+    for (size_t c = 0; c < C; c++) {
+      int s = (int)c;
+      e |= edf_set_samplefrequency(hdl, s, (int)fs);
+      e |= edf_set_physical_maximum(hdl, s, pmax);
+      e |= edf_set_physical_minimum(hdl, s, pmin);
+      e |= edf_set_digital_maximum(hdl, s, dmax);
+      e |= edf_set_digital_minimum(hdl, s, dmin);
+      e |= edf_set_label(hdl, s, c + 1 < C ? eeg_sites[site[c]].label : "ECG");
+      e |= edf_set_physical_dimension(hdl, s, "uV");
+      e |= edf_set_transducer(hdl, s, c + 1 < C ? "AgAgCl electrode" : "AgAgCl ECG electrode");
+    }
+    SF_CHECK(e == 0, SF_ERR_IO, "%s: EDFlib refused the header", edf_path);
   }
-  SF_CHECK(e == 0, SF_ERR_IO, "%s: EDFlib refused the header", edf_path);
 
   /* Data records of 1 s. The artifact of sample n is the mean of gain x ramp x dG/dt over
    * [n, n + 1) / rate (a box-car anti-alias filter): gain x ramp x rate x (G(n + 1) - G(n)),
    * at most |gain| per axis since |dG/dt| <= 1 / ramp. */
   SF_ALLOC(gb, 3 * (fs + 1));
-  SF_ALLOC(dig, fs);
+  SF_ALLOC(dig, C * fs);
   double k_art = sl->ramp * rate;
   for (size_t rec = 0; rec < o->seconds; rec++) {
     for (size_t i = 0; i <= fs; i++) eeg_grad(sl, on, nt, (double)(rec * fs + i) / rate, gb + 3 * i);
@@ -414,25 +514,49 @@ int sf_synth_eeg_write(const char *edf_path, const char *h5_path, const sf_synth
         double q = nearbyint(v / bitv - offs);
         SF_CHECK(q >= dmin && q <= dmax, SF_ERR_INTERNAL,
                  "synth eeg: channel %zu sample %zu (%g uV) outside the physical range", c, n, v);
-        dig[i] = (int)q;
+        dig[c * fs + i] = (int)q;
       }
-      SF_CHECK(edfwrite_digital_samples(hdl, dig) == 0, SF_ERR_IO,
-               "%s: EDFlib cannot write data record %zu", edf_path, rec);
+      if (!bv)
+        SF_CHECK(edfwrite_digital_samples(hdl, dig + c * fs) == 0, SF_ERR_IO,
+                 "%s: EDFlib cannot write data record %zu", edf_path, rec);
+    }
+    if (bv) { /* frames of every channel's sample, little-endian */
+      for (size_t i = 0; i < fs; i++)
+        for (size_t c = 0; c < C; c++) {
+          unsigned v = (unsigned)dig[c * fs + i] & 0xffffu;
+          frames[2 * (i * C + c)] = (unsigned char)(v & 0xff);
+          frames[2 * (i * C + c) + 1] = (unsigned char)(v >> 8);
+        }
+      SF_CHECK(fwrite(frames, 2 * C, fs, bvf) == fs, SF_ERR_IO, "%s: cannot write second %zu",
+               bv_eeg, rec);
     }
   }
-  for (size_t j = 0; j < nt; j++)
-    SF_CHECK(edfwrite_annotation_utf8(hdl, llround(on[j] * 1e4), -1, "1") == 0, SF_ERR_IO,
-             "%s: EDFlib cannot add annotation %zu", edf_path, j);
-  int rc = edfclose_file(hdl);
-  hdl = -1;
-  SF_CHECK(rc == 0, SF_ERR_IO, "%s: EDFlib cannot close the file", edf_path);
+  if (bv) {
+    int rc = fclose(bvf);
+    bvf = NULL;
+    SF_CHECK(rc == 0, SF_ERR_IO, "%s: cannot write the file", bv_eeg);
+    SF_CALL(bv_write_markers(bv_vmrk, bv_eeg, trig, nt));
+  } else {
+    for (size_t j = 0; j < nt; j++)
+      SF_CHECK(edfwrite_annotation_utf8(hdl, llround(on[j] * 1e4), -1, "1") == 0, SF_ERR_IO,
+               "%s: EDFlib cannot add annotation %zu", edf_path, j);
+    int rc = edfclose_file(hdl);
+    hdl = -1;
+    SF_CHECK(rc == 0, SF_ERR_IO, "%s: EDFlib cannot close the file", edf_path);
+  }
 
   made_h5 = 1;
-  SF_CALL(eeg_write_h5(h5_path, o, clean, ns, site, trig, nt, clean_s, volumes, bitv));
+  SF_CALL(eeg_write_h5(h5_path, o, clean, ns, site, trig, nt, clean_s, volumes, bitv,
+                       bv ? "one BrainVision marker per slice, Stimulus S  1, at the onset rounded "
+                            "to the nearest sample; New Segment at sample 1"
+                          : "one per slice, text 1, onset rounded to 100 us"));
 
 cleanup:
   if (hdl >= 0) edfclose_file(hdl);
+  if (bvf) fclose(bvf);
   if (status < 0 && made_edf) remove(edf_path); /* no half-written outputs */
+  if (status < 0 && made_edf && bv_eeg) remove(bv_eeg);
+  if (status < 0 && made_edf && bv_vmrk) remove(bv_vmrk);
   if (status < 0 && made_h5) remove(h5_path);
   free(clean);
   free(common);
@@ -441,6 +565,9 @@ cleanup:
   free(trig);
   free(gb);
   free(dig);
+  free(frames);
+  free(bv_eeg);
+  free(bv_vmrk);
   free(sl);
   return status;
 }

@@ -1,5 +1,6 @@
 /* Synthetic EEG-fMRI recording: clean EEG with MR gradient artifacts, written as EDF+/BDF+
- * through EDFlib, and the clean truth beside it in HDF5 (`slabflow synth eeg`). */
+ * through EDFlib or as BrainVision .vhdr/.vmrk/.eeg, and the clean truth beside it in HDF5
+ * (`slabflow synth eeg`). */
 #ifndef SF_SYNTH_EEG_H
 #define SF_SYNTH_EEG_H
 
@@ -27,7 +28,13 @@ int sf_synth_eeg_check(const sf_synth_eeg_opts *opts, double *clean_s, size_t *v
  * h5_path: /clean (channels, samples) float32 uV, /channels labels, /triggers true slice
  * onsets in samples (float64; sample n is at time n / rate), attributes rate, tr, slices,
  * volumes, seed, jitter, clean_seconds, resolution. One EDF+ annotation "1" per slice at its
- * onset rounded to 100 us (EDFlib's writing resolution). The same options give the same bytes.
+ * onset rounded to 100 us (EDFlib's writing resolution). A name ending in .vhdr writes
+ * BrainVision REC.vhdr, REC.vmrk, REC.eeg: BINARY MULTIPLEXED INT_16 at resolution 0.5 uV,
+ * the EDF output's very integers (MR amplifiers record at 0.1 uV, but the synthetic artifact
+ * reaches 16 mV, past 16 bits at 0.1 uV); markers "New Segment" at sample 1, then "Stimulus",
+ * "S  1" per slice at its onset rounded to the nearest sample (positions are whole samples);
+ * the rate must make 1e6 / rate us a finite decimal (2^a 5^b Hz), else SF_ERR_USAGE. The
+ * same options give the same bytes.
  * Serial (call on one rank); holds channels x samples floats in memory. Returns 0 or SF_ERR_*
  * (reported); on failure neither file is left. Local. */
 int sf_synth_eeg_write(const char *edf_path, const char *h5_path, const sf_synth_eeg_opts *opts);

@@ -263,7 +263,7 @@ cleanup:
 /* Prints `slabflow synth eeg --help`. */
 static void synth_eeg_help(void) {
   printf(
-      "usage: slabflow synth eeg -o REC.edf|REC.bdf [options]\n"
+      "usage: slabflow synth eeg -o REC.edf|REC.bdf|REC.vhdr [options]\n"
       "\n"
       "Writes an EEG-fMRI recording: per EEG channel (10-20 labels, then 10-10) a 1/f background\n"
       "of 10-20 uV RMS, alpha bursts (8.5-11.5 Hz) on posterior and blinks on frontal channels;\n"
@@ -277,13 +277,19 @@ static void synth_eeg_help(void) {
       "REC.edf is EDF+C (16 bits, -16384..16383.5 uV: 0.5 uV resolution, as an MR amplifier);\n"
       "REC.bdf is BDF+C (24 bits, -16384..16384 uV: 0.002 uV). One data record per second.\n"
       "Annotations: one per slice, text \"1\", at the slice onset rounded to 100 us.\n"
+      "REC.vhdr is BrainVision (REC.vhdr, REC.vmrk, REC.eeg: BINARY, MULTIPLEXED, INT_16 at\n"
+      "0.5 uV, the very integers of the EDF output: same data, another container; MR amplifiers\n"
+      "record at 0.1 uV, but these artifacts reach 16 mV); markers \"New Segment\" at sample 1,\n"
+      "then \"Stimulus\",\"S  1\" per slice at its onset rounded to the nearest sample (a trigger\n"
+      "regex matches the description \"S  1\"); the rate must be 2^a 5^b Hz (the sampling\n"
+      "interval is stored in us).\n"
       "REC.h5 beside it holds the truth: /clean (channels, samples) float32 uV (the recording\n"
       "without the scanner), /channels, /triggers (true slice onsets in samples, float64; sample\n"
       "n is at n / rate s), attributes rate, tr, slices, volumes, seed, jitter, clean_seconds,\n"
       "resolution. The same arguments give the same bytes; rank 0 writes.\n"
       "\n"
       "options (default in brackets):\n"
-      "  -o, --output REC.edf   output file (.edf or .bdf; the truth goes to REC.h5)\n"
+      "  -o, --output REC.edf   output file (.edf, .bdf or .vhdr; the truth goes to REC.h5)\n"
       "  --channels N           channels, 2..64: N-1 EEG and one ECG [32]\n"
       "  --rate HZ              sampling rate, 100..20000 Hz [5000]\n"
       "  --seconds S            whole seconds [60]\n"
@@ -326,11 +332,12 @@ static int synth_eeg(int argc, char **argv, int verbose) {
   }
   if (optind < argc) SF_CALL(sf_cli_usage_error(verbose, "synth eeg: unexpected argument '%s'", argv[optind]));
   if (!out) SF_CALL(sf_cli_usage_error(verbose, "synth eeg: no output file given (-o REC.edf)"));
-  size_t len = strlen(out);
-  if (len < 4 || (strcasecmp(out + len - 4, ".edf") != 0 && strcasecmp(out + len - 4, ".bdf") != 0))
-    SF_CALL(sf_cli_usage_error(verbose, "synth eeg: %s: the name must end in .edf or .bdf", out));
+  size_t len = strlen(out), ext = len >= 5 && strcasecmp(out + len - 5, ".vhdr") == 0 ? 5 : 4;
+  if (len < 4 || (ext == 4 && strcasecmp(out + len - 4, ".edf") != 0 &&
+                  strcasecmp(out + len - 4, ".bdf") != 0))
+    SF_CALL(sf_cli_usage_error(verbose, "synth eeg: %s: the name must end in .edf, .bdf or .vhdr", out));
   if (len >= sizeof h5) SF_CALL(sf_cli_usage_error(verbose, "synth eeg: output path too long"));
-  snprintf(h5, sizeof h5, "%.*s.h5", (int)(len - 4), out);
+  snprintf(h5, sizeof h5, "%.*s.h5", (int)(len - ext), out);
   /* Rank 0 checks the combination of options (one message), every rank fails with it. */
   if (rank == 0) status = sf_synth_eeg_check(&o, NULL, NULL);
   SF_CALL(sf_mpi_agree(status, MPI_COMM_WORLD));

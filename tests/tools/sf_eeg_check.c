@@ -1,7 +1,8 @@
-/* Checks a recording of `slabflow synth eeg` against its truth: sf_eeg_check REC.edf|.bdf
- * REC.h5 CHANNELS RATE SECONDS. Reads REC through the project's EDFlib reader (sf_eeg_open,
+/* Checks a recording of `slabflow synth eeg` against its truth: sf_eeg_check REC.edf|.bdf|.vhdr
+ * REC.h5 CHANNELS RATE SECONDS. Reads REC through the project's reader (sf_eeg_open,
  * sf_eeg_read_channel) and REC.h5 through HDF5; checks labels, rate, duration, one annotation
- * "1" per slice within 50 us of its true onset, recording = truth within half the digital
+ * "1" per slice within 50 us of its true onset (BrainVision: a "New Segment" at 0, then one
+ * "S  1" per slice within half a sample), recording = truth within half the digital
  * resolution outside the acquisition, an artifact of over 500 uV inside it with its power at
  * the slice frequency and its harmonics. Exit 0 when all hold, 1 otherwise. */
 #include <hdf5.h>
@@ -104,16 +105,25 @@ int main(int argc, char **argv) {
   H5Dclose(d);
   CHECK(nt == (hssize_t)llround(volumes * slices) && volumes >= 1,
         "%lld triggers for %g volumes of %g slices", (long long)nt, volumes, slices);
-  CHECK(r->nannotations == (size_t)nt, "%zu annotations, expected %lld (one per slice)",
-        r->nannotations, (long long)nt);
+  /* BrainVision: a "New Segment" marker first, slice markers "S  1" at whole samples */
+  int bv = r->filetype == SF_EEG_BRAINVISION;
+  size_t a0n = bv ? 1 : 0;
+  const char *want = bv ? "S  1" : "1";
+  double tol_on = bv ? 0.5 / rate : 0.5e-4;
+  if (bv)
+    CHECK(r->nannotations > 0 && strcmp(r->annotations[0].text, "New Segment") == 0 &&
+              r->annotations[0].onset == 0, "no New Segment marker at sample 1");
+  CHECK(r->nannotations == (size_t)nt + a0n, "%zu annotations, expected %lld (one per slice)",
+        r->nannotations, (long long)nt + (long long)a0n);
   double ts = tr / slices * rate, worst_on = 0;
-  for (size_t j = 0; j < r->nannotations && j < (size_t)nt; j++) {
-    CHECK(strcmp(r->annotations[j].text, "1") == 0, "annotation %zu text '%s'", j, r->annotations[j].text);
-    double err = fabs((double)r->annotations[j].onset * 1e-7 - trig[j] / rate);
+  for (size_t j = 0; j + a0n < r->nannotations && j < (size_t)nt; j++) {
+    const sf_eeg_annotation *an = &r->annotations[j + a0n];
+    CHECK(strcmp(an->text, want) == 0, "annotation %zu text '%s'", j, an->text);
+    double err = fabs((double)an->onset * 1e-7 - trig[j] / rate);
     worst_on = fmax(worst_on, err);
     if (j > 0) CHECK(fabs(trig[j] - trig[j - 1] - ts) < 0.91, "trigger %zu: step %g samples, slice period %g", j, trig[j] - trig[j - 1], ts);
   }
-  CHECK(worst_on <= 0.5e-4 + 1e-9, "annotation onsets up to %g s from the true onsets", worst_on);
+  CHECK(worst_on <= tol_on + 1e-9, "annotation onsets up to %g s from the true onsets", worst_on);
 
   /* Recording minus truth. */
   float *clean = malloc((size_t)C * ns * sizeof *clean);
