@@ -29,7 +29,7 @@
 #include "io/h5_util.h"
 #include "kernels/eeg_aas.h"
 #include "kernels/eeg_filter.h"
-#include "kernels/eeg_resample.h"
+#include "kernels/eeg_updown.h"
 #include "mpi/engine.h"
 #include "mpi/h5_output.h"
 #include "mpi/mem_check.h"
@@ -86,10 +86,12 @@ typedef struct eeg_job {
   /* run plans */
   sf_fir *hp, *lp;
   sf_fir_ws *hp_ws, *lp_ws;
-  sf_resample_fft **up, **down; /* per block */
-  sf_resample_fft_ws **up_ws, **down_ws;
+  sf_updown **ud;       /* per block */
+  sf_updown_buf *ud_buf;
+  sf_updown_ws **ud_ws; /* per thread */
+  int nthreads;
   /* channel buffers (one channel at a time) */
-  double *x, *y, *u, *tmpl, *alpha;
+  double *x, *y, *upad, *tmpl, *alpha; /* upad: a block upsampled, padded */
   size_t u_cap, n_allen_max;
   float *outbuf[2];
   double *metrics[2]; /* 4 per unit */
@@ -521,29 +523,31 @@ static int make_plans(eeg_job *j) {
     SF_CALL(sf_fir_design(j->fs, NAN, j->o.lp, &j->lp));
     SF_CALL(sf_fir_ws_create(j->lp, &j->lp_ws));
   }
-  SF_ALLOC(j->up, nb);
-  SF_ALLOC(j->down, nb);
-  SF_ALLOC(j->up_ws, nb);
-  SF_ALLOC(j->down_ws, nb);
+  SF_ALLOC(j->ud, nb);
   j->u_cap = 0;
   j->n_allen_max = 0;
+  size_t max_L = 0;
   for (size_t b = 0; b < nb; b++) {
-    size_t m = (size_t)(j->blk[b].a1 - j->blk[b].a0);
+    size_t m = (size_t)(j->blk[b].a1 - j->blk[b].a0), len = m * up;
     if (up > 1) {
-      SF_CALL(sf_resample_fft_plan(m, (double)up, &j->up[b]));
-      SF_CALL(sf_resample_fft_plan(m * up, 1.0 / (double)up, &j->down[b]));
-      SF_CHECK(sf_resample_fft_n_out(j->down[b]) == m, SF_ERR_INTERNAL, "resampling of block %zu: %zu -> %zu samples",
-               b, m * up, sf_resample_fft_n_out(j->down[b]));
-      SF_CALL(sf_resample_fft_ws_create(j->up[b], &j->up_ws[b]));
-      SF_CALL(sf_resample_fft_ws_create(j->down[b], &j->down_ws[b]));
+      SF_CALL(sf_updown_plan(m, up, &j->ud[b]));
+      len = sf_updown_len_up(j->ud[b]);
+      if (sf_updown_len_padded(j->ud[b]) > max_L) max_L = sf_updown_len_padded(j->ud[b]);
     }
-    if (m * up > j->u_cap) j->u_cap = m * up;
+    if (len > j->u_cap) j->u_cap = len;
     size_t na = (size_t)((j->blk[b].i1 - j->blk[b].i0 + (long long)j->o.aas_window - 1) / (long long)j->o.aas_window);
     if (na > j->n_allen_max) j->n_allen_max = na;
   }
+  j->nthreads = sf_exec_threads(j->exec);
+  SF_ALLOC(j->ud_ws, (size_t)j->nthreads);
+  if (up > 1) {
+    SF_CALL(sf_updown_buf_create(max_L, up, &j->ud_buf));
+    for (int t = 0; t < j->nthreads; t++) SF_CALL(sf_updown_ws_create(max_L, &j->ud_ws[t]));
+  }
   SF_ALLOC(j->x, j->n);
   SF_ALLOC(j->y, j->n);
-  SF_ALLOC(j->u, j->u_cap);
+  if (j->u_cap < j->n) j->u_cap = j->n; /* also the low-pass output */
+  SF_ALLOC(j->upad, j->u_cap);
   SF_ALLOC(j->alpha, (size_t)j->sh.nt);
   size_t Lmax = ((size_t)j->sh.L + 8) * up; /* the artifact length after alignment (+-3 samples each side) */
   SF_ALLOC(j->tmpl, j->n_allen_max * Lmax);
@@ -562,26 +566,34 @@ static int highpass(eeg_job *j, const double *x, double *y) {
   return sf_fir_apply_zero_phase(j->hp, x, j->n, y, j->hp_ws);
 }
 
-/* y[a0, a1) upsampled into j->u. Serial. */
+/* Block b's upsampled samples proper in j->upad. */
+static double *block_u(const eeg_job *j, size_t b) {
+  return j->o.upsample == 1 ? j->upad : j->upad + sf_updown_offset(j->ud[b]);
+}
+
+/* y[a0, a1) upsampled into j->upad (block_u: the block proper). Every thread of the team
+ * (or one thread alone). */
 static int block_up(eeg_job *j, size_t b, const double *y) {
   const eeg_block *k = &j->blk[b];
   size_t m = (size_t)(k->a1 - k->a0);
   if (j->o.upsample == 1) {
-    memcpy(j->u, y + k->a0, m * sizeof *j->u);
+#pragma omp single
+    memcpy(j->upad, y + k->a0, m * sizeof *j->upad);
     return 0;
   }
-  return sf_resample_fft_execute(j->up[b], y + k->a0, j->u, j->up_ws[b]);
+  return sf_updown_up(j->ud[b], y + k->a0, j->upad, j->ud_buf, j->ud_ws[sf_exec_thread()]);
 }
 
-/* j->u downsampled back into y[a0, a1). Serial. */
+/* j->upad downsampled back into y[a0, a1). Every thread of the team (or one alone). */
 static int block_down(eeg_job *j, size_t b, double *y) {
   const eeg_block *k = &j->blk[b];
   size_t m = (size_t)(k->a1 - k->a0);
   if (j->o.upsample == 1) {
-    memcpy(y + k->a0, j->u, m * sizeof *y);
+#pragma omp single
+    memcpy(y + k->a0, j->upad, m * sizeof *y);
     return 0;
   }
-  return sf_resample_fft_execute(j->down[b], j->u, y + k->a0, j->down_ws[b]);
+  return sf_updown_down(j->ud[b], j->upad, y + k->a0, j->ud_buf, j->ud_ws[sf_exec_thread()]);
 }
 
 static double mean_of(const double *x, size_t n) {
@@ -605,8 +617,9 @@ static int step_align(void *ctx) {
     eeg_block *k = &j->blk[b];
     size_t m = (size_t)(k->a1 - k->a0) * up, i0 = (size_t)k->i0, i1 = (size_t)k->i1;
     SF_CALL(block_up(j, b, j->y));
-    double mu = mean_of(j->u, m);
-    for (size_t i = 0; i < m; i++) j->u[i] -= mu;
+    double *u = block_u(j, b);
+    double mu = mean_of(u, m);
+    for (size_t i = 0; i < m; i++) u[i] -= mu;
     long long *ta = j->t_al + i0, *tr = j->t_re + i0;
     size_t nb = i1 - i0;
     for (size_t i = 0; i < nb; i++) ta[i] = (j->trig[i0 + i] - k->a0) * (long long)up;
@@ -618,9 +631,9 @@ static int step_align(void *ctx) {
     while (r < nb && !sf_aas_epoch_inside(ta[r], off, (size_t)L0, m)) r++;
     SF_CHECK(r < nb, SF_ERR_INPUT, "%s: acquisition block %zu: no artifact epoch lies inside the recording", j->o.in,
              b + 1);
-    const double *ref = j->u + ta[r] + off;
+    const double *ref = u + ta[r] + off;
     for (size_t i = 0; i < nb; i++)
-      if (i != r) ta[i] += sf_eeg_xcorr_shift(j->u, m, ta[i] + off, ref, (size_t)L0, sw);
+      if (i != r) ta[i] += sf_eeg_xcorr_shift(u, m, ta[i] + off, ref, (size_t)L0, sw);
     /* artifact length from the aligned triggers; then the offset at that length */
     size_t Lu = 0;
     for (size_t i = 1; i < nb; i++)
@@ -633,13 +646,13 @@ static int step_align(void *ctx) {
     /* the reference channel's averages; realignment of every trigger to its average */
     size_t W = j->o.aas_window, na = (nb + W - 1) / W;
     for (size_t a = 0; a < na; a++)
-      sf_aas_block_template(j->u, m, 0.0, ta, nb, (long)k->off_up, Lu, W, j->o.aas_threshold, a,
+      sf_aas_block_template(u, m, 0.0, ta, nb, (long)k->off_up, Lu, W, j->o.aas_threshold, a,
                             j->tmpl + a * Lu);
     for (size_t i = 0; i < nb; i++) {
       const double *A = j->tmpl + (i / W) * Lu;
       tr[i] = ta[i];
       if ((unsigned long long)(ta[i] + k->off_up + (long long)Lu + sw) <= m && ta[i] + k->off_up - sw >= 0)
-        tr[i] += sf_eeg_xcorr_shift(j->u, m, ta[i] + k->off_up, A, Lu, sw);
+        tr[i] += sf_eeg_xcorr_shift(u, m, ta[i] + k->off_up, A, Lu, sw);
     }
   }
 cleanup:
@@ -755,37 +768,44 @@ static int channel_unit(void *ctx, void *ws, const sf_batch *bt, size_t k) {
     size_t L = (size_t)kb->L_up, na = (nb + W - 1) / W;
     long off = (long)kb->off_up;
     const long long *ta = j->t_al + i0, *tr = j->t_re + i0;
-#pragma omp barrier
+    double *u = block_u(j, b);
+    int st = block_up(j, b, j->y); /* the same on every thread */
+    if (st) {
 #pragma omp single
-    {
-      j->status = block_up(j, b, j->y);
-      if (j->status == 0) j->mean = mean_of(j->u, m);
+      j->status = st;
+      break;
     }
-    if (j->status) break;
+#pragma omp single
+    j->mean = mean_of(u, m);
 #pragma omp for schedule(static)
     for (size_t a = 0; a < na; a++)
-      sf_aas_block_template(j->u, m, j->mean, ta, nb, off, L, W, j->o.aas_threshold, a, j->tmpl + a * L);
+      sf_aas_block_template(u, m, j->mean, ta, nb, off, L, W, j->o.aas_threshold, a, j->tmpl + a * L);
 #pragma omp for schedule(static)
     for (size_t i = 0; i < nb; i++)
-      j->alpha[i0 + i] = sf_aas_alpha(j->u, m, j->mean, tr[i] + off, j->tmpl + (i / W) * L, L);
+      j->alpha[i0 + i] = sf_aas_alpha(u, m, j->mean, tr[i] + off, j->tmpl + (i / W) * L, L);
 #pragma omp for schedule(static)
     for (size_t i = 0; i < nb; i++) {
       long long s = tr[i] + off, e = i + 1 < nb ? tr[i + 1] + off : s + (long long)L;
-      sf_aas_subtract(j->u, NULL, m, s, e, j->alpha[i0 + i], j->tmpl + (i / W) * L, L);
+      sf_aas_subtract(u, NULL, m, s, e, j->alpha[i0 + i], j->tmpl + (i / W) * L, L);
     }
+    st = block_down(j, b, j->y);
+    if (st) {
 #pragma omp single
-    j->status = block_down(j, b, j->y);
+      j->status = st;
+      break;
+    }
   }
 #pragma omp barrier
   float *o = j->outbuf[bt->slot] + k * j->n;
   double *mt = j->metrics[bt->slot] + 4 * k;
 #pragma omp single
   {
-    if (j->status == 0 && j->lp) j->status = sf_fir_apply_zero_phase(j->lp, j->y, j->n, j->u, j->lp_ws);
-    else if (j->status == 0) memcpy(j->u, j->y, j->n * sizeof *j->u);
+    double *z = j->upad; /* scratch of >= n samples */
+    if (j->status == 0 && j->lp) j->status = sf_fir_apply_zero_phase(j->lp, j->y, j->n, z, j->lp_ws);
+    else if (j->status == 0) memcpy(z, j->y, j->n * sizeof *z);
     if (j->status == 0) {
-      for (size_t i = 0; i < j->n; i++) o[i] = (float)j->u[i];
-      channel_metrics(j, j->x, j->u, mt);
+      for (size_t i = 0; i < j->n; i++) o[i] = (float)z[i];
+      channel_metrics(j, j->x, z, mt);
     }
   }
   (void)ws;
@@ -888,19 +908,14 @@ static void free_job(eeg_job *j) {
   sf_fir_ws_destroy(&j->lp_ws);
   sf_fir_destroy(&j->hp);
   sf_fir_destroy(&j->lp);
-  for (long long b = 0; b < j->sh.nb; b++) {
-    if (j->up) sf_resample_fft_destroy(&j->up[b]);
-    if (j->down) sf_resample_fft_destroy(&j->down[b]);
-    if (j->up_ws) sf_resample_fft_ws_destroy(&j->up_ws[b]);
-    if (j->down_ws) sf_resample_fft_ws_destroy(&j->down_ws[b]);
-  }
-  free(j->up);
-  free(j->down);
-  free(j->up_ws);
-  free(j->down_ws);
+  for (long long b = 0; j->ud && b < j->sh.nb; b++) sf_updown_destroy(&j->ud[b]);
+  for (int t = 0; j->ud_ws && t < j->nthreads; t++) sf_updown_ws_destroy(&j->ud_ws[t]);
+  sf_updown_buf_destroy(&j->ud_buf);
+  free(j->ud);
+  free(j->ud_ws);
   free(j->x);
   free(j->y);
-  free(j->u);
+  free(j->upad);
   free(j->tmpl);
   free(j->alpha);
   for (int q = 0; q < 2; q++) {
