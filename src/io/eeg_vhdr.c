@@ -25,13 +25,13 @@
 enum { VHDR_INT16 = 0, VHDR_INT32 = 1, VHDR_FLOAT32 = 2 };
 
 struct sf_eeg_vhdr {
-  int fd;          /* the data file, open for pread */
-  char *data_path; /* for messages */
-  int format;      /* VHDR_INT16 .. VHDR_FLOAT32 */
-  int bytes;       /* per sample */
-  int big;         /* UseBigEndianOrder=YES */
-  int vectorized;  /* 0: multiplexed (frames of all channels), 1: channel after channel */
-  size_t nsamples; /* per channel */
+  int fd;             /* the data file, open for pread */
+  char *data_path;    /* for messages */
+  int format;         /* VHDR_INT16 .. VHDR_FLOAT32 */
+  int bytes;          /* per sample */
+  int big;            /* UseBigEndianOrder=YES */
+  int vectorized;     /* 0: multiplexed (frames of all channels), 1: channel after channel */
+  size_t nsamples;    /* per channel */
   double *resolution; /* per channel: physical value per raw unit */
 };
 
@@ -58,10 +58,11 @@ static int text_read(const char *path, const char *what, int missing_code, vhdr_
   memset(t, 0, sizeof *t);
   SF_CHECK(f, errno == ENOENT ? missing_code : SF_ERR_IO, "%s: cannot open the BrainVision %s: %s",
            path, what, strerror(errno));
-  SF_CHECK(fseeko(f, 0, SEEK_END) == 0, SF_ERR_IO, "%s: cannot read the BrainVision %s", path, what);
+  SF_CHECK(fseeko(f, 0, SEEK_END) == 0, SF_ERR_IO, "%s: cannot read the BrainVision %s", path,
+           what);
   off_t size = ftello(f);
-  SF_CHECK(size >= 0 && fseeko(f, 0, SEEK_SET) == 0, SF_ERR_IO, "%s: cannot read the BrainVision %s",
-           path, what);
+  SF_CHECK(size >= 0 && fseeko(f, 0, SEEK_SET) == 0, SF_ERR_IO,
+           "%s: cannot read the BrainVision %s", path, what);
   SF_CHECK((unsigned long long)size <= VHDR_MAX_TEXT, SF_ERR_INPUT,
            "%s: %lld bytes: too large for a BrainVision %s", path, (long long)size, what);
   SF_ALLOC(t->buf, (size_t)size + 1);
@@ -73,7 +74,8 @@ static int text_read(const char *path, const char *what, int missing_code, vhdr_
   if ((unsigned char)p[0] == 0xef && (unsigned char)p[1] == 0xbb && (unsigned char)p[2] == 0xbf)
     p += 3;
   size_t cap = 1;
-  for (char *q = p; *q; q++) cap += *q == '\n';
+  for (char *q = p; *q; q++)
+    cap += *q == '\n';
   SF_ALLOC(t->line, cap);
   while (*p) {
     char *e = strchr(p, '\n');
@@ -106,9 +108,11 @@ static int key_value(char *line, char **key, char **value) {
   if (!eq || line[0] == ';') return -1;
   *eq = '\0';
   char *k = line;
-  while (*k == ' ' || *k == '\t') k++;
+  while (*k == ' ' || *k == '\t')
+    k++;
   size_t n = strlen(k);
-  while (n > 0 && (k[n - 1] == ' ' || k[n - 1] == '\t')) k[--n] = '\0';
+  while (n > 0 && (k[n - 1] == ' ' || k[n - 1] == '\t'))
+    k[--n] = '\0';
   *key = k;
   *value = eq + 1;
   return 0;
@@ -116,7 +120,8 @@ static int key_value(char *line, char **key, char **value) {
 
 /* Value with leading blanks skipped (trailing ones are gone with the line's). */
 static char *trimmed(char *v) {
-  while (*v == ' ' || *v == '\t') v++;
+  while (*v == ' ' || *v == '\t')
+    v++;
   return v;
 }
 
@@ -206,11 +211,16 @@ static long long samples_to_time(long long k, long long rd, long long spr) {
 static void copy_unit(char *dst, size_t n, const char *u) {
   const unsigned char *s = (const unsigned char *)u;
   size_t mu = 0; /* bytes of a leading micro sign */
-  if ((s[0] == 0xc2 && s[1] == 0xb5) || (s[0] == 0xce && s[1] == 0xbc)) mu = 2;
-  else if (s[0] == 0xb5) mu = 1;
-  if (!*s) snprintf(dst, n, "uV");
-  else if (mu) snprintf(dst, n, "u%s", u + mu);
-  else snprintf(dst, n, "%s", u);
+  if ((s[0] == 0xc2 && s[1] == 0xb5) || (s[0] == 0xce && s[1] == 0xbc))
+    mu = 2;
+  else if (s[0] == 0xb5)
+    mu = 1;
+  if (!*s)
+    snprintf(dst, n, "uV");
+  else if (mu)
+    snprintf(dst, n, "u%s", u + mu);
+  else
+    snprintf(dst, n, "%s", u);
 }
 
 /* directory of base (up to its last '/') + name, or name itself when absolute. */
@@ -236,13 +246,16 @@ static int read_markers(sf_eeg_rec *r, const char *mpath, long long rd, long lon
                (strstr(t.line[0], "Version 1.0") || strstr(t.line[0], "Version 2.0")),
            SF_ERR_INPUT,
            "%s: not a BrainVision marker file: the first line is not \"Brain Vision Data "
-           "Exchange Marker File, Version 1.0\" (or 2.0)", mpath);
+           "Exchange Marker File, Version 1.0\" (or 2.0)",
+           mpath);
   size_t count = 0;
   int in = 0;
   for (size_t i = 1; i < t.n; i++) {
     const char *l = t.line[i];
-    if (l[0] == '[') in = strncasecmp(l, "[Marker Infos]", 14) == 0;
-    else if (in && strncasecmp(l, "Mk", 2) == 0 && l[2] >= '0' && l[2] <= '9') count++;
+    if (l[0] == '[')
+      in = strncasecmp(l, "[Marker Infos]", 14) == 0;
+    else if (in && strncasecmp(l, "Mk", 2) == 0 && l[2] >= '0' && l[2] <= '9')
+      count++;
   }
   SF_ALLOC(r->annotations, count);
   in = 0;
@@ -308,7 +321,8 @@ int sf_eeg_vhdr_open(const char *path, sf_eeg_rec **out) {
                (strstr(t.line[0], "Version 1.0") || strstr(t.line[0], "Version 2.0")),
            SF_ERR_INPUT,
            "%s: not a BrainVision header: the first line is not \"Brain Vision Data Exchange "
-           "Header File Version 1.0\" (or 2.0)", path);
+           "Header File Version 1.0\" (or 2.0)",
+           path);
 
   /* Pass 1: [Common Infos] and [Binary Infos]; the channel lines kept for pass 2. */
   const char *data_file = NULL, *marker_file = NULL, *format = NULL, *orient = NULL;
@@ -317,7 +331,8 @@ int sf_eeg_vhdr_open(const char *path, sf_eeg_rec **out) {
   long long datapoints = -1;
   const char *section = "";
   size_t nchlines = 0;
-  for (size_t i = 1; i < t.n; i++) nchlines += strncasecmp(t.line[i], "Ch", 2) == 0;
+  for (size_t i = 1; i < t.n; i++)
+    nchlines += strncasecmp(t.line[i], "Ch", 2) == 0;
   SF_ALLOC(chline, nchlines + 1);
   size_t kch = 0;
   SF_ALLOC(chnum, nchlines + 1);
@@ -331,13 +346,20 @@ int sf_eeg_vhdr_open(const char *path, sf_eeg_rec **out) {
     val = trimmed(val);
     if (strcasecmp(section, "Common Infos") == 0) {
       char *end;
-      if (strcasecmp(key, "DataFile") == 0) data_file = val;
-      else if (strcasecmp(key, "MarkerFile") == 0) marker_file = val;
-      else if (strcasecmp(key, "DataFormat") == 0) format = val;
-      else if (strcasecmp(key, "DataOrientation") == 0) orient = val;
-      else if (strcasecmp(key, "DataType") == 0) dtype = val;
-      else if (strcasecmp(key, "SegmentationType") == 0) segm = val;
-      else if (strcasecmp(key, "SamplingInterval") == 0) interval = val;
+      if (strcasecmp(key, "DataFile") == 0)
+        data_file = val;
+      else if (strcasecmp(key, "MarkerFile") == 0)
+        marker_file = val;
+      else if (strcasecmp(key, "DataFormat") == 0)
+        format = val;
+      else if (strcasecmp(key, "DataOrientation") == 0)
+        orient = val;
+      else if (strcasecmp(key, "DataType") == 0)
+        dtype = val;
+      else if (strcasecmp(key, "SegmentationType") == 0)
+        segm = val;
+      else if (strcasecmp(key, "SamplingInterval") == 0)
+        interval = val;
       else if (strcasecmp(key, "NumberOfChannels") == 0) {
         errno = 0;
         nch = strtol(val, &end, 10);
@@ -350,8 +372,10 @@ int sf_eeg_vhdr_open(const char *path, sf_eeg_rec **out) {
                  "%s: DataPoints '%s' is not a number of samples", path, val);
       }
     } else if (strcasecmp(section, "Binary Infos") == 0) {
-      if (strcasecmp(key, "BinaryFormat") == 0) binfmt = val;
-      else if (strcasecmp(key, "UseBigEndianOrder") == 0) endian = val;
+      if (strcasecmp(key, "BinaryFormat") == 0)
+        binfmt = val;
+      else if (strcasecmp(key, "UseBigEndianOrder") == 0)
+        endian = val;
     } else if (strcasecmp(section, "Channel Infos") == 0) {
       long n = numbered_key(key, "Ch");
       if (n >= 0) {
@@ -368,16 +392,22 @@ int sf_eeg_vhdr_open(const char *path, sf_eeg_rec **out) {
   SF_CHECK(!segm || strcasecmp(segm, "NOTSEGMENTED") == 0, SF_ERR_INPUT,
            "%s: SegmentationType %s is not supported (only continuous, NOTSEGMENTED data)", path,
            segm);
-  SF_CHECK(orient && (strcasecmp(orient, "MULTIPLEXED") == 0 || strcasecmp(orient, "VECTORIZED") == 0),
+  SF_CHECK(orient &&
+               (strcasecmp(orient, "MULTIPLEXED") == 0 || strcasecmp(orient, "VECTORIZED") == 0),
            SF_ERR_INPUT, "%s: DataOrientation %s is not supported (MULTIPLEXED or VECTORIZED)",
            path, orient ? orient : "missing");
   v->vectorized = strcasecmp(orient, "VECTORIZED") == 0;
   SF_CHECK(binfmt, SF_ERR_INPUT, "%s: no BinaryFormat in [Binary Infos]", path);
-  if (strcasecmp(binfmt, "INT_16") == 0) v->format = VHDR_INT16, v->bytes = 2;
-  else if (strcasecmp(binfmt, "INT_32") == 0) v->format = VHDR_INT32, v->bytes = 4;
-  else if (strcasecmp(binfmt, "IEEE_FLOAT_32") == 0) v->format = VHDR_FLOAT32, v->bytes = 4;
-  else SF_CHECK(0, SF_ERR_INPUT,
-                "%s: BinaryFormat %s is not supported (INT_16, INT_32 or IEEE_FLOAT_32)", path, binfmt);
+  if (strcasecmp(binfmt, "INT_16") == 0)
+    v->format = VHDR_INT16, v->bytes = 2;
+  else if (strcasecmp(binfmt, "INT_32") == 0)
+    v->format = VHDR_INT32, v->bytes = 4;
+  else if (strcasecmp(binfmt, "IEEE_FLOAT_32") == 0)
+    v->format = VHDR_FLOAT32, v->bytes = 4;
+  else
+    SF_CHECK(0, SF_ERR_INPUT,
+             "%s: BinaryFormat %s is not supported (INT_16, INT_32 or IEEE_FLOAT_32)", path,
+             binfmt);
   v->big = endian && strcasecmp(endian, "YES") == 0;
   SF_CHECK(nch >= 0, SF_ERR_INPUT, "%s: no NumberOfChannels in [Common Infos]", path);
   SF_CHECK(nch > 0, SF_ERR_INPUT, "%s: the recording has no channels (NumberOfChannels=0)", path);
@@ -421,8 +451,8 @@ int sf_eeg_vhdr_open(const char *path, sf_eeg_rec **out) {
     v->resolution[n - 1] = res;
   }
   for (long n = 0; n < nch; n++)
-    SF_CHECK(seen[n], SF_ERR_INPUT, "%s: no Ch%ld line in [Channel Infos] (NumberOfChannels is %ld)",
-             path, n + 1, nch);
+    SF_CHECK(seen[n], SF_ERR_INPUT,
+             "%s: no Ch%ld line in [Channel Infos] (NumberOfChannels is %ld)", path, n + 1, nch);
 
   /* The data file: a whole number of samples x channels x bytes. */
   dpath = beside(path, data_file);
@@ -457,8 +487,10 @@ int sf_eeg_vhdr_open(const char *path, sf_eeg_rec **out) {
     s->samples = v->nsamples;
     s->samples_per_record = (int)spr;
     s->rate = (double)spr * 1e7 / (double)r->record_duration;
-    if (v->format == VHDR_INT16) s->dig_min = -32768, s->dig_max = 32767;
-    else if (v->format == VHDR_INT32) s->dig_min = INT_MIN, s->dig_max = INT_MAX;
+    if (v->format == VHDR_INT16)
+      s->dig_min = -32768, s->dig_max = 32767;
+    else if (v->format == VHDR_INT32)
+      s->dig_min = INT_MIN, s->dig_max = INT_MAX;
     lo = v->format == VHDR_FLOAT32 ? -FLT_MAX * res : s->dig_min * res;
     hi = v->format == VHDR_FLOAT32 ? FLT_MAX * res : s->dig_max * res;
     s->phys_min = lo < hi ? lo : hi;

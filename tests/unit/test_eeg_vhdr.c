@@ -68,7 +68,8 @@ static const int fmt_bytes[] = {2, 4, 4};
 /* Raw value of channel c at sample i, inside the format's range (exact in float32 too). */
 static double raw_value(int fmt, int c, size_t i) {
   if (fmt == I16) return (double)((long)((i * 37 + (size_t)c * 1000) % 60001) - 30000);
-  if (fmt == I32) return (double)((long long)((i * 100003 + (size_t)c * 7919) % 4000000001ULL) - 2000000000LL);
+  if (fmt == I32)
+    return (double)((long long)((i * 100003 + (size_t)c * 7919) % 4000000001ULL) - 2000000000LL);
   return (double)(float)(1000.0 * sin(0.01 * (double)i * (c + 1)) + 0.125 * c);
 }
 
@@ -87,7 +88,8 @@ static void put_raw(unsigned char *p, int fmt, double v) {
     float f = (float)v;
     memcpy(&u, &f, 4);
   }
-  for (int k = 0; k < 4; k++) p[k] = (unsigned char)(u >> (8 * k));
+  for (int k = 0; k < 4; k++)
+    p[k] = (unsigned char)(u >> (8 * k));
 }
 
 /* Writes stem.eeg: nch channels x ns samples of raw_value, multiplexed or vectorized. */
@@ -97,7 +99,8 @@ static int write_data(const char *stem, int fmt, int vec, int nch, size_t ns) {
   if (!d) return -1;
   for (int c = 0; c < nch; c++)
     for (size_t i = 0; i < ns; i++)
-      put_raw(d + b * (vec ? (size_t)c * ns + i : i * (size_t)nch + (size_t)c), fmt, raw_value(fmt, c, i));
+      put_raw(d + b * (vec ? (size_t)c * ns + i : i * (size_t)nch + (size_t)c), fmt,
+              raw_value(fmt, c, i));
   char name[256];
   snprintf(name, sizeof name, "%s.eeg", stem);
   int rc = write_bytes(name, d, b * (size_t)nch * ns);
@@ -131,7 +134,8 @@ static int write_markers(const char *stem, const char *markers, const char *eol)
   if (!text) return -1;
   sprintf(text,
           "Brain Vision Data Exchange Marker File, Version 1.0%s%s[Common Infos]%sCodepage=UTF-8%s"
-          "DataFile=%s.eeg%s%s[Marker Infos]%s; Mk<n>=<Type>,<Description>,<Position>,<Size>,<Channel>%s%s",
+          "DataFile=%s.eeg%s%s[Marker Infos]%s; "
+          "Mk<n>=<Type>,<Description>,<Position>,<Size>,<Channel>%s%s",
           eol, eol, eol, eol, stem, eol, eol, eol, eol, markers);
   char name[256];
   snprintf(name, sizeof name, "%s.vmrk", stem);
@@ -141,7 +145,8 @@ static int write_markers(const char *stem, const char *markers, const char *eol)
 }
 
 static const char *V1 = "Brain Vision Data Exchange Header File Version 1.0";
-static const char *CHANNELS3 = "Ch1=Fp1,,0.1,\xc2\xb5V\nCh2=A\\1B,REF,0.5,\xc2\xb5V\nCh3=ECG,,,mV\n";
+static const char *CHANNELS3 =
+    "Ch1=Fp1,,0.1,\xc2\xb5V\nCh2=A\\1B,REF,0.5,\xc2\xb5V\nCh3=ECG,,,mV\n";
 static const char *MARKERS3 =
     "Mk1=New Segment,,1,1,0,20260101120000000000\n"
     "Mk2=Stimulus,S  1,100,1,0\nMk3=Response,R128,4096,1,0\nMk4=Stimulus,a\\1b,4097,0,0\n";
@@ -154,13 +159,15 @@ static void check_values(sf_eeg_rec *r, int fmt, const double *res) {
   for (int c = 0; c < r->nsignals; c++) {
     CU_ASSERT_EQUAL_FATAL(sf_eeg_read_channel(r, c, 0, ns, x), 0);
     size_t bad = 0;
-    for (size_t i = 0; i < ns; i++) bad += x[i] != raw_value(fmt, c, i) * res[c];
+    for (size_t i = 0; i < ns; i++)
+      bad += x[i] != raw_value(fmt, c, i) * res[c];
     CU_ASSERT_EQUAL(bad, 0);
     size_t first[] = {12345 % ns, ns - 1, ns / 2, 0}, len[] = {777, 1, ns - ns / 2, 0};
     for (int k = 0; k < 4; k++) {
       size_t n = first[k] + len[k] <= ns ? len[k] : ns - first[k];
       CU_ASSERT_EQUAL(sf_eeg_read_channel(r, c, first[k], n, x), 0);
-      for (size_t i = 0; i < n; i++) bad += x[i] != raw_value(fmt, c, first[k] + i) * res[c];
+      for (size_t i = 0; i < n; i++)
+        bad += x[i] != raw_value(fmt, c, first[k] + i) * res[c];
     }
     CU_ASSERT_EQUAL(bad, 0);
   }
@@ -184,8 +191,10 @@ static void test_formats(void) {
     const char *stem = cases[k].stem;
     int fmt = cases[k].fmt;
     CU_ASSERT_EQUAL_FATAL(write_data(stem, fmt, cases[k].vec, 3, ns), 0);
-    CU_ASSERT_EQUAL_FATAL(write_header(stem, V1, fmt_name[fmt], cases[k].vec ? "VECTORIZED" : "MULTIPLEXED",
-                                       3, "244.140625", CHANNELS3, "\n"), 0);
+    CU_ASSERT_EQUAL_FATAL(write_header(stem, V1, fmt_name[fmt],
+                                       cases[k].vec ? "VECTORIZED" : "MULTIPLEXED", 3, "244.140625",
+                                       CHANNELS3, "\n"),
+                          0);
     CU_ASSERT_EQUAL_FATAL(write_markers(stem, MARKERS3, "\n"), 0);
     char name[256];
     snprintf(name, sizeof name, "%s.vhdr", stem);
@@ -246,8 +255,9 @@ static void test_marker_onsets(void) {
     len += (size_t)sprintf(mk + len, "Mk%zu=Stimulus,S%3zu,%zu,1,0\n", ++m, p % 1000, p);
   for (size_t k = 0; k < sizeof intervals / sizeof *intervals; k++) {
     CU_ASSERT_EQUAL_FATAL(write_data("onsets", I16, 0, 1, ns), 0);
-    CU_ASSERT_EQUAL_FATAL(write_header("onsets", V1, "INT_16", "MULTIPLEXED", 1, intervals[k],
-                                       "Ch1=Cz,,,\n", "\n"), 0);
+    CU_ASSERT_EQUAL_FATAL(
+        write_header("onsets", V1, "INT_16", "MULTIPLEXED", 1, intervals[k], "Ch1=Cz,,,\n", "\n"),
+        0);
     CU_ASSERT_EQUAL_FATAL(write_markers("onsets", mk, "\n"), 0);
     sf_eeg_rec *r = NULL;
     CU_ASSERT_EQUAL_FATAL(sf_eeg_open(wpath("onsets.vhdr"), &r), 0);
@@ -276,15 +286,18 @@ static void test_header_variants(void) {
   const char *ch = "Ch1=a,,1,\xb5V\r\nCh2=b,,2,\xce\xbcV\r\nCh3=c,,,V\r\nCh4=d,,0.25,nV\r\n"
                    "Ch5=e,,1e-1,mV\r\nCh6=a-very-long-channel-name,,1,\r\nCh7=g,,1,uV";
   char first[128];
-  snprintf(first, sizeof first, "\xef\xbb\xbf%s", "Brain Vision Data Exchange Header File Version 2.0");
-  CU_ASSERT_EQUAL_FATAL(write_header("var", first, "INT_16", "MULTIPLEXED", 7, "1000", ch, "\r\n"), 0);
+  snprintf(first, sizeof first, "\xef\xbb\xbf%s",
+           "Brain Vision Data Exchange Header File Version 2.0");
+  CU_ASSERT_EQUAL_FATAL(write_header("var", first, "INT_16", "MULTIPLEXED", 7, "1000", ch, "\r\n"),
+                        0);
   CU_ASSERT_EQUAL_FATAL(write_markers("var", "Mk1=Comment,,50,,0\r\n", "\r\n"), 0);
   CU_ASSERT_EQUAL_FATAL(rename(wpath("var.vhdr"), wpath("var.VHDR")), 0);
   sf_eeg_rec *r = NULL;
   CU_ASSERT_EQUAL_FATAL(sf_eeg_open(wpath("var.VHDR"), &r), 0);
   CU_ASSERT_EQUAL_FATAL(r->nsignals, 7);
   const char *dim[7] = {"uV", "uV", "V", "nV", "mV", "uV", "uV"};
-  for (int c = 0; c < 7; c++) CU_ASSERT_STRING_EQUAL(r->signals[c].dimension, dim[c]);
+  for (int c = 0; c < 7; c++)
+    CU_ASSERT_STRING_EQUAL(r->signals[c].dimension, dim[c]);
   CU_ASSERT_STRING_EQUAL(r->signals[5].label, "a-very-long-chan"); /* cut to 16 bytes */
   CU_ASSERT_EQUAL(r->signals[0].rate, 1000.0);
   CU_ASSERT_EQUAL_FATAL(r->nannotations, 1);
@@ -307,11 +320,13 @@ static void test_header_variants(void) {
   CU_ASSERT_EQUAL_FATAL(write_bytes("big.eeg", d, n), 0);
   free(d);
   char text[2048];
-  snprintf(text, sizeof text,
-           "Brain Vision Data Exchange Header File Version 1.0\n[Common Infos]\nDataFile=%s\n"
-           "DataFormat=BINARY\nDataOrientation=MULTIPLEXED\nNumberOfChannels=7\nSamplingInterval=1000\n"
-           "DataPoints=100\n[Binary Infos]\nBinaryFormat=INT_16\nUseBigEndianOrder=YES\n[Channel Infos]\n%s\n",
-           wpath("big.eeg"), ch);
+  snprintf(
+      text, sizeof text,
+      "Brain Vision Data Exchange Header File Version 1.0\n[Common Infos]\nDataFile=%s\n"
+      "DataFormat=BINARY\nDataOrientation=MULTIPLEXED\nNumberOfChannels=7\nSamplingInterval=1000\n"
+      "DataPoints=100\n[Binary Infos]\nBinaryFormat=INT_16\nUseBigEndianOrder=YES\n[Channel "
+      "Infos]\n%s\n",
+      wpath("big.eeg"), ch);
   CU_ASSERT_EQUAL_FATAL(write_text("big.vhdr", text), 0);
   CU_ASSERT_EQUAL_FATAL(sf_eeg_open(wpath("big.vhdr"), &r), 0);
   CU_ASSERT_EQUAL(r->nannotations, 0); /* no MarkerFile: no markers */
@@ -347,7 +362,8 @@ static void expect_header_fail(const char *from, const char *to, int want) {
 /* Truncated, missing and unsupported files: a clean status, nothing left open. */
 static void test_bad_files(void) {
   CU_ASSERT_EQUAL_FATAL(write_data("good", I16, 0, 3, 1000), 0);
-  CU_ASSERT_EQUAL_FATAL(write_header("good", V1, "INT_16", "MULTIPLEXED", 3, "200", CHANNELS3, "\n"), 0);
+  CU_ASSERT_EQUAL_FATAL(
+      write_header("good", V1, "INT_16", "MULTIPLEXED", 3, "200", CHANNELS3, "\n"), 0);
   CU_ASSERT_EQUAL_FATAL(write_markers("good", "Mk1=Stimulus,S  1,1000,1,0\n", "\n"), 0);
   sf_eeg_rec *r = NULL;
   CU_ASSERT_EQUAL_FATAL(sf_eeg_open(wpath("good.vhdr"), &r), 0);
@@ -400,14 +416,15 @@ static void test_bad_files(void) {
   expect_header_fail("Version 1.0", "Version 3.0", SF_ERR_INPUT);
 
   /* markers: out of range, malformed, not a marker file */
-  static const char *bad_markers[] = {
-      "Mk1=Stimulus,S  1,0,1,0\n", "Mk1=Stimulus,S  1,1001,1,0\n", "Mk1=Stimulus,S  1,-5,1,0\n",
-      "Mk1=Stimulus,S  1,x,1,0\n", "Mk1=Stimulus,S  1\n", "Mk1=Stimulus,S  1,10,-1,0\n"};
+  static const char *bad_markers[] = {"Mk1=Stimulus,S  1,0,1,0\n",  "Mk1=Stimulus,S  1,1001,1,0\n",
+                                      "Mk1=Stimulus,S  1,-5,1,0\n", "Mk1=Stimulus,S  1,x,1,0\n",
+                                      "Mk1=Stimulus,S  1\n",        "Mk1=Stimulus,S  1,10,-1,0\n"};
   for (size_t k = 0; k < sizeof bad_markers / sizeof *bad_markers; k++) {
     CU_ASSERT_EQUAL_FATAL(write_markers("good", bad_markers[k], "\n"), 0);
     expect_fail("good.vhdr", SF_ERR_INPUT);
   }
-  CU_ASSERT_EQUAL_FATAL(write_text("good.vmrk", "Brain Vision Data Exchange Header File Version 1.0\n"), 0);
+  CU_ASSERT_EQUAL_FATAL(
+      write_text("good.vmrk", "Brain Vision Data Exchange Header File Version 1.0\n"), 0);
   expect_fail("good.vhdr", SF_ERR_INPUT);
   CU_ASSERT_EQUAL_FATAL(write_markers("good", "Mk1=Stimulus,S  1,1000,1,0\n", "\n"), 0);
   CU_ASSERT_EQUAL_FATAL(sf_eeg_open(wpath("good.vhdr"), &r), 0);
@@ -436,8 +453,10 @@ static void test_fuzz(void) {
       size_t at = (size_t)((s >> 33) % n);
       int kind = (int)((s >> 20) % 3);
       char c = alphabet[(s >> 40) % (sizeof alphabet - 1)];
-      if (kind == 0) b[at] = c;
-      else if (kind == 1) n = at > 0 ? at : n; /* cut */
+      if (kind == 0)
+        b[at] = c;
+      else if (kind == 1)
+        n = at > 0 ? at : n; /* cut */
       else if (n < n0 + 7) {
         memmove(b + at + 1, b + at, n - at);
         b[at] = c;
@@ -445,7 +464,8 @@ static void test_fuzz(void) {
       }
     }
     CU_ASSERT_EQUAL_FATAL(write_bytes(marker ? "fuzz.vmrk" : "fuzz.vhdr", b, n), 0);
-    CU_ASSERT_EQUAL_FATAL(marker ? write_bytes("fuzz.vhdr", h, nh) : write_bytes("fuzz.vmrk", m, nm), 0);
+    CU_ASSERT_EQUAL_FATAL(
+        marker ? write_bytes("fuzz.vhdr", h, nh) : write_bytes("fuzz.vmrk", m, nm), 0);
     free(b);
     /* the header names good.eeg/good.vmrk: point the marker file at fuzz.vmrk */
     size_t hn;
