@@ -180,8 +180,25 @@ int sf_synth_eeg_check(const sf_synth_eeg_opts *o, double *clean_s, size_t *volu
            "synth eeg: seconds must be 1..86400, got %zu", o->seconds);
   SF_CHECK((double)o->channels * (double)o->seconds * (double)o->rate <= (double)(1u << 30),
            SF_ERR_USAGE, "synth eeg: channels x samples over 2^30 (the clean truth is held in memory)");
+  size_t nb = o->blocks > 1 ? o->blocks : 1;
+  SF_CHECK(nb <= 1000, SF_ERR_USAGE, "synth eeg: blocks must be 1..1000, got %zu", nb);
+  SF_CHECK(nb == 1 || (o->pause > 0.0 && o->pause <= 3600.0), SF_ERR_USAGE,
+           "synth eeg: the pause between blocks must be over 0 and at most 3600 s, got %g",
+           o->pause);
   double c = fmin(EEG_CLEAN_MAX, 0.2 * (double)o->seconds);
   double nv = floor(((double)o->seconds - 2.0 * c) / o->tr + 1e-9);
+  if (nb > 1) {
+    /* equal blocks in what the clean stretches and the pauses leave */
+    double scan = (double)o->seconds - 2.0 * c - (double)(nb - 1) * o->pause;
+    double per = scan > 0 ? floor(scan / ((double)nb * o->tr) + 1e-9) : 0.0;
+    SF_CHECK(per >= 1.0, SF_ERR_USAGE,
+             "synth eeg: %zu blocks of at least one volume (TR %g s) with pauses of %g s between "
+             "them need %g s, but %zu s with clean stretches of %g s before and after leave %g s "
+             "(more --seconds, fewer --blocks or a shorter --pause)",
+             nb, o->tr, o->pause, (double)nb * o->tr + (double)(nb - 1) * o->pause, o->seconds, c,
+             (double)o->seconds - 2.0 * c);
+    nv = per * (double)nb;
+  }
   SF_CHECK(nv >= 1.0, SF_ERR_USAGE,
            "synth eeg: %zu s hold no volume of TR %g s between clean stretches of %g s",
            o->seconds, o->tr, c);
@@ -198,7 +215,8 @@ cleanup:
 /* The clean truth file. */
 static int eeg_write_h5(const char *path, const sf_synth_eeg_opts *o, const float *clean,
                         size_t ns, const int *site, const double *trig, size_t nt, double clean_s,
-                        size_t volumes, double resolution, const char *annotations) {
+                        size_t volumes, double resolution, const char *annotations,
+                        size_t nb, const int *tblock) {
   int status = 0;
   hid_t file = -1, d = -1, st = -1;
   char why[256] = "", (*labels)[16] = NULL;
@@ -228,6 +246,13 @@ static int eeg_write_h5(const char *path, const sf_synth_eeg_opts *o, const floa
          "%s: cannot write /triggers", path);
   H5Dclose(d);
   d = -1;
+  if (nb > 1) {
+    d = sf_h5_dataset_create(file, "trigger_block", H5T_STD_I32LE, 1, td, NULL);
+    EEG_H5(d >= 0 && H5Dwrite(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, tblock) >= 0,
+           "%s: cannot write /trigger_block", path);
+    H5Dclose(d);
+    d = -1;
+  }
   int e = sf_h5_attr_string(file, "generator", "slabflow synth eeg");
   e |= sf_h5_attr_double(file, "rate", (double)o->rate);
   e |= sf_h5_attr_double(file, "tr", o->tr);
@@ -238,6 +263,11 @@ static int eeg_write_h5(const char *path, const sf_synth_eeg_opts *o, const floa
   e |= sf_h5_attr_double(file, "clean_seconds", clean_s);
   e |= sf_h5_attr_double(file, "resolution", resolution);
   e |= sf_h5_attr_string(file, "annotations", annotations);
+  if (nb > 1) {
+    e |= sf_h5_attr_int(file, "blocks", (long long)nb);
+    e |= sf_h5_attr_double(file, "pause", o->pause);
+    e |= sf_h5_attr_int(file, "volumes_per_block", (long long)(volumes / nb));
+  }
   EEG_H5(e >= 0, "%s: cannot write the attributes", path);
 cleanup:
   if (d >= 0) H5Dclose(d);
@@ -328,7 +358,7 @@ int sf_synth_eeg_write(const char *edf_path, const char *h5_path, const sf_synth
   int status = 0, hdl = -1, made_edf = 0, made_h5 = 0, site[EEG_MAX_CHANNELS];
   float *clean = NULL;
   double *common = NULL, *own = NULL, *on = NULL, *trig = NULL, *gb = NULL;
-  int *dig = NULL;
+  int *dig = NULL, *tblock = NULL;
   unsigned char *frames = NULL;
   eeg_slice *sl = NULL;
   FILE *bvf = NULL;
@@ -424,20 +454,26 @@ int sf_synth_eeg_write(const char *edf_path, const char *h5_path, const sf_synth
     }
   }
 
-  /* Slice onsets: first at clean_s plus a sub-sample fraction, period TR / slices. */
+  /* Slice onsets: first at clean_s plus a sub-sample fraction, period TR / slices; block b
+   * (of nt / nb slices) starts b (its volumes x TR + pause) later. */
+  const size_t nb = o->blocks > 1 ? o->blocks : 1, per_block = nt / nb;
   SF_ALLOC(on, nt);
   SF_ALLOC(trig, nt);
+  SF_ALLOC(tblock, nt);
   {
     syn_rng r = {rng_key(o->seed, ST_START, 0, 0)};
     double t0 = clean_s + rng_unif(&r) / rate;
     for (size_t j = 0; j < nt; j++) {
       double jit = 0.0;
+      size_t b = j / per_block;
       if (o->jitter) {
         syn_rng q = {rng_key(o->seed, ST_JITTER, j, 0)};
         jit = fmax(-0.45, fmin(0.45, 0.15 * rng_normal(&q))) / rate;
       }
-      on[j] = t0 + (double)j * ts + jit;
+      double tb = b ? t0 + (double)b * ((double)(volumes / nb) * o->tr + o->pause) : t0;
+      on[j] = tb + (double)(j - b * per_block) * ts + jit;
       trig[j] = on[j] * rate;
+      tblock[j] = (int)b;
     }
   }
   SF_ALLOC(sl, 1);
@@ -549,7 +585,8 @@ int sf_synth_eeg_write(const char *edf_path, const char *h5_path, const sf_synth
   SF_CALL(eeg_write_h5(h5_path, o, clean, ns, site, trig, nt, clean_s, volumes, bitv,
                        bv ? "one BrainVision marker per slice, Stimulus S  1, at the onset rounded "
                             "to the nearest sample; New Segment at sample 1"
-                          : "one per slice, text 1, onset rounded to 100 us"));
+                          : "one per slice, text 1, onset rounded to 100 us",
+                       nb, tblock));
 
 cleanup:
   if (hdl >= 0) edfclose_file(hdl);
@@ -563,6 +600,7 @@ cleanup:
   free(own);
   free(on);
   free(trig);
+  free(tblock);
   free(gb);
   free(dig);
   free(frames);

@@ -15,11 +15,14 @@ typedef struct sf_synth_eeg_opts {
   size_t slices;   /* slices per volume; slice period tr / slices */
   int jitter;      /* sub-sample trigger jitter (sd 0.15 sample, within +-0.45 sample) */
   uint64_t seed;
+  size_t blocks; /* acquisition blocks of equal numbers of volumes; 0 or 1: one */
+  double pause;  /* s without gradients or triggers between blocks (blocks > 1) */
 } sf_synth_eeg_opts;
 
-/* Checks opts (the same checks sf_synth_eeg_write makes) and, when acq is not NULL, gives the
- * clean stretch before and after the acquisition (s) and the number of volumes. Returns 0 or
- * SF_ERR_USAGE, reported. Local. */
+/* Checks opts (the same checks sf_synth_eeg_write makes) and gives, where not NULL, the clean
+ * stretch before and after the acquisition (s) and the number of volumes (of all blocks; each
+ * block has volumes / blocks). The blocks, their pauses and the clean stretches must fit in
+ * the recording. Returns 0 or SF_ERR_USAGE, reported. Local. */
 int sf_synth_eeg_check(const sf_synth_eeg_opts *opts, double *clean_s, size_t *volumes);
 
 /* Writes the recording to edf_path (EDF+C with 16-bit samples at 0.5 uV when the name ends in
@@ -27,7 +30,12 @@ int sf_synth_eeg_check(const sf_synth_eeg_opts *opts, double *clean_s, size_t *v
  * -16384..16383.5 (EDF) or -16384..16384 (BDF) uV, every sample inside it) and the truth to
  * h5_path: /clean (channels, samples) float32 uV, /channels labels, /triggers true slice
  * onsets in samples (float64; sample n is at time n / rate), attributes rate, tr, slices,
- * volumes, seed, jitter, clean_seconds, resolution. One EDF+ annotation "1" per slice at its
+ * volumes, seed, jitter, clean_seconds, resolution. With blocks > 1 the scan is that many
+ * acquisition blocks of volumes / blocks volumes, block b starting b (volumes / blocks x tr +
+ * pause) s after the first (a pause of `pause` s between the end of one block's last volume
+ * and the next block), and the truth adds /trigger_block (int32, the block of each trigger)
+ * and attributes blocks, pause, volumes_per_block (absent with one block, whose bytes stay
+ * those of a recording without blocks). One EDF+ annotation "1" per slice at its
  * onset rounded to 100 us (EDFlib's writing resolution). A name ending in .vhdr writes
  * BrainVision REC.vhdr, REC.vmrk, REC.eeg: BINARY MULTIPLEXED INT_16 at resolution 0.5 uV,
  * the EDF output's very integers (MR amplifiers record at 0.1 uV, but the synthetic artifact

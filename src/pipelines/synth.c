@@ -286,7 +286,11 @@ static void synth_eeg_help(void) {
       "REC.h5 beside it holds the truth: /clean (channels, samples) float32 uV (the recording\n"
       "without the scanner), /channels, /triggers (true slice onsets in samples, float64; sample\n"
       "n is at n / rate s), attributes rate, tr, slices, volumes, seed, jitter, clean_seconds,\n"
-      "resolution. The same arguments give the same bytes; rank 0 writes.\n"
+      "resolution. With --blocks N the scan is N acquisition blocks of equal numbers of volumes\n"
+      "separated by --pause seconds without gradients or triggers (a session with pauses, each\n"
+      "block corrected on its own); the recording stays --seconds long, clean stretches included;\n"
+      "REC.h5 then adds /trigger_block (int32, the block of each trigger) and attributes blocks,\n"
+      "pause, volumes_per_block. The same arguments give the same bytes; rank 0 writes.\n"
       "\n"
       "options (default in brackets):\n"
       "  -o, --output REC.edf   output file (.edf, .bdf or .vhdr; the truth goes to REC.h5)\n"
@@ -296,21 +300,24 @@ static void synth_eeg_help(void) {
       "  --tr S                 volume repetition time, 0.1..60 s [2]\n"
       "  --slices N             slices per volume (at most 62 per second) [30]\n"
       "  --jitter               sub-sample trigger jitter (sd 0.15 sample, within 0.45)\n"
+      "  --blocks N             acquisition blocks of equal numbers of volumes, 1..1000 [1]\n"
+      "  --pause S              scanner pause between blocks (no gradients, no triggers), s [10]\n"
       "  --seed S               random seed [1]\n");
 }
 
 /* `synth eeg`: parse, validate, write the recording and its truth on rank 0. */
 static int synth_eeg(int argc, char **argv, int verbose) {
-  enum { O_CH = 256, O_RATE, O_SEC, O_TR, O_SL, O_JIT, O_SEED };
+  enum { O_CH = 256, O_RATE, O_SEC, O_TR, O_SL, O_JIT, O_SEED, O_BLOCKS, O_PAUSE };
   static const struct option lo[] = {
       {"output", required_argument, 0, 'o'}, {"channels", required_argument, 0, O_CH},
       {"rate", required_argument, 0, O_RATE}, {"seconds", required_argument, 0, O_SEC},
       {"tr", required_argument, 0, O_TR}, {"slices", required_argument, 0, O_SL},
       {"jitter", no_argument, 0, O_JIT}, {"seed", required_argument, 0, O_SEED},
+      {"blocks", required_argument, 0, O_BLOCKS}, {"pause", required_argument, 0, O_PAUSE},
       {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-  sf_synth_eeg_opts o = {32, 5000, 60, 2.0, 30, 0, 1};
+  sf_synth_eeg_opts o = {32, 5000, 60, 2.0, 30, 0, 1, 1, 10.0};
   const char *out = NULL;
-  char h5[4096];
+  char h5[4096], blk[96] = "";
   int status = 0, c, rank;
   SF_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
   opterr = 0;
@@ -326,6 +333,8 @@ static int synth_eeg(int argc, char **argv, int verbose) {
     case O_SL: SF_CALL(sf_cli_size(verbose, "--slices", optarg, 1, 1000, &o.slices)); break;
     case O_JIT: o.jitter = 1; break;
     case O_SEED: SF_CALL(sf_cli_u64(verbose, "--seed", optarg, &o.seed)); break;
+    case O_BLOCKS: SF_CALL(sf_cli_size(verbose, "--blocks", optarg, 1, 1000, &o.blocks)); break;
+    case O_PAUSE: SF_CALL(sf_cli_double(verbose, "--pause", optarg, 0.001, 3600.0, &o.pause)); break;
     default:
       SF_CALL(sf_cli_bad_option(verbose, "synth eeg", c, argc, argv, lo));
     }
@@ -345,10 +354,11 @@ static int synth_eeg(int argc, char **argv, int verbose) {
   double t0 = MPI_Wtime();
   if (rank == 0) status = sf_synth_eeg_write(out, h5, &o);
   SF_MPI(MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD));
+  if (o.blocks > 1) snprintf(blk, sizeof blk, ", %zu blocks with pauses of %g s", o.blocks, o.pause);
   if (status == 0 && verbose)
-    printf("slabflow synth eeg: %s + %s (%zu channels at %zu Hz, %zu s, TR %g s x %zu slices%s, "
+    printf("slabflow synth eeg: %s + %s (%zu channels at %zu Hz, %zu s, TR %g s x %zu slices%s%s, "
            "seed %llu, %.2f s)\n", out, h5, o.channels, o.rate, o.seconds, o.tr, o.slices,
-           o.jitter ? ", jitter" : "", (unsigned long long)o.seed, MPI_Wtime() - t0);
+           o.jitter ? ", jitter" : "", blk, (unsigned long long)o.seed, MPI_Wtime() - t0);
 cleanup:
   return status;
 }

@@ -116,14 +116,57 @@ int main(int argc, char **argv) {
   CHECK(r->nannotations == (size_t)nt + a0n, "%zu annotations, expected %lld (one per slice)",
         r->nannotations, (long long)nt + (long long)a0n);
   double ts = tr / slices * rate, worst_on = 0;
+  int nblk_attr = H5Aexists(f, "blocks") > 0;
   for (size_t j = 0; j + a0n < r->nannotations && j < (size_t)nt; j++) {
     const sf_eeg_annotation *an = &r->annotations[j + a0n];
     CHECK(strcmp(an->text, want) == 0, "annotation %zu text '%s'", j, an->text);
     double err = fabs((double)an->onset * 1e-7 - trig[j] / rate);
     worst_on = fmax(worst_on, err);
-    if (j > 0) CHECK(fabs(trig[j] - trig[j - 1] - ts) < 0.91, "trigger %zu: step %g samples, slice period %g", j, trig[j] - trig[j - 1], ts);
+    if (j > 0 && !nblk_attr) /* with blocks: within each block, below */
+      CHECK(fabs(trig[j] - trig[j - 1] - ts) < 0.91, "trigger %zu: step %g samples, slice period %g", j, trig[j] - trig[j - 1], ts);
   }
   CHECK(worst_on <= tol_on + 1e-9, "annotation onsets up to %g s from the true onsets", worst_on);
+
+  /* Acquisition blocks (synth eeg --blocks): /trigger_block, equal blocks, pauses of `pause` s
+   * between one block's last volume and the next block without a trigger or an annotation. */
+  int nb = 1;
+  int *tblock = calloc((size_t)(nt > 0 ? nt : 1), sizeof *tblock);
+  double pause = 0;
+  if (H5Aexists(f, "blocks") > 0) {
+    nb = (int)attr_double(f, "blocks");
+    pause = attr_double(f, "pause");
+    double vpb = attr_double(f, "volumes_per_block");
+    d = H5Dopen2(f, "trigger_block", H5P_DEFAULT);
+    CHECK(d >= 0 && H5Dread(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, tblock) >= 0,
+          "cannot read /trigger_block");
+    if (d >= 0) H5Dclose(d);
+    CHECK(nb >= 2 && vpb * nb == volumes && pause > 0, "blocks %d, volumes_per_block %g, volumes %g, pause %g",
+          nb, vpb, volumes, pause);
+    size_t per = (size_t)llround(vpb * slices);
+    for (hssize_t j = 0; j < nt; j++)
+      CHECK(tblock[j] == (int)((size_t)j / per), "trigger %lld in block %d, expected %zu", (long long)j,
+            tblock[j], (size_t)j / per);
+  } else {
+    CHECK(H5Lexists(f, "trigger_block", H5P_DEFAULT) <= 0, "/trigger_block without a blocks attribute");
+  }
+  for (size_t j = 1; j < (size_t)nt; j++) {
+    if (tblock[j] == tblock[j - 1]) {
+      CHECK(fabs(trig[j] - trig[j - 1] - ts) < 0.91, "trigger %zu: step %g samples, slice period %g", j,
+            trig[j] - trig[j - 1], ts);
+      continue;
+    }
+    /* the pause: from the last slice of one block to the first of the next */
+    double last = trig[j - 1], first = trig[j], gap = (first - last) / rate;
+    CHECK(fabs(gap - pause - ts / rate) < 1.0 / rate, "blocks %d and %d: %g s between their slices, "
+          "expected the pause %g s plus a slice period", tblock[j - 1], tblock[j], gap, pause);
+    size_t inside = 0;
+    for (size_t k = 0; k < r->nannotations; k++) {
+      double t = (double)r->annotations[k].onset * 1e-7 * rate;
+      inside += t > last + 0.5 && t < first - 0.5;
+    }
+    CHECK(inside == 0, "%zu annotations in the pause before block %d", inside, tblock[j]);
+  }
+
 
   /* Recording minus truth. */
   float *clean = malloc((size_t)C * ns * sizeof *clean);
@@ -149,6 +192,17 @@ int main(int argc, char **argv) {
       if ((double)i + 1 < a0) rms += (double)clean[(size_t)c * ns + i] * clean[(size_t)c * ns + i];
     }
     rms = sqrt(rms / fmax(1.0, floor(a0)));
+    /* pauses between blocks: no gradient, so recording - truth is the slow drift (a small
+     * sample-to-sample step: quantization and drift, no dG/dt of thousands of uV) */
+    double pause_step = 0;
+    for (size_t j = 1; j < (size_t)nt; j++) {
+      if (tblock[j] == tblock[j - 1]) continue;
+      size_t p0 = (size_t)ceil(trig[j - 1] + 2.0 * ts), p1 = (size_t)floor(trig[j] - 1.0);
+      for (size_t i = p0 + 1; i <= p1 && i < ns; i++)
+        pause_step = fmax(pause_step, fabs(diff[i] - diff[i - 1]));
+    }
+    CHECK(pause_step <= 2.0 + 2.0 * bitv, "channel %d: a step of %g uV in recording - truth during a pause",
+          c, pause_step);
     CHECK(out_max <= 0.5 * bitv * 1.001 + 1e-3, "channel %d: off the scan |EDF - clean| up to %g uV (resolution %g)", c, out_max, bitv);
     CHECK(in_max > 500.0 && in_max < 16384, "channel %d: during the scan |EDF - clean| up to %g uV", c, in_max);
     CHECK(rms > (c + 1 < C ? 5.0 : 50.0) && rms < 2000.0, "channel %d: clean RMS %g uV before the scan", c, rms);
@@ -164,11 +218,13 @@ int main(int argc, char **argv) {
     worst_ratio = fmin(worst_ratio, ph / pn);
     if (c == 0)
       printf("channel %s: off-scan |EDF-clean| <= %.3g uV (resolution %.3g), in-scan up to %.0f uV, "
-             "power at the slice harmonics %.3g x that between them\n", s->label, out_max, bitv, in_max, ph / pn);
+             "power at the slice harmonics %.3g x that between them, steps in pauses <= %.3g uV\n",
+             s->label, out_max, bitv, in_max, ph / pn, pause_step);
   }
-  printf("%s: %d channels, %zu samples at %g Hz, %lld slice annotations (onsets within %.1f us), "
-         "power at the slice harmonics >= %.3g x that between them, %d failures\n", argv[1], C, ns, rate,
-         (long long)nt, worst_on * 1e6, worst_ratio, failures);
+  printf("%s: %d channels, %zu samples at %g Hz, %lld slice annotations (onsets within %.1f us) in "
+         "%d block(s), power at the slice harmonics >= %.3g x that between them, %d failures\n", argv[1], C,
+         ns, rate, (long long)nt, worst_on * 1e6, nb, worst_ratio, failures);
+  free(tblock);
   free(labels);
   free(trig);
   free(clean);
