@@ -132,22 +132,26 @@ cleanup:
   return status;
 }
 
-/* BrainVision (or any non-EDF) input: a record duration in 10 us units (>= 1 ms) holding whole
- * samples of every signal; 1 s at integer rates. 0, or -1 when none up to 60 s does. */
-static long long ew_record_units(const sf_eeg_rec *in) {
-  int integer = 1;
-  for (int i = 0; i < in->nsignals; i++)
-    if (fabs(in->signals[i].rate - nearbyint(in->signals[i].rate)) > 1e-9 * in->signals[i].rate)
-      integer = 0;
-  if (integer) return 100000;
-  for (long long d = 100; d <= 6000000; d++) {
-    int ok = 1;
-    for (int i = 0; i < in->nsignals && ok; i++) {
-      double x = in->signals[i].rate * (double)d * 1e-5;
-      ok = nearbyint(x) >= 1.0 && fabs(x - nearbyint(x)) < 1e-6;
-    }
-    if (ok) return d;
+/* Whether a record of d x 10 us holds whole samples of every signal of in. */
+static int ew_whole(const sf_eeg_rec *in, long long d) {
+  for (int i = 0; i < in->nsignals; i++) {
+    double x = in->signals[i].rate * (double)d * 1e-5;
+    if (nearbyint(x) < 1.0 || fabs(x - nearbyint(x)) >= 1e-6) return 0;
   }
+  return 1;
+}
+
+/* BrainVision (or any non-EDF) input: a record duration in 10 us units holding whole samples
+ * of every signal: the fewest whole seconds (1 s at integer rates, 3 s at 333.33 Hz), else the
+ * shortest in 10 ms steps, else in 10 us steps (EDFlib 1.23 cannot read back some such files,
+ * which the check after writing reports). 0, or -1 when none up to 60 s does. */
+static long long ew_record_units(const sf_eeg_rec *in) {
+  for (long long d = 100000; d <= 6000000; d += 100000)
+    if (ew_whole(in, d)) return d;
+  for (long long d = 1000; d <= 6000000; d += 1000)
+    if (ew_whole(in, d)) return d;
+  for (long long d = 100; d <= 6000000; d++)
+    if (ew_whole(in, d)) return d;
   return -1;
 }
 

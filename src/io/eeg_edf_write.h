@@ -25,8 +25,9 @@ typedef int (*sf_eeg_sample_fn)(void *ctx, int sig, size_t first, size_t n, doub
  * nearest digital value, and those outside the physical range are clipped to it: *clipped (may be
  * NULL) gets their count. Any other input type (BrainVision) becomes BDF+ with, per signal, the
  * physical range of what is written widened by 0.1 % (digital -8388608..8388607), data records of 1
- * s at an integer rate, else of the shortest duration (>= 1 ms, in 10 us steps) holding whole
- * samples; a last partial record is padded with the last sample.
+ * s at an integer rate, else of the fewest whole seconds holding whole samples (3 s at 333.33
+ * Hz), else of the shortest in 10 ms, then 10 us steps; a last partial record is padded with
+ * the last sample.
  * EDFlib limits (1.23): annotation onsets and durations are stored to 100 us (rounded; the
  * reader's 100 ns are kept when already on that grid), texts of at most 40 bytes, record
  * durations in steps of 10 us (1 us under 10 ms). The written file is re-opened and checked

@@ -334,6 +334,84 @@ static void test_other_type(void) {
   sf_eeg_close(&in);
 }
 
+/* A real BrainVision input (float32, multiplexed, 333.33 Hz: a 3000 us interval): BDF+ with
+ * records of 3 s (1000 samples, the fewest whole seconds holding whole samples; the last of
+ * the two padded), the markers as annotations, one channel replaced, the others within half a
+ * step. */
+static void test_brainvision(void) {
+  enum { BV_C = 3, BV_N = 1200 };
+  float *raw = malloc(sizeof(float) * BV_C * BV_N);
+  CU_ASSERT_FATAL(raw != NULL);
+  for (int i = 0; i < BV_N; i++)
+    for (int c = 0; c < BV_C; c++)
+      raw[i * BV_C + c] =
+          (float)((c + 1) * 37.5 * sin(0.01 * i * (c + 1)) + (c == 2 ? 900.0 : 0.0));
+  FILE *f = fopen(wpath("bv.eeg"), "wb");
+  CU_ASSERT_FATAL(f != NULL);
+  CU_ASSERT_EQUAL(fwrite(raw, sizeof(float), BV_C * BV_N, f), (size_t)(BV_C * BV_N));
+  fclose(f);
+  f = fopen(wpath("bv.vhdr"), "wb");
+  CU_ASSERT_FATAL(f != NULL);
+  fprintf(f, "Brain Vision Data Exchange Header File Version 1.0\r\n\r\n[Common Infos]\r\n"
+             "Codepage=UTF-8\r\nDataFile=bv.eeg\r\nMarkerFile=bv.vmrk\r\nDataFormat=BINARY\r\n"
+             "DataOrientation=MULTIPLEXED\r\nNumberOfChannels=3\r\nSamplingInterval=3000\r\n\r\n"
+             "[Binary Infos]\r\nBinaryFormat=IEEE_FLOAT_32\r\n\r\n[Channel Infos]\r\n"
+             "Ch1=Fp1,,1,\xc2\xb5V\r\nCh2=Fp2,,0.5,\xc2\xb5V\r\nCh3=ECG,,1,mV\r\n");
+  fclose(f);
+  f = fopen(wpath("bv.vmrk"), "wb");
+  CU_ASSERT_FATAL(f != NULL);
+  fprintf(f, "Brain Vision Data Exchange Marker File, Version 1.0\r\n\r\n[Common Infos]\r\n"
+             "Codepage=UTF-8\r\nDataFile=bv.eeg\r\n\r\n[Marker Infos]\r\n"
+             "Mk1=New Segment,,1,1,0,20240317140509000000\r\nMk2=Stimulus,S  1,101,1,0\r\n"
+             "Mk3=Response,R128,501,1,0\r\nMk4=Stimulus,S  1,1200,1,0\r\n");
+  fclose(f);
+  free(raw);
+  sf_eeg_rec *in = NULL, *out = NULL;
+  CU_ASSERT_EQUAL_FATAL(sf_eeg_open(wpath("bv.vhdr"), &in), 0);
+  CU_ASSERT_FATAL(in->nsignals == BV_C && in->signals[0].samples == BV_N);
+  cb_ctx c = {.mask = 0x2u, .spikes = 0, .fail_at = -1};
+  for (int s = 0; s < NSIG; s++) {
+    c.pmin[s] = -100.0;
+    c.pmax[s] = 100.0;
+  }
+  size_t clipped = 7;
+  remove(wpath("bv.bdf"));
+  CU_ASSERT_EQUAL_FATAL(sf_eeg_write_like(wpath("bv.bdf"), in, cb, &c, &clipped), 0);
+  CU_ASSERT_EQUAL(clipped, 0);
+  CU_ASSERT_EQUAL_FATAL(sf_eeg_open(wpath("bv.bdf"), &out), 0);
+  CU_ASSERT_EQUAL(out->filetype, SF_EEG_BDFPLUS);
+  CU_ASSERT_EQUAL(out->record_duration, 30000000LL);
+  CU_ASSERT_EQUAL(out->records, 2);
+  CU_ASSERT_EQUAL_FATAL(out->nsignals, BV_C);
+  CU_ASSERT_EQUAL_FATAL(out->nannotations, in->nannotations);
+  for (size_t k = 0; k < in->nannotations; k++) {
+    CU_ASSERT_EQUAL(out->annotations[k].onset, in->annotations[k].onset);
+    CU_ASSERT_STRING_EQUAL(out->annotations[k].text, in->annotations[k].text);
+  }
+  for (int s = 0; s < BV_C; s++) {
+    const sf_eeg_signal *a = &in->signals[s], *b = &out->signals[s];
+    CU_ASSERT_STRING_EQUAL(b->label, a->label);
+    CU_ASSERT_STRING_EQUAL(b->dimension, a->dimension);
+    CU_ASSERT_EQUAL(b->samples_per_record, 1000);
+    CU_ASSERT_EQUAL(b->samples, 2000);
+    double *va = read_all(in, s), *vb = read_all(out, s);
+    CU_ASSERT_FATAL(va && vb);
+    double step = (b->phys_max - b->phys_min) / (b->dig_max - b->dig_min);
+    size_t bad = 0;
+    for (size_t i = 0; i < b->samples; i++) {
+      size_t j = i < BV_N ? i : BV_N - 1; /* padding repeats the last sample */
+      double v = s == 1 ? repl_value(&c, s, j) : va[j];
+      bad += fabs(vb[i] - v) > 0.5 * step * (1 + 1e-9);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT(step < 1e-4 * (s == 2 ? 1000.0 : 100.0));
+    free(va);
+    free(vb);
+  }
+  sf_eeg_close(&out);
+  sf_eeg_close(&in);
+}
+
 /* EDFlib writes at most 40 bytes of annotation text: a longer one (in an input read by another
  * reader) is a clean SF_ERR_INPUT that leaves nothing, not a silent truncation. */
 static void test_long_text(void) {
@@ -372,6 +450,7 @@ int main(int argc, char **argv) {
   static const sf_test tests[] = {{"EDF+ copy, replaced and copied signals", test_edfplus},
                                   {"BDF+ copy, replaced and copied signals", test_bdfplus},
                                   {"other file type -> BDF+ with data ranges", test_other_type},
+                                  {"BrainVision input -> BDF+", test_brainvision},
                                   {"long annotation text", test_long_text},
                                   {NULL, NULL}};
   return sf_cunit_run("eeg_edf_write", tests);
