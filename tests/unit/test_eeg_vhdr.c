@@ -503,6 +503,12 @@ int main(int argc, char **argv) {
     return 2;
   }
   snprintf(g_dir, sizeof g_dir, "%s", argv[1]);
+  /* mkdir -p: the work directory's parent may not exist yet in a fresh build tree */
+  for (char *p = strchr(g_dir + 1, '/'); p; p = strchr(p + 1, '/')) {
+    *p = '\0';
+    mkdir(g_dir, 0777); /* an existing or unmakeable parent: the last mkdir reports */
+    *p = '/';
+  }
   if (mkdir(g_dir, 0777) != 0 && errno != EEXIST) {
     fprintf(stderr, "test_eeg_vhdr: cannot create %s: %s\n", g_dir, strerror(errno));
     return 1;
