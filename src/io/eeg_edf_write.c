@@ -364,7 +364,7 @@ int sf_eeg_write_like(const char *out_path, sf_eeg_rec *in, sf_eeg_sample_fn fn,
            errno ? ": " : "", errno ? strerror(errno) : "");
   made = 1;
   int e = edf_set_number_of_annotation_signals(hdl, nann);
-  if (rec_dur % 100 == 0)
+  if (rec_dur % 100 == 0 && rec_dur >= 10000)
     e |= edf_set_datarecord_duration(hdl, (int)(rec_dur / 100));
   else
     e |= edf_set_micro_datarecord_duration(hdl, (int)(rec_dur / 10));
