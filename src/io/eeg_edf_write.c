@@ -411,6 +411,9 @@ int sf_eeg_write_like(const char *out_path, sf_eeg_rec *in, sf_eeg_sample_fn fn,
           repl = rc > 0;
         }
         if (repl) {
+          for (size_t k = 0; k < n; k++)
+            SF_CHECK(isfinite(x[k]), SF_ERR_INPUT, "%s: signal %d (%s) sample %zu is not finite",
+                     out_path, i, s->label, first + k);
           ew_to_digital(o, x, (int)n, dig, &clip);
         } else if (edf) {
           SF_CHECK(edfseek(in->handle_, i, (long long)first, EDFSEEK_SET) == (long long)first &&

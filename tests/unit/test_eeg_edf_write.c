@@ -127,6 +127,7 @@ typedef struct {
   int spikes;
   long fail_at;
   size_t calls;
+  long nan_at; /* > 0: signal 0's sample nan_at is NaN */
 } cb_ctx;
 
 static double repl_value(const cb_ctx *c, int s, size_t i) {
@@ -143,7 +144,9 @@ static int cb(void *ctx, int sig, size_t first, size_t n, double *out) {
     return sf_error_report(SF_ERR_INPUT, __FILE__, __LINE__, __func__, "callback fails");
   if (!(c->mask & (1u << sig))) return 0;
   for (size_t k = 0; k < n; k++)
-    out[k] = repl_value(c, sig, first + k);
+    out[k] = c->nan_at > 0 && sig == 0 && (long)(first + k) == c->nan_at
+                 ? NAN
+                 : repl_value(c, sig, first + k);
   return 1;
 }
 
@@ -264,6 +267,13 @@ static void check_copy(int bdf) {
   CU_ASSERT_EQUAL(sf_eeg_write_like(wpath("fail.edf"), in, cb, &c, NULL), SF_ERR_INPUT);
   sf_error_defer(NULL, 0);
   CU_ASSERT(strstr(msg, "callback fails") != NULL);
+  CU_ASSERT(!exists(wpath("fail.edf")));
+  c.fail_at = -1;
+  c.nan_at = 777;
+  sf_error_defer(msg, sizeof msg);
+  CU_ASSERT_EQUAL(sf_eeg_write_like(wpath("fail.edf"), in, cb, &c, NULL), SF_ERR_INPUT);
+  sf_error_defer(NULL, 0);
+  CU_ASSERT(strstr(msg, "sample 777 is not finite") != NULL && strstr(msg, "fail.edf") != NULL);
   CU_ASSERT(!exists(wpath("fail.edf")));
   CU_ASSERT_EQUAL(count_parts(), 0);
   CU_ASSERT(exists(wpath(in_name)));
