@@ -18,7 +18,7 @@ static double median_sorted(const long long *v, size_t n) {
 }
 
 int sf_eeg_artifact_length(const long long *t, size_t n, size_t *L, int *volume_gaps,
-                           size_t *slices_per_volume) {
+                           size_t *slices_per_volume, double *gap_threshold) {
   int status = 0;
   long long *d = NULL;
   size_t *runs = NULL;
@@ -35,6 +35,7 @@ int sf_eeg_artifact_length(const long long *t, size_t n, size_t *L, int *volume_
   }
   size_t len = (size_t)dmax, spv = n;
   int gaps = 0;
+  double thr = INFINITY;
   if (dmax - dmin > 3) {
     long long *s = malloc((n - 1) * sizeof *s);
     if (!s) SF_FAIL_QUIET(SF_ERR_NOMEM);
@@ -42,6 +43,7 @@ int sf_eeg_artifact_length(const long long *t, size_t n, size_t *L, int *volume_
     qsort(s, n - 1, sizeof *s, cmp_ll);
     double m = 0.5 * (median_sorted(s, n - 1) + (double)dmax);
     free(s);
+    thr = m;
     long long best = 0;
     size_t nr = 0, run = 1;
     for (size_t i = 0; i + 1 < n; i++) {
@@ -68,6 +70,7 @@ int sf_eeg_artifact_length(const long long *t, size_t n, size_t *L, int *volume_
   if (L) *L = len;
   if (volume_gaps) *volume_gaps = gaps;
   if (slices_per_volume) *slices_per_volume = spv;
+  if (gap_threshold) *gap_threshold = thr;
 cleanup:
   free(d);
   free(runs);

@@ -15,10 +15,11 @@
 /* Artifact length of sorted triggers t (n >= 2), rule 2.2: with d = diff(t), when
  * max(d) - min(d) <= 3 there are no volume gaps and L = max(d); otherwise, with m =
  * (median(d) + max(d)) / 2, L = the largest d below m, the intervals >= m are volume gaps and
- * *slices_per_volume is the median run length between gaps. Any output pointer may be NULL.
+ * *slices_per_volume is the median run length between gaps; *gap_threshold gets m (an
+ * interval >= m is a volume gap), or INFINITY without gaps. Any output pointer may be NULL.
  * Returns 0, or SF_ERR_INPUT for fewer than 2 triggers or triggers not increasing. Local. */
 int sf_eeg_artifact_length(const long long *t, size_t n, size_t *L, int *volume_gaps,
-                           size_t *slices_per_volume);
+                           size_t *slices_per_volume, double *gap_threshold);
 
 /* The lag l in [-sw, sw] maximising c(l) = sum_{u < ly} y[u] x(s + u + l), where x(j) is
  * x[j] inside [0, nx) and 0 outside (FACET's xcorr shift, specs 2.6, with data on both sides

@@ -29,6 +29,7 @@
 #include "io/h5_util.h"
 #include "kernels/eeg_aas.h"
 #include "kernels/eeg_filter.h"
+#include "kernels/eeg_metrics.h"
 #include "kernels/eeg_updown.h"
 #include "mpi/engine.h"
 #include "mpi/h5_output.h"
@@ -467,7 +468,7 @@ static int step_triggers(void *ctx) {
              "%s: acquisition block %zu (samples %lld..%lld) has %zu triggers, fewer than the AAS window of %zu "
              "(--aas-window)",
              j->o.in, b + 1, t[blk[b].i0], t[blk[b].i1 - 1], m, j->o.aas_window);
-    SF_CALL(sf_eeg_artifact_length(t + blk[b].i0, m, &L, &g, &sp));
+    SF_CALL(sf_eeg_artifact_length(t + blk[b].i0, m, &L, &g, &sp, NULL));
     blk[b].L = (long long)L;
     if (L > Lmax) Lmax = L;
     gaps |= g;
@@ -634,15 +635,23 @@ static int step_align(void *ctx) {
     const double *ref = u + ta[r] + off;
     for (size_t i = 0; i < nb; i++)
       if (i != r) ta[i] += sf_eeg_xcorr_shift(u, m, ta[i] + off, ref, (size_t)L0, sw);
-    /* artifact length from the aligned triggers; then the offset at that length */
+    /* artifact length from the aligned triggers: the longest aligned interval that is not a
+     * volume gap at the native rate (rule 2.2 on the native triggers tells the gaps: the
+     * aligned intervals scatter by up to the search window and must not fake gaps); then
+     * the offset at that length */
     size_t Lu = 0;
+    double gap = INFINITY;
     for (size_t i = 1; i < nb; i++)
       SF_CHECK(ta[i] > ta[i - 1], SF_ERR_INPUT,
                "%s: acquisition block %zu: triggers %zu and %zu coincide after alignment (too close together)",
                j->o.in, b + 1, i0 + i - 1, i0 + i);
-    SF_CALL(sf_eeg_artifact_length(ta, nb, &Lu, NULL, NULL));
+    SF_CALL(sf_eeg_artifact_length(j->trig + i0, nb, NULL, NULL, NULL, &gap));
+    for (size_t i = 0; i + 1 < nb; i++)
+      if ((double)(j->trig[i0 + i + 1] - j->trig[i0 + i]) < gap && (size_t)(ta[i + 1] - ta[i]) > Lu)
+        Lu = (size_t)(ta[i + 1] - ta[i]);
     k->L_up = (long long)Lu;
     k->off_up = j->o.offset == j->o.offset ? off : -llround(0.03 * (double)Lu);
+    k->off = (long long)floor((double)k->off_up / (double)up + 0.5); /* native, for the metrics */
     /* the reference channel's averages; realignment of every trigger to its average */
     size_t W = j->o.aas_window, na = (nb + W - 1) / W;
     for (size_t a = 0; a < na; a++)
@@ -674,54 +683,6 @@ static int share_align(void *ctx, MPI_Comm comm) {
   SF_MPI(MPI_Bcast(j->blk, (int)(j->sh.nb * (long long)sizeof(eeg_block)), MPI_BYTE, 0, comm));
 cleanup:
   return status;
-}
-
-/* ---- metrics (specs 5) --------------------------------------------------------------------- */
-
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* SNR, RMS ratio, RMS residual, median peak-to-peak of one channel: orig as read, corr as
- * corrected, both native. */
-static void channel_metrics(const eeg_job *j, const double *orig, const double *corr, double *m) {
-  const long long *t = j->trig;
-  size_t nt = (size_t)j->sh.nt, n = j->n;
-  long long L = j->sh.L;
-  long long A0 = t[0] - L / 2, A1 = t[nt - 1] + (3 * L) / 2 + 1;
-  if (A0 < 0) A0 = 0;
-  if (A1 > (long long)n) A1 = (long long)n;
-  long long r0 = (long long)floor(((double)t[0] / j->fs - 0.1) * j->fs);
-  long long r1 = (long long)ceil(((double)(t[nt - 1] + L) / j->fs + 0.1) * j->fs);
-  double sa = 0, sa2 = 0, so2 = 0, sr = 0, sr2 = 0;
-  size_t na = 0, nr = 0;
-  for (long long i = A0; i < A1; i++) {
-    sa += corr[i], sa2 += corr[i] * corr[i], so2 += orig[i] * orig[i];
-    na++;
-  }
-  for (long long i = 0; i < (long long)n; i++)
-    if (i < r0 || i > r1) sr += corr[i], sr2 += corr[i] * corr[i], nr++;
-  double va = na ? sa2 / (double)na - (sa / (double)na) * (sa / (double)na) : NAN;
-  double vr = nr > 1 ? sr2 / (double)nr - (sr / (double)nr) * (sr / (double)nr) : NAN;
-  m[0] = vr / fmax(va - vr, 1e-10);
-  m[1] = na ? sqrt(so2 / (double)na) / sqrt(sa2 / (double)na) : NAN;
-  m[2] = sqrt(va) / sqrt(vr);
-  /* median over epochs of the peak-to-peak */
-  double *p2p = malloc(nt * sizeof *p2p);
-  size_t np = 0;
-  if (p2p) {
-    for (size_t e = 0; e < nt; e++) {
-      long long s = t[e] + j->blk[0].off, f = s + L;
-      if (s < 0 || f > (long long)n) continue;
-      double lo = corr[s], hi = corr[s];
-      for (long long i = s; i < f; i++) lo = fmin(lo, corr[i]), hi = fmax(hi, corr[i]);
-      p2p[np++] = hi - lo;
-    }
-    qsort(p2p, np, sizeof *p2p, cmp_d);
-  }
-  m[3] = np ? (np % 2 ? p2p[np / 2] : 0.5 * (p2p[np / 2 - 1] + p2p[np / 2])) : NAN;
-  free(p2p);
 }
 
 /* ---- step 3: per channel ------------------------------------------------------------------- */
@@ -805,7 +766,10 @@ static int channel_unit(void *ctx, void *ws, const sf_batch *bt, size_t k) {
     else if (j->status == 0) memcpy(z, j->y, j->n * sizeof *z);
     if (j->status == 0) {
       for (size_t i = 0; i < j->n; i++) o[i] = (float)z[i];
-      channel_metrics(j, j->x, z, mt);
+      sf_eeg_metrics em;
+      j->status = sf_eeg_metrics_compute(j->x, z, j->n, j->fs, j->trig, (size_t)j->sh.nt, (size_t)j->sh.L,
+                                         (long)j->blk[0].off, &em);
+      mt[0] = em.snr, mt[1] = em.rms_ratio, mt[2] = em.rms_residual, mt[3] = em.median_p2p;
     }
   }
   (void)ws;
@@ -895,6 +859,7 @@ static int write_rest(eeg_job *j, double total) {
     SF_CALL(sf_h5_attr_int(root, "ranks", j->nranks));
     SF_CALL(sf_h5_attr_int(root, "threads", sf_exec_threads(j->exec)));
     SF_CALL(sf_h5_attr_double(root, "time_total_s", total));
+    SF_CALL(sf_h5_attr_int(root, "first_trigger", j->trig[0]));
   }
 cleanup:
   H5Tclose(st);
