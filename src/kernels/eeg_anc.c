@@ -98,25 +98,32 @@ int sf_anc_execute(const sf_anc *a, double *eeg, double *noise, size_t w0, size_
   if (status) return status;
 
   double dr = 0.0, rr = 0.0;
-  for (size_t i = 0; i < n; i++) dr += d[i] * nz[i], rr += nz[i] * nz[i];
+  for (size_t i = 0; i < n; i++)
+    dr += d[i] * nz[i], rr += nz[i] * nz[i];
   if (!(rr > 0.0) || !isfinite(dr) || !isfinite(rr)) return 1;
   double alpha = dr / rr, mean = 0.0, var = 0.0;
-  for (size_t i = 0; i < n; i++) r[i] = alpha * nz[i], mean += r[i];
+  for (size_t i = 0; i < n; i++)
+    r[i] = alpha * nz[i], mean += r[i];
   mean /= (double)n;
-  for (size_t i = 0; i < n; i++) var += (r[i] - mean) * (r[i] - mean);
+  for (size_t i = 0; i < n; i++)
+    var += (r[i] - mean) * (r[i] - mean);
   var /= (double)(n - 1);
   if (!(var > 0.0) || !isfinite(var)) return 1;
   double mu = 0.05 / ((double)N * var), mu2 = 2.0 * mu;
 
-  for (size_t j = 0; j <= N; j++) w[j] = 0.0;
-  for (size_t i = 0; i < N; i++) y[i] = 0.0;
+  for (size_t j = 0; j <= N; j++)
+    w[j] = 0.0;
+  for (size_t i = 0; i < N; i++)
+    y[i] = 0.0;
   for (size_t i = N; i < n; i++) {
     const double *ri = r + (i - N);
     double s = 0.0;
-    for (size_t j = 0; j <= N; j++) s += w[j] * ri[j];
+    for (size_t j = 0; j <= N; j++)
+      s += w[j] * ri[j];
     y[i] = s;
     double g = mu2 * (d[i] - s);
-    for (size_t j = 0; j <= N; j++) w[j] += g * ri[j];
+    for (size_t j = 0; j <= N; j++)
+      w[j] += g * ri[j];
   }
 
   double ymax = 0.0, xmax = 0.0;

@@ -22,7 +22,8 @@ static double median(double *v, size_t k) {
 
 static double p2p(const double *x, size_t k) {
   double mn = x[0], mx = x[0];
-  for (size_t i = 1; i < k; i++) mn = fmin(mn, x[i]), mx = fmax(mx, x[i]);
+  for (size_t i = 1; i < k; i++)
+    mn = fmin(mn, x[i]), mx = fmax(mx, x[i]);
   return mx - mn;
 }
 
@@ -53,16 +54,21 @@ int sf_eeg_metrics_compute(const double *orig, const double *corr, size_t n, dou
   double var_ref = NAN, var_a = NAN;
   if (nref > 0) {
     double s = 0.0, q = 0.0;
-    for (long long i = 0; i < r0; i++) s += corr[i];
-    for (long long i = r1; i < nn; i++) s += corr[i];
+    for (long long i = 0; i < r0; i++)
+      s += corr[i];
+    for (long long i = r1; i < nn; i++)
+      s += corr[i];
     double mu = s / (double)nref;
-    for (long long i = 0; i < r0; i++) q += (corr[i] - mu) * (corr[i] - mu);
-    for (long long i = r1; i < nn; i++) q += (corr[i] - mu) * (corr[i] - mu);
+    for (long long i = 0; i < r0; i++)
+      q += (corr[i] - mu) * (corr[i] - mu);
+    for (long long i = r1; i < nn; i++)
+      q += (corr[i] - mu) * (corr[i] - mu);
     var_ref = q / (double)nref;
   }
   if (a1 > a0) {
     double s = 0.0, q = 0.0, so = 0.0, sc = 0.0;
-    for (long long i = a0; i < a1; i++) s += corr[i];
+    for (long long i = a0; i < a1; i++)
+      s += corr[i];
     double mu = s / (double)(a1 - a0);
     for (long long i = a0; i < a1; i++) {
       q += (corr[i] - mu) * (corr[i] - mu);

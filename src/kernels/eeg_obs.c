@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "eeg_firls.h"
+#include "eeg_obs_impl.h"
 #include "sf_error.h"
 
 struct sf_obs {
@@ -17,15 +18,29 @@ struct sf_obs {
 struct sf_obs_ws {
   size_t nmax, nt, L, smax;
   sf_filtfilt_ws *ffw;
-  double *ipca;        /* nmax: the high-passed span */
-  size_t *sel;         /* PCA epochs' starts, nt */
-  double *mean;        /* their means, nt */
-  double *a, *v;       /* smax x smax: Gram or covariance, eigenvectors (columns) */
-  double *lam, *oev;   /* smax */
-  size_t *order;       /* smax */
-  double *basis;       /* smax x L: PCs, then their orthonormal basis, one per row */
-  double *ep, *coef;   /* L, smax */
+  double *ipca;      /* nmax: the high-passed span */
+  size_t *sel;       /* PCA epochs' starts, nt */
+  double *mean;      /* their means, nt */
+  double *a, *v;     /* smax x smax: Gram or covariance, eigenvectors (columns) */
+  double *lam, *oev; /* smax */
+  double *work;      /* 9 smax: the eigen-solver's */
+  double *basis;     /* smax x L: PCs, then their orthonormal basis, one per row */
+  double *ep, *coef; /* L, smax */
 };
+
+/* <x, y> with eight partial sums in a fixed order: independent chains the compiler can keep
+ * in vector registers (a single running sum is bound by the add latency); deterministic. */
+static inline double dot8(const double *x, const double *y, size_t n) {
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t k = 0;
+  for (; k + 8 <= n; k += 8)
+    for (int u = 0; u < 8; u++)
+      s[u] += x[k + (size_t)u] * y[k + (size_t)u];
+  double t = 0.0;
+  for (; k < n; k++)
+    t += x[k] * y[k];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + t;
+}
 
 /* MATLAB FitOBS's 'auto' thresholds (percent of variance). */
 static const double OBS_TH_SLOPE = 2.0, OBS_TH_CUMVAR = 80.0, OBS_TH_VAREXP = 5.0;
@@ -105,11 +120,11 @@ int sf_obs_ws_create(const sf_obs *o, size_t nmax, size_t nt, size_t L, sf_obs_w
   w->v = malloc(s * s * sizeof(double));
   w->lam = malloc(s * sizeof(double));
   w->oev = malloc(s * sizeof(double));
-  w->order = malloc(s * sizeof(size_t));
+  w->work = malloc(9 * s * sizeof(double));
   w->basis = malloc(s * l * sizeof(double));
   w->ep = malloc(l * sizeof(double));
   w->coef = malloc(s * sizeof(double));
-  if (!w->ipca || !w->sel || !w->mean || !w->a || !w->v || !w->lam || !w->oev || !w->order ||
+  if (!w->ipca || !w->sel || !w->mean || !w->a || !w->v || !w->lam || !w->oev || !w->work ||
       !w->basis || !w->ep || !w->coef)
     SF_FAIL_QUIET(SF_ERR_NOMEM);
   *out = w;
@@ -119,52 +134,189 @@ cleanup:
   return status;
 }
 
-/* Cyclic Jacobi eigen-decomposition of the symmetric s x s row-major a: on return the diagonal
- * of a holds the eigenvalues and column q of v the eigenvector of a[q][q]. Rotations in a fixed
- * order (deterministic); an off-diagonal entry below 1e-17 of ||A||_F, or negligible next to
- * its diagonal pair, is set to zero; stops after a sweep without rotations. */
-static void jacobi_eig(double *a, double *v, size_t s) {
-  double norm = 0.0;
-  for (size_t i = 0; i < s * s; i++) norm += a[i] * a[i];
-  norm = sqrt(norm);
-  for (size_t i = 0; i < s; i++)
-    for (size_t j = 0; j < s; j++) v[i * s + j] = i == j ? 1.0 : 0.0;
-  for (int sweep = 0; sweep < 100; sweep++) {
-    size_t rotations = 0;
-    for (size_t p = 0; p + 1 < s; p++)
-      for (size_t q = p + 1; q < s; q++) {
-        double apq = a[p * s + q], app = a[p * s + p], aqq = a[q * s + q];
-        if (apq == 0.0) continue;
-        if (fabs(apq) <= 1e-17 * norm || (fabs(app) + 1e17 * fabs(apq) == fabs(app) &&
-                                          fabs(aqq) + 1e17 * fabs(apq) == fabs(aqq))) {
-          a[p * s + q] = a[q * s + p] = 0.0;
-          continue;
-        }
-        rotations++;
-        double theta = (aqq - app) / (2.0 * apq), t;
-        if (fabs(theta) > 1e150)
-          t = 0.5 / theta;
-        else
-          t = (theta >= 0.0 ? 1.0 : -1.0) / (fabs(theta) + sqrt(theta * theta + 1.0));
-        double c = 1.0 / sqrt(t * t + 1.0), sn = t * c;
-        for (size_t k = 0; k < s; k++) {
-          if (k == p || k == q) continue;
-          double akp = a[p * s + k], akq = a[q * s + k];
-          double nkp = c * akp - sn * akq, nkq = sn * akp + c * akq;
-          a[p * s + k] = a[k * s + p] = nkp;
-          a[q * s + k] = a[k * s + q] = nkq;
-        }
-        a[p * s + p] = app - t * apq;
-        a[q * s + q] = aqq + t * apq;
-        a[p * s + q] = a[q * s + p] = 0.0;
-        for (size_t k = 0; k < s; k++) {
-          double vkp = v[k * s + p], vkq = v[k * s + q];
-          v[k * s + p] = c * vkp - sn * vkq;
-          v[k * s + q] = sn * vkp + c * vkq;
-        }
-      }
-    if (rotations == 0) break;
+/* Householder tridiagonalisation T = Q^T A Q in place: step k takes x = A[k][k+1..s) (row k,
+ * by symmetry the column), v = x - alpha e1 with alpha = -sign(x0) |x|, beta = 1/(alpha (alpha -
+ * x0)), and updates the trailing block A22 -= v w^T + w v^T with w = p - (beta p.v / 2) v, p =
+ * beta A22 v. v stays in row k for the back-transformation. */
+static void tridiagonalize(double *a, size_t s, double *d, double *e, double *beta, double *p) {
+  for (size_t k = 0; k + 2 < s; k++) {
+    double *v = a + k * s + k + 1;
+    size_t m = s - k - 1;
+    double nrm = 0.0;
+    for (size_t i = 0; i < m; i++)
+      nrm += v[i] * v[i];
+    nrm = sqrt(nrm);
+    d[k] = a[k * s + k];
+    if (nrm == 0.0) {
+      e[k] = 0.0, beta[k] = 0.0;
+      continue;
+    }
+    double x0 = v[0], alpha = x0 >= 0.0 ? -nrm : nrm;
+    v[0] = x0 - alpha;
+    double b = 1.0 / (alpha * (alpha - x0));
+    e[k] = alpha, beta[k] = b;
+    double pv = 0.0;
+    for (size_t i = 0; i < m; i++) {
+      const double *row = a + (k + 1 + i) * s + k + 1;
+      p[i] = b * dot8(row, v, m);
+      pv += p[i] * v[i];
+    }
+    double K = 0.5 * b * pv;
+    for (size_t i = 0; i < m; i++)
+      p[i] -= K * v[i]; /* w */
+    for (size_t i = 0; i < m; i++) {
+      double *row = a + (k + 1 + i) * s + k + 1, vi = v[i], wi = p[i];
+      for (size_t j = 0; j < m; j++)
+        row[j] -= vi * p[j] + wi * v[j];
+    }
   }
+  if (s >= 2) {
+    d[s - 2] = a[(s - 2) * s + s - 2];
+    e[s - 2] = a[(s - 2) * s + s - 1];
+    beta[s - 2] = 0.0;
+  }
+  if (s >= 1) d[s - 1] = a[(s - 1) * s + s - 1];
+}
+
+/* Number of eigenvalues of T (d, e) below x: negatives of the Sturm sequence. */
+static size_t sturm_count(const double *d, const double *e, size_t s, double x, double tiny) {
+  size_t c = 0;
+  double q = d[0] - x;
+  if (q == 0.0) q = -tiny;
+  if (q < 0.0) c++;
+  for (size_t i = 1; i < s; i++) {
+    q = d[i] - x - e[i - 1] * e[i - 1] / q;
+    if (q == 0.0) q = -tiny;
+    if (q < 0.0) c++;
+  }
+  return c;
+}
+
+/* Solves (T - mu I) z = b in place (b in z) by Gaussian elimination with partial pivoting;
+ * tiny pivots become eps ||T|| (inverse iteration wants the near-singular solve). */
+static void tri_solve(const double *d, const double *e, size_t s, double mu, double tnorm,
+                      double *z, double *u0, double *u1, double *u2) {
+  double floor_piv = tnorm > 0.0 ? DBL_EPSILON * tnorm : 1.0; /* T = 0: any vector */
+  double p = d[0] - mu, q = s > 1 ? e[0] : 0.0, r = 0.0;
+  for (size_t i = 0; i + 1 < s; i++) {
+    double a = e[i], b = d[i + 1] - mu, c = i + 2 < s ? e[i + 1] : 0.0;
+    if (fabs(p) >= fabs(a)) {
+      if (p == 0.0) p = floor_piv;
+      double m = a / p;
+      u0[i] = p, u1[i] = q, u2[i] = r;
+      z[i + 1] -= m * z[i];
+      p = b - m * q, q = c - m * r, r = 0.0;
+    } else {
+      double m = p / a, zi = z[i];
+      u0[i] = a, u1[i] = b, u2[i] = c;
+      z[i] = z[i + 1];
+      z[i + 1] = zi - m * z[i + 1];
+      p = q - m * b, q = r - m * c, r = 0.0;
+    }
+  }
+  if (fabs(p) < floor_piv) p = p < 0.0 ? -floor_piv : floor_piv;
+  u0[s - 1] = p;
+  for (size_t i = s; i-- > 0;) {
+    double acc = z[i];
+    if (i + 1 < s) acc -= u1[i] * z[i + 1];
+    if (i + 2 < s) acc -= u2[i] * z[i + 2];
+    double piv = u0[i];
+    if (fabs(piv) < floor_piv) piv = piv < 0.0 ? -floor_piv : floor_piv;
+    z[i] = acc / piv;
+  }
+}
+
+/* Tridiagonalises a and puts every eigenvalue, descending, into lam (sf_obs_sym_eig's first
+ * half; T and the reflectors stay in work and a for eig_vectors). */
+static void eig_values(double *a, size_t s, double *lam, double *work) {
+  double *d = work, *e = d + s, *beta = e + s, *p = beta + s;
+  tridiagonalize(a, s, d, e, beta, p);
+  /* Gershgorin bounds and the scale of T. */
+  double lo = INFINITY, hi = -INFINITY, tnorm = 0.0;
+  for (size_t i = 0; i < s; i++) {
+    double r = (i > 0 ? fabs(e[i - 1]) : 0.0) + (i + 1 < s ? fabs(e[i]) : 0.0);
+    lo = fmin(lo, d[i] - r), hi = fmax(hi, d[i] + r);
+    tnorm = fmax(tnorm, fabs(d[i]) + r);
+  }
+  double tiny = DBL_MIN + DBL_EPSILON * tnorm * 1e-3;
+  for (size_t j = 0; j < s; j++) { /* lam[j]: the (s-1-j)-th smallest */
+    size_t r = s - 1 - j;
+    double l = lo - DBL_EPSILON * tnorm, h = hi + DBL_EPSILON * tnorm;
+    if (j > 0) h = fmin(h, lam[j - 1] + DBL_EPSILON * tnorm);
+    for (int it = 0; it < 200; it++) {
+      double mid = 0.5 * (l + h);
+      if (!(mid > l && mid < h) || h - l <= 2.0 * DBL_EPSILON * fmax(fabs(l), fabs(h))) break;
+      if (sturm_count(d, e, s, mid, tiny) > r)
+        h = mid;
+      else
+        l = mid;
+    }
+    lam[j] = 0.5 * (l + h);
+  }
+}
+
+/* The eigenvectors of the k largest eigenvalues after eig_values, into the rows of vec. */
+static void eig_vectors(const double *a, size_t s, size_t k, const double *lam, double *vec,
+                        double *work) {
+  double *d = work, *e = d + s, *beta = e + s, *p = beta + s, *u0 = p + s, *u1 = u0 + s;
+  double *u2 = u1 + s, *z = u2 + s, tnorm = 0.0;
+  (void)p;
+  for (size_t i = 0; i < s; i++)
+    tnorm =
+        fmax(tnorm, fabs(d[i]) + (i > 0 ? fabs(e[i - 1]) : 0.0) + (i + 1 < s ? fabs(e[i]) : 0.0));
+  for (size_t q = 0; q < k && q < s; q++) {
+    double *y = vec + q * s;
+    unsigned long long st = 0x9e3779b97f4a7c15ULL;
+    for (size_t i = 0; i < s; i++) {
+      st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+      y[i] = 0.5 + (double)(st >> 11) / 9007199254740992.0;
+    }
+    for (int it = 0; it < 4; it++) {
+      memcpy(z, y, s * sizeof(double));
+      tri_solve(d, e, s, lam[q], tnorm, z, u0, u1, u2);
+      double zmax = 0.0; /* rescale first: the near-singular solve can be huge */
+      for (size_t i = 0; i < s; i++)
+        zmax = fmax(zmax, fabs(z[i]));
+      if (!(zmax > 0.0) || !isfinite(zmax)) break;
+      for (size_t i = 0; i < s; i++)
+        z[i] /= zmax;
+      for (size_t b = 0; b < q; b++) { /* against the earlier ones, still in T's basis */
+        const double *yb = vec + b * s;
+        double dt = 0.0;
+        for (size_t i = 0; i < s; i++)
+          dt += yb[i] * z[i];
+        for (size_t i = 0; i < s; i++)
+          z[i] -= dt * yb[i];
+      }
+      double nz = 0.0;
+      for (size_t i = 0; i < s; i++)
+        nz += z[i] * z[i];
+      nz = sqrt(nz);
+      if (!(nz > 0.0)) break;
+      for (size_t i = 0; i < s; i++)
+        y[i] = z[i] / nz;
+    }
+  }
+  /* Back-transformation y = H_0 H_1 ... H_{s-3} y, after every vector is done in T's basis. */
+  for (size_t q = 0; q < k && q < s; q++) {
+    double *y = vec + q * s;
+    for (size_t kk = s >= 3 ? s - 2 : 0; kk-- > 0;) {
+      if (beta[kk] == 0.0) continue;
+      const double *v = a + kk * s + kk + 1;
+      double dt = 0.0;
+      for (size_t i = 0; i < s - kk - 1; i++)
+        dt += v[i] * y[kk + 1 + i];
+      dt *= beta[kk];
+      for (size_t i = 0; i < s - kk - 1; i++)
+        y[kk + 1 + i] -= dt * v[i];
+    }
+  }
+}
+
+void sf_obs_sym_eig(double *a, size_t s, size_t k, double *lam, double *vec, double *work) {
+  if (s == 0) return;
+  eig_values(a, s, lam, work);
+  eig_vectors(a, s, k, lam, vec, work);
 }
 
 int sf_obs_execute(const sf_obs *o, double *x, double *noise, size_t n, const long long *t,
@@ -189,7 +341,8 @@ int sf_obs_execute(const sf_obs *o, double *x, double *noise, size_t n, const lo
     long long s0 = t[i] + off;
     if (s0 < 0 || s0 + LL > nn) continue;
     double mu = 0.0;
-    for (size_t j = 0; j < L; j++) mu += ip[s0 + (long long)j];
+    for (size_t j = 0; j < L; j++)
+      mu += ip[s0 + (long long)j];
     ws->sel[m] = (size_t)s0;
     ws->mean[m] = mu / (double)L;
     m++;
@@ -204,7 +357,8 @@ int sf_obs_execute(const sf_obs *o, double *x, double *noise, size_t n, const lo
       for (size_t q = p; q < m; q++) {
         const double *xq = ip + ws->sel[q];
         double acc = 0.0, mp = ws->mean[p], mq = ws->mean[q];
-        for (size_t j = 0; j < L; j++) acc += (xp[j] - mp) * (xq[j] - mq);
+        for (size_t j = 0; j < L; j++)
+          acc += (xp[j] - mp) * (xq[j] - mq);
         a[p * s + q] = a[q * s + p] = acc;
       }
     }
@@ -212,60 +366,61 @@ int sf_obs_execute(const sf_obs *o, double *x, double *noise, size_t n, const lo
     memset(a, 0, s * s * sizeof(double));
     for (size_t p = 0; p < m; p++) {
       const double *xp = ip + ws->sel[p];
-      for (size_t j = 0; j < L; j++) ep[j] = xp[j] - ws->mean[p];
+      for (size_t j = 0; j < L; j++)
+        ep[j] = xp[j] - ws->mean[p];
       for (size_t i = 0; i < L; i++)
-        for (size_t j = i; j < L; j++) a[i * s + j] += ep[i] * ep[j];
+        for (size_t j = i; j < L; j++)
+          a[i * s + j] += ep[i] * ep[j];
     }
     for (size_t i = 0; i < L; i++)
-      for (size_t j = 0; j < i; j++) a[i * s + j] = a[j * s + i];
+      for (size_t j = 0; j < i; j++)
+        a[i * s + j] = a[j * s + i];
   }
-  jacobi_eig(a, v, s);
-
-  /* Descending eigenvalues (ties by index: deterministic). */
-  double *lam = ws->lam, total = 0.0, lmax = 0.0;
-  size_t *ord = ws->order;
-  for (size_t i = 0; i < s; i++) {
-    lam[i] = fmax(a[i * s + i], 0.0);
-    total += lam[i];
-    lmax = fmax(lmax, lam[i]);
-    size_t j = i;
-    for (; j > 0 && lam[ord[j - 1]] < lam[i]; j--) ord[j] = ord[j - 1];
-    ord[j] = i;
-  }
+  double *lam = ws->lam, total = 0.0;
+  eig_values(a, s, lam, ws->work);
+  for (size_t i = 0; i < s; i++)
+    lam[i] = fmax(lam[i], 0.0), total += lam[i];
   size_t rank = 0;
-  while (rank < s && lam[ord[rank]] > (double)s * DBL_EPSILON * lmax) rank++;
+  while (rank < s && lam[rank] > (double)s * DBL_EPSILON * lam[0])
+    rank++;
   if (rank == 0 || !(total > 0.0)) return 0; /* nothing varies: nothing to fit */
   int kk = k;
   if (kk == 0) {
-    for (size_t i = 0; i < s; i++) ws->oev[i] = 100.0 * lam[ord[i]] / total;
+    for (size_t i = 0; i < s; i++)
+      ws->oev[i] = 100.0 * lam[i] / total;
     kk = sf_obs_auto_k(ws->oev, s);
   }
   if ((size_t)kk > rank) kk = (int)rank;
+  eig_vectors(a, s, (size_t)kk, lam, v, ws->work);
 
   /* PCs as time courses, PCs 2..k rescaled to the range of PC1 (MATLAB), then an orthonormal
    * basis of their span: P pinv(P) is the projector onto it. */
   double *B = ws->basis, range1 = 0.0, nmaxpc = 0.0;
   for (int q = 0; q < kk; q++) {
     double *bq = B + (size_t)q * L;
-    size_t c = ord[q];
+    const double *vq = v + (size_t)q * s;
     if (dual) {
       memset(bq, 0, L * sizeof(double));
       for (size_t p = 0; p < m; p++) {
         const double *xp = ip + ws->sel[p];
-        double w = v[p * s + c], mp = ws->mean[p];
-        for (size_t j = 0; j < L; j++) bq[j] += w * (xp[j] - mp);
+        double w = vq[p], mp = ws->mean[p];
+        for (size_t j = 0; j < L; j++)
+          bq[j] += w * (xp[j] - mp);
       }
     } else {
-      for (size_t j = 0; j < L; j++) bq[j] = v[j * s + c];
+      memcpy(bq, vq, L * sizeof(double));
     }
     double mn = bq[0], mx = bq[0];
-    for (size_t j = 1; j < L; j++) mn = fmin(mn, bq[j]), mx = fmax(mx, bq[j]);
+    for (size_t j = 1; j < L; j++)
+      mn = fmin(mn, bq[j]), mx = fmax(mx, bq[j]);
     if (q == 0)
       range1 = mx - mn;
     else if (mx - mn > 0.0)
-      for (size_t j = 0; j < L; j++) bq[j] *= range1 / (mx - mn);
+      for (size_t j = 0; j < L; j++)
+        bq[j] *= range1 / (mx - mn);
     double nq = 0.0;
-    for (size_t j = 0; j < L; j++) nq += bq[j] * bq[j];
+    for (size_t j = 0; j < L; j++)
+      nq += bq[j] * bq[j];
     nmaxpc = fmax(nmaxpc, sqrt(nq));
   }
   double tol = (double)(L > (size_t)kk ? L : (size_t)kk) * DBL_EPSILON * nmaxpc;
@@ -275,14 +430,18 @@ int sf_obs_execute(const sf_obs *o, double *x, double *noise, size_t n, const lo
     for (size_t b = 0; b < nb; b++) {
       const double *bb = B + b * L;
       double d = 0.0;
-      for (size_t j = 0; j < L; j++) d += bb[j] * bq[j];
-      for (size_t j = 0; j < L; j++) bq[j] -= d * bb[j];
+      for (size_t j = 0; j < L; j++)
+        d += bb[j] * bq[j];
+      for (size_t j = 0; j < L; j++)
+        bq[j] -= d * bb[j];
     }
     double nq = 0.0;
-    for (size_t j = 0; j < L; j++) nq += bq[j] * bq[j];
+    for (size_t j = 0; j < L; j++)
+      nq += bq[j] * bq[j];
     nq = sqrt(nq);
     if (!(nq > tol)) continue;
-    for (size_t j = 0; j < L; j++) dst[j] = bq[j] / nq;
+    for (size_t j = 0; j < L; j++)
+      dst[j] = bq[j] / nq;
     nb++;
   }
 
@@ -300,13 +459,15 @@ int sf_obs_execute(const sf_obs *o, double *x, double *noise, size_t n, const lo
     for (size_t b = 0; b < nb; b++) {
       const double *bb = B + b * L;
       double d = 0.0;
-      for (size_t j = 0; j < L; j++) d += bb[j] * ep[j];
+      for (size_t j = 0; j < L; j++)
+        d += bb[j] * ep[j];
       ws->coef[b] = d;
     }
     for (long long g = c0; g < a1; g++) {
       size_t j = (size_t)(g - s0);
       double f = 0.0;
-      for (size_t b = 0; b < nb; b++) f += ws->coef[b] * B[b * L + j];
+      for (size_t b = 0; b < nb; b++)
+        f += ws->coef[b] * B[b * L + j];
       x[g] -= f;
       if (noise) noise[g] += f;
     }
@@ -336,7 +497,7 @@ void sf_obs_ws_destroy(sf_obs_ws **ws) {
   sf_obs_ws *w = *ws;
   sf_filtfilt_ws_destroy(&w->ffw);
   free(w->ipca), free(w->sel), free(w->mean), free(w->a), free(w->v), free(w->lam);
-  free(w->oev), free(w->order), free(w->basis), free(w->ep), free(w->coef);
+  free(w->oev), free(w->work), free(w->basis), free(w->ep), free(w->coef);
   free(w);
   *ws = NULL;
 }

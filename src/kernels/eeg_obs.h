@@ -1,8 +1,9 @@
 /* Optimal basis set (OBS/PCA) removal of the gradient-artifact residual after AAS
  * (specs/eeg.md section 3d; MATLAB FACET FitOBS semantics, decision 1: the projection onto the
  * kept components is subtracted). Runs on one upsampled channel. Double precision;
- * deterministic: a fixed every-2nd-epoch selection, sequential sums in a fixed order, a cyclic
- * Jacobi eigen-solver. Pure: no MPI, HDF5, OpenMP or printing. */
+ * deterministic: a fixed every-2nd-epoch selection, sequential sums in a fixed order, our own
+ * eigen-solver (Householder, bisection, inverse iteration). Pure: no MPI, HDF5, OpenMP or
+ * printing. */
 #ifndef SF_EEG_OBS_H
 #define SF_EEG_OBS_H
 

@@ -28,7 +28,8 @@ static double *run_ref(const char *cmd, size_t *n) {
   if (!p) return NULL;
   double *v = NULL;
   int ok = fscanf(p, "%zu", n) == 1 && *n > 0 && (v = malloc(*n * sizeof(double)));
-  for (size_t k = 0; ok && k < *n; k++) ok = fscanf(p, "%lf", &v[k]) == 1;
+  for (size_t k = 0; ok && k < *n; k++)
+    ok = fscanf(p, "%lf", &v[k]) == 1;
   int rc = pclose(p);
   if (!ok || rc != 0) {
     free(v);
@@ -43,12 +44,12 @@ static void test_firls_scipy(void) {
     size_t ntaps;
     double fs, b[4], d[4];
   } c[] = {{7, 100, {0, 10, 20, 50}, {0, 0, 1, 1}},
-           {47, 250, {0, 0.85 * 7.5, 7.5, 125}, {0, 0, 1, 1}},        /* ANC, slice triggers */
-           {1883, 1000, {0, 0.85 * 0.75, 0.75, 500}, {0, 0, 1, 1}},   /* ANC, volume triggers */
-           {101, 5000, {0, 60, 80, 2500}, {0, 0, 1, 1}},              /* OBS high-pass 70 Hz */
-           {1001, 20480, {0, 290, 310, 10240}, {0, 0, 1, 1}},         /* OBS 300 Hz, x10 */
-           {31, 500, {0, 70, 80.5, 250}, {1, 1, 0, 0}},               /* FinalLP-like */
-           {41, 200, {0, 20, 30, 100}, {0.5, 1, 0.2, 0}}};            /* sloped bands */
+           {47, 250, {0, 0.85 * 7.5, 7.5, 125}, {0, 0, 1, 1}},      /* ANC, slice triggers */
+           {1883, 1000, {0, 0.85 * 0.75, 0.75, 500}, {0, 0, 1, 1}}, /* ANC, volume triggers */
+           {101, 5000, {0, 60, 80, 2500}, {0, 0, 1, 1}},            /* OBS high-pass 70 Hz */
+           {1001, 20480, {0, 290, 310, 10240}, {0, 0, 1, 1}},       /* OBS 300 Hz, x10 */
+           {31, 500, {0, 70, 80.5, 250}, {1, 1, 0, 0}},             /* FinalLP-like */
+           {41, 200, {0, 20, 30, 100}, {0.5, 1, 0.2, 0}}};          /* sloped bands */
   for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
@@ -66,7 +67,8 @@ static void test_firls_scipy(void) {
       err = fmax(err, fabs(h[k] - ref[k])), mx = fmax(mx, fabs(ref[k]));
     CU_ASSERT(err <= 1e-9 * mx);
     if (!(err <= 1e-9 * mx)) printf("\n  firls %zu taps: max error %g (max tap %g)\n", n, err, mx);
-    for (size_t k = 0; k < c[i].ntaps / 2; k++) CU_ASSERT(h[k] == h[c[i].ntaps - 1 - k]);
+    for (size_t k = 0; k < c[i].ntaps / 2; k++)
+      CU_ASSERT(h[k] == h[c[i].ntaps - 1 - k]);
     free(h);
     free(ref);
   }
@@ -76,14 +78,16 @@ static void test_firls_scipy(void) {
 static double response(const double *h, size_t n, double fs, double hz) {
   size_t c = (n - 1) / 2;
   double s = h[c];
-  for (size_t k = 1; k <= c; k++) s += 2.0 * h[c + k] * cos(2.0 * M_PI * hz * (double)k / fs);
+  for (size_t k = 1; k <= c; k++)
+    s += 2.0 * h[c + k] * cos(2.0 * M_PI * hz * (double)k / fs);
   return s;
 }
 
 static void test_firls_response(void) {
   /* The ANC high-pass at 250 Hz with slice triggers every 0.1 s: f_hp = 7.5 Hz, 47 taps. */
   long long t[40];
-  for (int i = 0; i < 40; i++) t[i] = 100 + 25 * i;
+  for (int i = 0; i < 40; i++)
+    t[i] = 100 + 25 * i;
   sf_anc *a = NULL;
   CU_ASSERT_EQUAL_FATAL(sf_anc_create(t, 40, 250.0, &a), 0);
   CU_ASSERT_DOUBLE_EQUAL(sf_anc_f_hp(a), 7.5, 1e-15);
@@ -99,20 +103,25 @@ static void test_firls_response(void) {
 static void filtfilt_direct(const double *h, size_t N, const double *x, size_t n, double *y) {
   size_t p = 3 * N < n - 1 ? 3 * N : n - 1, m = n + 2 * p;
   double *e = malloc(m * sizeof(double)), *f = malloc(m * sizeof(double));
-  for (size_t j = 0; j < p; j++) e[j] = 2 * x[0] - x[p - j];
+  for (size_t j = 0; j < p; j++)
+    e[j] = 2 * x[0] - x[p - j];
   memcpy(e + p, x, n * sizeof(double));
-  for (size_t j = 0; j < p; j++) e[p + n + j] = 2 * x[n - 1] - x[n - 2 - j];
+  for (size_t j = 0; j < p; j++)
+    e[p + n + j] = 2 * x[n - 1] - x[n - 2 - j];
   for (size_t i = 0; i < m; i++) {
     double s = 0;
-    for (size_t k = 0; k < N; k++) s += h[k] * (k <= i ? e[i - k] : e[0]);
+    for (size_t k = 0; k < N; k++)
+      s += h[k] * (k <= i ? e[i - k] : e[0]);
     f[i] = s;
   }
   for (size_t i = 0; i < m; i++) { /* backward: over the reversed sequence */
     double s = 0;
-    for (size_t k = 0; k < N; k++) s += h[k] * (k <= i ? f[m - 1 - (i - k)] : f[m - 1]);
+    for (size_t k = 0; k < N; k++)
+      s += h[k] * (k <= i ? f[m - 1 - (i - k)] : f[m - 1]);
     e[m - 1 - i] = s;
   }
-  for (size_t i = 0; i < n; i++) y[i] = e[p + i];
+  for (size_t i = 0; i < n; i++)
+    y[i] = e[p + i];
   free(e), free(f);
 }
 
@@ -122,7 +131,8 @@ static void test_filtfilt(void) {
   double h[101], hasym[13];
   CU_ASSERT_EQUAL_FATAL(sf_firls_design(N, b, d, 2, 5000, h), 0);
   unsigned long long s = 7;
-  for (int k = 0; k < 13; k++) hasym[k] = rnd(&s);
+  for (int k = 0; k < 13; k++)
+    hasym[k] = rnd(&s);
   const size_t lens[] = {1, 2, 3, 50, 302, 303, 304, 1000, 5000};
   for (int which = 0; which < 2; which++) {
     const double *hh = which ? hasym : h;
@@ -135,11 +145,13 @@ static void test_filtfilt(void) {
       size_t n = lens[li];
       double *x = malloc(n * sizeof(double)), *y = malloc(n * sizeof(double));
       double *r = malloc(n * sizeof(double));
-      for (size_t i = 0; i < n; i++) x[i] = 3 * sin(0.01 * (double)i) + rnd(&s) + 0.5;
+      for (size_t i = 0; i < n; i++)
+        x[i] = 3 * sin(0.01 * (double)i) + rnd(&s) + 0.5;
       CU_ASSERT_EQUAL(sf_filtfilt_execute(f, x, n, y, ws), 0);
       filtfilt_direct(hh, nh, x, n, r);
       double err = 0;
-      for (size_t i = 0; i < n; i++) err = fmax(err, fabs(y[i] - r[i]));
+      for (size_t i = 0; i < n; i++)
+        err = fmax(err, fabs(y[i] - r[i]));
       CU_ASSERT(err < 1e-11);
       if (!(err < 1e-11)) printf("\n  filtfilt n %zu taps %zu: error %g\n", n, nh, err);
       memcpy(r, x, n * sizeof(double)); /* in place */
@@ -162,15 +174,18 @@ static void test_filtfilt_scipy(void) {
   CU_ASSERT_EQUAL_FATAL(sf_firls_design(N, b, d, 2, 5000, h), 0);
   double *x = malloc(n * sizeof(double)), *y = malloc(n * sizeof(double));
   unsigned long long s = 11;
-  for (size_t i = 0; i < n; i++) x[i] = 10 * sin(0.003 * (double)i) + rnd(&s) + 2.0;
+  for (size_t i = 0; i < n; i++)
+    x[i] = 10 * sin(0.003 * (double)i) + rnd(&s) + 2.0;
   char path[] = "/tmp/sf_eeg_filtfilt_XXXXXX";
   int fd = mkstemp(path);
   CU_ASSERT_FATAL(fd >= 0);
   FILE *fp = fdopen(fd, "w");
   fprintf(fp, "%zu\n", N);
-  for (size_t k = 0; k < N; k++) fprintf(fp, "%.17g\n", h[k]);
+  for (size_t k = 0; k < N; k++)
+    fprintf(fp, "%.17g\n", h[k]);
   fprintf(fp, "%zu\n", n);
-  for (size_t i = 0; i < n; i++) fprintf(fp, "%.17g\n", x[i]);
+  for (size_t i = 0; i < n; i++)
+    fprintf(fp, "%.17g\n", x[i]);
   fclose(fp);
   char cmd[1024];
   snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s filtfilt %s 2>/dev/null", SF_EEG_FIRLS_REF, path);
@@ -185,7 +200,8 @@ static void test_filtfilt_scipy(void) {
     CU_ASSERT_EQUAL(sf_filtfilt_execute(f, x, n, y, ws), 0);
     CU_ASSERT_EQUAL(nr, n);
     double err = 0;
-    for (size_t i = 0; nr == n && i < n; i++) err = fmax(err, fabs(y[i] - ref[i]));
+    for (size_t i = 0; nr == n && i < n; i++)
+      err = fmax(err, fabs(y[i] - ref[i]));
     CU_ASSERT(err < 1e-11);
     if (!(err < 1e-11)) printf("\n  filtfilt vs scipy: error %g\n", err);
     sf_filtfilt_ws_destroy(&ws);
@@ -196,13 +212,15 @@ static void test_filtfilt_scipy(void) {
 
 static void test_hp_rule(void) {
   long long t[100];
-  for (int i = 0; i < 100; i++) t[i] = 25 * i;
+  for (int i = 0; i < 100; i++)
+    t[i] = 25 * i;
   CU_ASSERT_DOUBLE_EQUAL(sf_anc_hp_freq(t, 100, 250), 7.5, 1e-15); /* k = 10 */
-  for (int i = 0; i < 100; i++) t[i] = 1000 * i;
+  for (int i = 0; i < 100; i++)
+    t[i] = 1000 * i;
   CU_ASSERT_DOUBLE_EQUAL(sf_anc_hp_freq(t, 100, 2048), 2.25, 1e-15); /* k = 3 */
-  CU_ASSERT_DOUBLE_EQUAL(sf_anc_hp_freq(t, 100, 500), 0.75, 1e-15); /* volume triggers, k = 1 */
+  CU_ASSERT_DOUBLE_EQUAL(sf_anc_hp_freq(t, 100, 500), 0.75, 1e-15);  /* volume triggers, k = 1 */
   CU_ASSERT_DOUBLE_EQUAL(sf_anc_hp_freq(t, 1, 500), 0.75, 1e-15);
-  CU_ASSERT_DOUBLE_EQUAL(sf_anc_hp_freq(t, 2, 5000), 0.75, 1e-15);  /* never a second: nt - 1 */
+  CU_ASSERT_DOUBLE_EQUAL(sf_anc_hp_freq(t, 2, 5000), 0.75, 1e-15); /* never a second: nt - 1 */
   CU_ASSERT_EQUAL(sf_anc_hp_taps(7.5, 250), 47);
   CU_ASSERT_EQUAL(sf_anc_hp_taps(0.75, 5000), 9413);
   CU_ASSERT_EQUAL(sf_anc_hp_taps(0.75, 1000), 1883);
@@ -213,7 +231,8 @@ static void test_hp_rule(void) {
 static void make_case(size_t n, double fs, double c, double *eeg, double *noise, double *clean) {
   unsigned long long s = 3;
   double pat[25], mean = 0;
-  for (int k = 0; k < 25; k++) pat[k] = 50 * rnd(&s), mean += pat[k] / 25;
+  for (int k = 0; k < 25; k++)
+    pat[k] = 50 * rnd(&s), mean += pat[k] / 25;
   for (size_t i = 0; i < n; i++) {
     double ts = (double)i / fs;
     double art = (pat[i % 25] - mean) * (1.0 + 0.2 * sin(2 * M_PI * 0.05 * ts));
@@ -228,7 +247,8 @@ static void test_anc_removes(void) {
   const size_t n = 250 * 60, w0 = 500, w1 = n - 500, art = 25;
   long long t[600];
   size_t nt = 0;
-  for (size_t i = w0; i + 25 <= w1 && nt < 600; i += 25) t[nt++] = (long long)i;
+  for (size_t i = w0; i + 25 <= w1 && nt < 600; i += 25)
+    t[nt++] = (long long)i;
   double *eeg = malloc(n * sizeof(double)), *noise = malloc(n * sizeof(double));
   double *clean = malloc(n * sizeof(double)), *e0 = malloc(n * sizeof(double));
   double *n0 = malloc(n * sizeof(double));
@@ -266,7 +286,8 @@ static void test_anc_skips(void) {
   const double fs = 250;
   const size_t n = 250 * 40, art = 25;
   long long t[400];
-  for (size_t i = 0; i < 400; i++) t[i] = (long long)(25 * i);
+  for (size_t i = 0; i < 400; i++)
+    t[i] = (long long)(25 * i);
   double *eeg = malloc(n * sizeof(double)), *noise = malloc(n * sizeof(double));
   double *e0 = malloc(n * sizeof(double)), *n0 = malloc(n * sizeof(double));
   unsigned long long s = 5;
@@ -281,13 +302,15 @@ static void test_anc_skips(void) {
   CU_ASSERT_EQUAL(sf_anc_apply(eeg, noise, 0, n, t, 400, art, fs), 1);
   CU_ASSERT(memcmp(e0, eeg, n * sizeof(double)) == 0 && memcmp(n0, noise, n * sizeof(double)) == 0);
   /* A NaN in the EEG: skipped, untouched. */
-  for (size_t i = 0; i < n; i++) noise[i] = sin(0.7 * (double)i), eeg[i] = noise[i];
+  for (size_t i = 0; i < n; i++)
+    noise[i] = sin(0.7 * (double)i), eeg[i] = noise[i];
   eeg[n / 2] = NAN;
   memcpy(n0, noise, n * sizeof(double));
   CU_ASSERT_EQUAL(sf_anc_apply(eeg, noise, 0, n, t, 400, art, fs), 1);
   CU_ASSERT(memcmp(n0, noise, n * sizeof(double)) == 0);
   /* A zero reference: nothing to cancel. */
-  for (size_t i = 0; i < n; i++) noise[i] = 0, eeg[i] = sin(0.7 * (double)i);
+  for (size_t i = 0; i < n; i++)
+    noise[i] = 0, eeg[i] = sin(0.7 * (double)i);
   CU_ASSERT_EQUAL(sf_anc_apply(eeg, noise, 0, n, t, 400, art, fs), 1);
   /* Bad input. */
   CU_ASSERT_EQUAL(sf_anc_apply(eeg, noise, 10, 11, t, 400, art, fs), SF_ERR_INPUT);

@@ -41,7 +41,8 @@ static void expected(const double *orig, const double *corr, size_t n, double fs
     if (di >= t0 - (double)(L / 2) && di < te + floor(1.5 * (double)L))
       va += (corr[i] - ma) * (corr[i] - ma);
   }
-  for (size_t j = 0; j < nr; j++) vr += (ref[j] - mr) * (ref[j] - mr);
+  for (size_t j = 0; j < nr; j++)
+    vr += (ref[j] - mr) * (ref[j] - mr);
   va /= (double)na, vr = nr ? vr / (double)nr : NAN;
   m->snr = vr / fmax(va - vr, 1e-10);
   m->rms_ratio = sqrt(so2 / sc2);
@@ -57,7 +58,8 @@ static void expected(const double *orig, const double *corr, size_t n, double fs
   size_t nc = nr / L;
   for (size_t c = 0; c < nc; c++) {
     double mn = INFINITY, mx = -INFINITY;
-    for (size_t j = c * L; j < (c + 1) * L; j++) mn = fmin(mn, ref[j]), mx = fmax(mx, ref[j]);
+    for (size_t j = c * L; j < (c + 1) * L; j++)
+      mn = fmin(mn, ref[j]), mx = fmax(mx, ref[j]);
     p[c] = mx - mn;
   }
   m->median_p2p_ref = nc ? med(p, nc) : NAN;
@@ -85,9 +87,10 @@ static void check(const sf_eeg_metrics *got, const sf_eeg_metrics *want) {
  * [0, 1976) and [4017, 6001) (0.1 s = 25 samples; sample 4016 is exactly 0.1 s after, not
  * "after"): every piece holds as many + as - samples, so the means are 0 and the variances a^2,
  * b^2 exactly. */
-static void build(double *orig, double *corr, size_t n, long long *t, size_t nt, double a,
-                  double b, double c, int bumps) {
-  for (size_t i = 0; i < nt; i++) t[i] = 2001 + 50 * (long long)i;
+static void build(double *orig, double *corr, size_t n, long long *t, size_t nt, double a, double b,
+                  double c, int bumps) {
+  for (size_t i = 0; i < nt; i++)
+    t[i] = 2001 + 50 * (long long)i;
   for (size_t i = 0; i < n; i++) {
     double s = i % 2 ? -1.0 : 1.0;
     int in_a = i >= 1981 && i < 4011, in_ref = i < 1976 || i > 4016;
@@ -95,7 +98,8 @@ static void build(double *orig, double *corr, size_t n, long long *t, size_t nt,
     orig[i] = in_a ? s * c : corr[i];
   }
   if (bumps) /* epoch i gets p2p 2b + i: a bump of i on an even (+b) sample */
-    for (size_t i = 0; i < nt; i++) corr[t[i] - 5 + 20] += (double)i;
+    for (size_t i = 0; i < nt; i++)
+      corr[t[i] - 5 + 20] += (double)i;
 }
 
 static void test_known_values(void) {
@@ -141,9 +145,11 @@ static void test_known_values(void) {
 static void test_no_reference(void) {
   const size_t n = 2980, nt = 59, L = 50;
   long long t[59];
-  for (size_t i = 0; i < nt; i++) t[i] = 10 + 50 * (long long)i;
+  for (size_t i = 0; i < nt; i++)
+    t[i] = 10 + 50 * (long long)i;
   double *orig = malloc(n * sizeof(double)), *corr = malloc(n * sizeof(double));
-  for (size_t i = 0; i < n; i++) corr[i] = i % 2 ? -1.0 : 1.0, orig[i] = 3 * corr[i];
+  for (size_t i = 0; i < n; i++)
+    corr[i] = i % 2 ? -1.0 : 1.0, orig[i] = 3 * corr[i];
   sf_eeg_metrics m;
   CU_ASSERT_EQUAL(sf_eeg_metrics_compute(orig, corr, n, 250, t, nt, L, 0, &m), 0);
   CU_ASSERT(isnan(m.snr));

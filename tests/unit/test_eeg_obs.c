@@ -9,12 +9,116 @@
 #include <string.h>
 
 #include "kernels/eeg_obs.h"
+#include "kernels/eeg_obs_impl.h"
 #include "sf_cunit.h"
 #include "sf_error.h"
 
 static double rnd(unsigned long long *s) {
   *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
   return (double)(*s >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+}
+
+/* Reference eigenvalues by cyclic Jacobi (a different algorithm), ascending afterwards. */
+static void jacobi_values(double *a, size_t s, double *out) {
+  for (int sweep = 0; sweep < 60; sweep++) {
+    double off = 0;
+    for (size_t p = 0; p < s; p++)
+      for (size_t q = p + 1; q < s; q++)
+        off += a[p * s + q] * a[p * s + q];
+    if (off < 1e-300) break;
+    for (size_t p = 0; p + 1 < s; p++)
+      for (size_t q = p + 1; q < s; q++) {
+        double apq = a[p * s + q];
+        if (apq == 0) continue;
+        double th = (a[q * s + q] - a[p * s + p]) / (2 * apq);
+        double t = (th >= 0 ? 1 : -1) / (fabs(th) + sqrt(th * th + 1)), c = 1 / sqrt(t * t + 1);
+        double sn = t * c;
+        for (size_t k = 0; k < s; k++) { /* columns */
+          double x = a[k * s + p], y = a[k * s + q];
+          a[k * s + p] = c * x - sn * y, a[k * s + q] = sn * x + c * y;
+        }
+        for (size_t k = 0; k < s; k++) { /* rows */
+          double x = a[p * s + k], y = a[q * s + k];
+          a[p * s + k] = c * x - sn * y, a[q * s + k] = sn * x + c * y;
+        }
+      }
+  }
+  for (size_t i = 0; i < s; i++)
+    out[i] = a[i * s + i];
+  for (size_t i = 1; i < s; i++) /* descending */
+    for (size_t j = i; j > 0 && out[j - 1] < out[j]; j--) {
+      double tmp = out[j];
+      out[j] = out[j - 1], out[j - 1] = tmp;
+    }
+}
+
+static void check_eig(const double *A, size_t s, size_t k) {
+  double *a = malloc(s * s * sizeof(double)), *b = malloc(s * s * sizeof(double));
+  double *lam = malloc(s * sizeof(double)), *ref = malloc(s * sizeof(double));
+  double *vec = malloc((k ? k : 1) * s * sizeof(double)), *work = malloc(9 * s * sizeof(double));
+  memcpy(a, A, s * s * sizeof(double));
+  memcpy(b, A, s * s * sizeof(double));
+  sf_obs_sym_eig(a, s, k, lam, vec, work);
+  jacobi_values(b, s, ref);
+  double scale = fmax(fabs(ref[0]), fabs(ref[s - 1])), err = 0, res = 0, orth = 0;
+  for (size_t i = 0; i < s; i++)
+    err = fmax(err, fabs(lam[i] - ref[i]));
+  for (size_t q = 0; q < k; q++) {
+    const double *v = vec + q * s;
+    for (size_t i = 0; i < s; i++) {
+      double acc = -lam[q] * v[i];
+      for (size_t j = 0; j < s; j++)
+        acc += A[i * s + j] * v[j];
+      res = fmax(res, fabs(acc));
+    }
+    for (size_t r = 0; r <= q; r++) {
+      double d = 0;
+      for (size_t i = 0; i < s; i++)
+        d += v[i] * vec[r * s + i];
+      orth = fmax(orth, fabs(d - (r == q ? 1.0 : 0.0)));
+    }
+  }
+  CU_ASSERT(err <= 1e-12 * scale * (double)s);
+  CU_ASSERT(res <= 1e-11 * scale * (double)s);
+  CU_ASSERT(orth <= 1e-10);
+  if (!(err <= 1e-12 * scale * (double)s) || !(res <= 1e-11 * scale * (double)s) ||
+      !(orth <= 1e-10))
+    printf("\n  eig s %zu k %zu: value error %g, residual %g, orthogonality %g (scale %g)", s, k,
+           err, res, orth, scale);
+  free(a), free(b), free(lam), free(ref), free(vec), free(work);
+}
+
+static void test_eigen_solver(void) {
+  unsigned long long st = 3;
+  const size_t sizes[] = {1, 2, 3, 4, 7, 30, 120};
+  for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+    size_t s = sizes[si];
+    double *A = malloc(s * s * sizeof(double)), *X = malloc(s * 3 * sizeof(double));
+    /* A random symmetric matrix. */
+    for (size_t i = 0; i < s; i++)
+      for (size_t j = 0; j <= i; j++)
+        A[i * s + j] = A[j * s + i] = rnd(&st);
+    check_eig(A, s, s < 6 ? s : 6);
+    /* A Gram matrix of rank min(s, 3) with spread eigenvalues (PSD, zeros repeated). */
+    for (size_t i = 0; i < s; i++)
+      for (int r = 0; r < 3; r++)
+        X[i * 3 + (size_t)r] = rnd(&st) * pow(10.0, -r);
+    for (size_t i = 0; i < s; i++)
+      for (size_t j = 0; j < s; j++) {
+        double acc = 0;
+        for (size_t r = 0; r < 3; r++)
+          acc += X[i * 3 + r] * X[j * 3 + r];
+        A[i * s + j] = acc;
+      }
+    check_eig(A, s, s < 3 ? s : 3);
+    /* Already diagonal, with a repeated eigenvalue. */
+    for (size_t i = 0; i < s * s; i++)
+      A[i] = 0;
+    for (size_t i = 0; i < s; i++)
+      A[i * s + i] = (double)(i % 3);
+    check_eig(A, s, 1);
+    free(A), free(X);
+  }
 }
 
 static void test_auto_rule(void) {
@@ -53,21 +157,25 @@ static void make_case(obs_case *c, size_t nt, size_t spacing, size_t L, long off
   c->clean = calloc(c->n, sizeof(double));
   c->art = calloc(c->n, sizeof(double));
   unsigned long long s = seed;
-  for (size_t i = 0; i < nt; i++) c->t[i] = (long long)(spacing * (i + 2));
+  for (size_t i = 0; i < nt; i++)
+    c->t[i] = (long long)(spacing * (i + 2));
   for (size_t j = 0; j < c->n; j++)
     c->clean[j] = 20 * sin(2 * M_PI * 3.0 * (double)j / 5000.0) + noise_amp * rnd(&s);
   for (size_t i = 0; i < nt; i++) {
     double amp[4];
-    for (int q = 0; q < k; q++) amp[q] = (q == 0 ? 100.0 : 40.0) * (1.0 + 0.5 * rnd(&s));
+    for (int q = 0; q < k; q++)
+      amp[q] = (q == 0 ? 100.0 : 40.0) * (1.0 + 0.5 * rnd(&s));
     for (size_t j = 0; j < L; j++) {
       long long g = c->t[i] + off + (long long)j;
       if (g < 0 || g >= (long long)c->n) continue;
       double v = 0.0, ph = 2 * M_PI * (double)j / (double)L;
-      for (int q = 0; q < k; q++) v += amp[q] * sin((double)(6 + 5 * q) * ph + 0.4 * q);
+      for (int q = 0; q < k; q++)
+        v += amp[q] * sin((double)(6 + 5 * q) * ph + 0.4 * q);
       c->art[g] = v; /* assigned: the last epoch covering g */
     }
   }
-  for (size_t j = 0; j < c->n; j++) c->x[j] = c->clean[j] + c->art[j];
+  for (size_t j = 0; j < c->n; j++)
+    c->x[j] = c->clean[j] + c->art[j];
 }
 
 static void free_case(obs_case *c) { free(c->t), free(c->x), free(c->clean), free(c->art); }
@@ -95,10 +203,12 @@ static void test_removes_k_waveforms(void) {
     printf("\n  k %d: residual RMS %.3g of artifact RMS %.3g", k, err, ref);
     CU_ASSERT(err < 0.02 * ref);
     double moved = 0;
-    for (size_t j = 0; j < c.n; j++) moved = fmax(moved, fabs(x0[j] - c.x[j] - noise[j]));
+    for (size_t j = 0; j < c.n; j++)
+      moved = fmax(moved, fabs(x0[j] - c.x[j] - noise[j]));
     CU_ASSERT(moved < 1e-9);
     /* Outside the epochs nothing changes. */
-    for (size_t j = 0; j < (size_t)c.t[0]; j++) CU_ASSERT(c.x[j] == x0[j]);
+    for (size_t j = 0; j < (size_t)c.t[0]; j++)
+      CU_ASSERT(c.x[j] == x0[j]);
     /* Fewer components than the residual has: clearly worse. */
     if (k > 1) {
       double *y = malloc(c.n * sizeof(double));
@@ -126,7 +236,8 @@ static void test_auto_overlap_deterministic(void) {
   CU_ASSERT_EQUAL(sf_obs_apply(x1, n1, c.n, c.t, c.nt, c.off, c.L, 0, 300, 20000, &used), 0);
   CU_ASSERT(used >= 1 && used <= 60);
   printf("\n  auto k %d", used);
-  for (size_t j = 0; j < c.n; j++) CU_ASSERT(fabs(c.x[j] - x1[j] - n1[j]) < 1e-9);
+  for (size_t j = 0; j < c.n; j++)
+    CU_ASSERT(fabs(c.x[j] - x1[j] - n1[j]) < 1e-9);
   memcpy(n2, c.x, c.n * sizeof(double));
   double *z = calloc(c.n, sizeof(double));
   CU_ASSERT_EQUAL(sf_obs_apply(n2, z, c.n, c.t, c.nt, c.off, c.L, 0, 300, 20000, &used2), 0);
@@ -142,10 +253,12 @@ static void test_auto_overlap_deterministic(void) {
 static void test_projection_size(void) {
   size_t nt = 100, L = 50, n = 50 * 104;
   long long *t = malloc(nt * sizeof(long long));
-  for (size_t i = 0; i < nt; i++) t[i] = (long long)(50 * (i + 2));
+  for (size_t i = 0; i < nt; i++)
+    t[i] = (long long)(50 * (i + 2));
   double *x = malloc(n * sizeof(double)), *x0 = malloc(n * sizeof(double));
   unsigned long long s = 5;
-  for (size_t j = 0; j < n; j++) x[j] = rnd(&s);
+  for (size_t j = 0; j < n; j++)
+    x[j] = rnd(&s);
   memcpy(x0, x, n * sizeof(double));
   int used = 0;
   CU_ASSERT_EQUAL(sf_obs_apply(x, NULL, n, t, nt, 0, L, 3, 70, 5000, &used), 0);
@@ -183,7 +296,8 @@ static void test_bad_input(void) {
 }
 
 int main(void) {
-  const sf_test tests[] = {{"auto rule on known spectra", test_auto_rule},
+  const sf_test tests[] = {{"eigen-solver against Jacobi", test_eigen_solver},
+                           {"auto rule on known spectra", test_auto_rule},
                            {"k known waveforms removed", test_removes_k_waveforms},
                            {"auto, overlap, clipping, same bytes", test_auto_overlap_deterministic},
                            {"projection of plain noise is small", test_projection_size},
