@@ -23,9 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "cli/cli_args.h"
 #include "io/eeg_edf.h"
+#include "io/eeg_edf_write.h"
+#include "io/h5_check.h"
 #include "io/h5_util.h"
 #include "kernels/eeg_aas.h"
 #include "kernels/eeg_filter.h"
@@ -868,6 +871,52 @@ cleanup:
   return sf_mpi_agree(status, j->comm);
 }
 
+/* ---- --edf-out (rank 0, after the HDF5 output is complete) --------------------------------- */
+
+typedef struct edf_out_ctx {
+  const eeg_job *j;
+  hid_t file, dset;
+  int *row; /* per input signal its row in /corrected, -1 when not corrected */
+} edf_out_ctx;
+
+static int edf_samples(void *ctx, int sig, size_t first, size_t n, double *out) {
+  edf_out_ctx *c = ctx;
+  int status = 0;
+  if (c->row[sig] < 0) return 0;
+  hid_t fs = H5Dget_space(c->dset), ms = H5Screate_simple(1, (hsize_t[]){n}, NULL);
+  hsize_t start[2] = {(hsize_t)c->row[sig], first}, count[2] = {1, n};
+  if (fs < 0 || ms < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+      H5Dread(c->dset, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, out) < 0)
+    status = SF_ERR_IO;
+  if (fs >= 0) H5Sclose(fs);
+  if (ms >= 0) H5Sclose(ms);
+  SF_CHECK(status == 0, SF_ERR_IO, "%s: cannot read /corrected back for %s", c->j->o.out, c->j->o.edf_out);
+  return 1;
+cleanup:
+  return status;
+}
+
+/* The input's copy with the corrected channels replaced, read back from OUT.h5. Rank 0. */
+static int write_edf_out(eeg_job *j) {
+  int status = 0;
+  edf_out_ctx c = {j, H5I_INVALID_HID, H5I_INVALID_HID, NULL};
+  size_t clipped = 0;
+  SF_ALLOC(c.row, (size_t)j->rec->nsignals);
+  for (int s = 0; s < j->rec->nsignals; s++) c.row[s] = -1;
+  for (size_t k = 0; k < j->nsel; k++) c.row[j->sel[k]] = (int)k;
+  SF_H5_AS(SF_ERR_IO, c.file = H5Fopen(j->o.out, H5F_ACC_RDONLY, H5P_DEFAULT), "%s: cannot open", j->o.out);
+  SF_H5_AS(SF_ERR_IO, c.dset = H5Dopen2(c.file, "/corrected", H5P_DEFAULT), "%s: no /corrected", j->o.out);
+  SF_CALL(sf_eeg_write_like(j->o.edf_out, j->rec, edf_samples, &c, &clipped));
+  if (clipped)
+    fprintf(stderr, "slabflow: eeg: %zu corrected samples outside their channel's physical range were clipped in %s\n",
+            clipped, j->o.edf_out);
+cleanup:
+  if (c.dset >= 0) H5Dclose(c.dset);
+  if (c.file >= 0) H5Fclose(c.file);
+  free(c.row);
+  return status;
+}
+
 static void free_job(eeg_job *j) {
   sf_fir_ws_destroy(&j->hp_ws);
   sf_fir_ws_destroy(&j->lp_ws);
@@ -922,6 +971,11 @@ int sf_cmd_eeg(int argc, char **argv) {
   SF_CALL(sf_mpi_agree(select_channels(j), j->comm));
   {
     const char *inputs[2] = {j->o.in, j->o.edf_out};
+    struct stat a, b;
+    int same = j->o.edf_out && stat(j->o.in, &a) == 0 && stat(j->o.edf_out, &b) == 0 && a.st_dev == b.st_dev &&
+               a.st_ino == b.st_ino;
+    if (same) status = sf_cli_usage_error(j->rank == 0, "--edf-out: %s is the input", j->o.edf_out);
+    SF_CALL(sf_mpi_agree(status, j->comm));
     SF_CALL(sf_output_check_path(j->comm, j->o.out, inputs, 2));
   }
   {
@@ -969,13 +1023,17 @@ int sf_cmd_eeg(int argc, char **argv) {
   SF_MPI(MPI_Bcast(&total, 1, MPI_DOUBLE, 0, j->comm));
   SF_CALL(write_rest(j, total));
   SF_CALL(sf_output_finish(&j->out, 0));
+  if (j->o.edf_out) {
+    status = j->rank == 0 ? write_edf_out(j) : 0;
+    SF_CALL(sf_mpi_agree(status, j->comm));
+  }
   if (j->rank == 0) {
     printf("slabflow eeg: %zu channels x %zu samples at %g Hz, %lld triggers in %lld block(s), artifact %lld "
            "samples (x%zu: %lld), %d rank(s) x %d thread(s)\n",
            j->nsel, j->n, j->fs, j->sh.nt, j->sh.nb, j->sh.L, j->o.upsample, j->blk[0].L_up, j->nranks,
            sf_exec_threads(j->exec));
-    printf("  %.2f s (%.1f recording seconds per second); output: %s\n", total, (double)j->n / j->fs / total,
-           j->o.out);
+    printf("  %.2f s (%.1f recording seconds per second); output: %s%s%s\n", total, (double)j->n / j->fs / total,
+           j->o.out, j->o.edf_out ? ", " : "", j->o.edf_out ? j->o.edf_out : "");
     fflush(stdout);
   }
 cleanup:

@@ -10,6 +10,7 @@
 #                bytes the annotations give
 #   blocks       two acquisition blocks separated by a pause: corrected block by block
 #   edge         the first slice a few samples after the recording's start: handled
+#   edfout       --edf-out: EDF+ and BDF+ copies with the corrected channels
 #   brainvision  the same recording as BrainVision .vhdr/.vmrk/.eeg
 source "$(dirname "$0")/common.sh"
 case_=$1
@@ -62,6 +63,16 @@ edge)
   [ "$("$SF_H5CHECK" attr out.h5 complete)" = 1 ] || fail "no complete output"
   first=$("$SF_H5CHECK" attr out.h5 first_trigger 2>/dev/null || echo 0)
   [ "$first" -le 2 ] || fail "first trigger at sample $first, expected within 2 samples of the start"
+  ;;
+edfout)
+  # --edf-out: the input's header, signals and annotations, corrected channels replaced (ECG
+  # copied); EDF+ and BDF+
+  "$SLABFLOW" synth eeg -o rec.edf --channels 6 --rate 2048 --seconds 30 --seed 5 >/dev/null
+  "$SLABFLOW" synth eeg -o rec.bdf --channels 6 --rate 2048 --seconds 30 --seed 5 >/dev/null
+  sf_mpirun 2 "$SLABFLOW" eeg rec.edf -o out.h5 --edf-out out.edf --threads 1 >/dev/null
+  "$score" edfcheck out.h5 rec.edf out.edf
+  "$SLABFLOW" eeg rec.bdf -o outb.h5 --edf-out out.bdf >/dev/null
+  "$score" edfcheck outb.h5 rec.bdf out.bdf
   ;;
 brainvision)
   "$SLABFLOW" synth eeg -o rec.vhdr --channels 8 --rate 2048 --seconds 30 --jitter --seed 11 >/dev/null

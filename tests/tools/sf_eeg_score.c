@@ -12,6 +12,9 @@
  *       all channels is below MIN_DB
  *   sf_eeg_score trigchan REC.edf OUT.edf    REC.edf's signals plus a channel TRIG that is
  *       100 for 4 samples from every annotation's sample and 0 elsewhere, no annotations
+ *   sf_eeg_score edfcheck OUT.h5 IN.edf OUT.edf   OUT.edf (--edf-out) against its input and
+ *       OUT.h5: the same signals (labels, rates, ranges) and annotations (onsets, texts); the
+ *       corrected signals within half a quantum of /corrected; the others as in the input
  *   sf_eeg_score crop REC.edf OUT.edf S E     REC.edf without its first S and last E seconds
  *       (annotations moved and dropped alike)
  *   sf_eeg_score mixed OUT.edf               3 EEG channels, C3 at half the rate of the others,
@@ -234,6 +237,56 @@ static int crop(const char *in, const char *out, int s0, int e0) {
   return rc;
 }
 
+static int edfcheck(const char *h5, const char *in, const char *out) {
+  sf_eeg_rec *a = NULL, *b = NULL;
+  if (sf_eeg_open(in, &a) || sf_eeg_open(out, &b)) return 1;
+  hsize_t dc[2];
+  double *corr = read_ds(h5, "/corrected", dc);
+  size_t nc, lc;
+  char *cn = read_names(h5, &nc, &lc);
+  if (!corr || a->nsignals != b->nsignals || a->nannotations != b->nannotations) {
+    fprintf(stderr, "signals %d/%d, annotations %zu/%zu\n", a->nsignals, b->nsignals, a->nannotations,
+            b->nannotations);
+    return 1;
+  }
+  for (size_t k = 0; k < a->nannotations; k++)
+    if (a->annotations[k].onset != b->annotations[k].onset || strcmp(a->annotations[k].text, b->annotations[k].text)) {
+      fprintf(stderr, "annotation %zu differs\n", k);
+      return 1;
+    }
+  size_t n = a->signals[0].samples;
+  double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+  int replaced = 0;
+  for (int s = 0; s < a->nsignals; s++) {
+    const sf_eeg_signal *p = &a->signals[s], *q = &b->signals[s];
+    if (strcmp(p->label, q->label) || p->rate != q->rate || p->phys_min != q->phys_min || p->phys_max != q->phys_max ||
+        p->dig_min != q->dig_min || p->dig_max != q->dig_max || p->samples != q->samples) {
+      fprintf(stderr, "signal %d (%s): header differs\n", s, p->label);
+      return 1;
+    }
+    sf_eeg_read_channel(a, s, 0, p->samples, x);
+    sf_eeg_read_channel(b, s, 0, p->samples, y);
+    size_t c = 0;
+    while (c < nc && strncmp(cn + c * lc, p->label, lc)) c++;
+    double q2 = 0.5 * (p->phys_max - p->phys_min) / (double)(p->dig_max - p->dig_min), e = 0;
+    for (size_t i = 0; i < p->samples; i++) {
+      double want = c < nc ? (double)(float)corr[c * dc[1] + i] : x[i];
+      if (want > p->phys_max) want = p->phys_max;
+      if (want < p->phys_min) want = p->phys_min;
+      e = fmax(e, fabs(y[i] - want));
+    }
+    if (e > (c < nc ? q2 * 1.0001 : 0.0)) {
+      fprintf(stderr, "signal %s: differs by %g (%s)\n", p->label, e, c < nc ? "corrected" : "copied");
+      return 1;
+    }
+    replaced += c < nc;
+  }
+  printf("%s: %d signals (%d corrected), %zu annotations as in %s\n", out, a->nsignals, replaced, a->nannotations, in);
+  sf_eeg_close(&a);
+  sf_eeg_close(&b);
+  return replaced == (int)nc ? 0 : 1;
+}
+
 static int synthetic(const char *out, int mixed, int nann) {
   const char *labels[3] = {"Fp1", "Cz", mixed ? "C3" : "O2"};
   int rates[3] = {500, 500, mixed ? 250 : 500}, seconds = 20;
@@ -250,6 +303,7 @@ static int synthetic(const char *out, int mixed, int nann) {
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "score")) return score(argc, argv);
   if (argc >= 4 && !strcmp(argv[1], "trigchan")) return trigchan(argv[2], argv[3]);
+  if (argc >= 5 && !strcmp(argv[1], "edfcheck")) return edfcheck(argv[2], argv[3], argv[4]);
   if (argc >= 6 && !strcmp(argv[1], "crop")) return crop(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
   if (argc >= 3 && !strcmp(argv[1], "mixed")) return synthetic(argv[2], 1, 60);
   if (argc >= 4 && !strcmp(argv[1], "few")) return synthetic(argv[2], 0, atoi(argv[3]));
