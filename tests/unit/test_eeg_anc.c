@@ -282,6 +282,59 @@ static void test_anc_removes(void) {
   free(eeg), free(noise), free(clean), free(e0), free(n0), free(e2), free(n2);
 }
 
+/* The same ANC written out with numpy over scipy's firls and filtfilt (eeg_firls_ref.py anc). */
+static void check_anc_numpy(double c, int diverge) {
+  const double fs = 250;
+  const size_t n = 250 * 60, w0 = 500, w1 = n - 500, art = 25;
+  long long t[600];
+  size_t nt = 0;
+  for (size_t i = w0; i + 25 <= w1 && nt < 600; i += 25)
+    t[nt++] = (long long)i;
+  double *eeg = malloc(n * sizeof(double)), *noise = malloc(n * sizeof(double));
+  double *clean = malloc(n * sizeof(double));
+  make_case(n, fs, c, eeg, noise, clean);
+  if (diverge)
+    for (size_t i = 0; i < n; i++)
+      noise[i] = i < n - n / 50 ? 0.0 : noise[i];
+  char path[] = "/tmp/sf_eeg_anc_XXXXXX";
+  int fd = mkstemp(path);
+  CU_ASSERT_FATAL(fd >= 0);
+  FILE *fp = fdopen(fd, "w");
+  fprintf(fp, "%.17g %zu %zu %zu %zu %zu\n", fs, w0, w1, art, nt, n);
+  for (size_t i = 0; i < nt; i++)
+    fprintf(fp, "%lld\n", t[i]);
+  for (size_t i = 0; i < n; i++)
+    fprintf(fp, "%.17g\n", eeg[i]);
+  for (size_t i = 0; i < n; i++)
+    fprintf(fp, "%.17g\n", noise[i]);
+  fclose(fp);
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s anc %s 2>/dev/null", SF_EEG_FIRLS_REF, path);
+  size_t nr = 0;
+  double *ref = run_ref(cmd, &nr);
+  unlink(path);
+  if (ref) {
+    CU_ASSERT_EQUAL_FATAL(nr, 2 * n + 1);
+    int st = sf_anc_apply(eeg, noise, w0, w1, t, nt, art, fs);
+    CU_ASSERT_EQUAL(st, (int)ref[0]);
+    double err = 0, mx = 0;
+    for (size_t i = 0; i < n; i++) {
+      err = fmax(err, fmax(fabs(eeg[i] - ref[1 + i]), fabs(noise[i] - ref[1 + n + i])));
+      mx = fmax(mx, fabs(ref[1 + i]));
+    }
+    CU_ASSERT(err <= 1e-9 * mx);
+    printf("\n  ANC c %g%s: status %d, max difference from numpy %.3g (max %.3g)", c,
+           diverge ? " (diverging)" : "", st, err, mx);
+  }
+  free(ref), free(eeg), free(noise), free(clean);
+}
+
+static void test_anc_numpy(void) {
+  check_anc_numpy(0.3, 0);
+  check_anc_numpy(-2.0, 0);
+  check_anc_numpy(1.0, 1);
+}
+
 static void test_anc_skips(void) {
   const double fs = 250;
   const size_t n = 250 * 40, art = 25;
@@ -336,6 +389,7 @@ int main(void) {
                            {"filtfilt equals scipy", test_filtfilt_scipy},
                            {"high-pass cutoff and taps rule", test_hp_rule},
                            {"ANC removes a scaled reference", test_anc_removes},
+                           {"ANC equals the numpy reference", test_anc_numpy},
                            {"ANC skips divergence, NaN, zero reference", test_anc_skips},
                            {NULL, NULL}};
   return sf_cunit_run("eeg_anc", tests);

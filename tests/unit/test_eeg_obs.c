@@ -7,11 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kernels/eeg_obs.h"
 #include "kernels/eeg_obs_impl.h"
 #include "sf_cunit.h"
 #include "sf_error.h"
+
+#ifndef SF_EEG_FIRLS_REF
+#define SF_EEG_FIRLS_REF "eeg_firls_ref.py"
+#endif
 
 static double rnd(unsigned long long *s) {
   *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -250,6 +255,56 @@ static void test_auto_overlap_deterministic(void) {
 
 /* An artifact-free channel (pure high-frequency noise, no epoch structure): k components take
  * about k/L of the in-epoch power, no more. */
+/* The same OBS written out with numpy over scipy's firls and filtfilt (eeg_firls_ref.py obs:
+ * eigh of the epochs x epochs Gram matrix, pinv of the rescaled PCs, whatever the shape). */
+static void check_obs_numpy(size_t nt, size_t spacing, size_t L, long off, int k, int kgen,
+                            double hp, double fs) {
+  obs_case c;
+  make_case(&c, nt, spacing, L, off, kgen, 0.5, 123);
+  char path[] = "/tmp/sf_eeg_obs_XXXXXX";
+  int fd = mkstemp(path);
+  CU_ASSERT_FATAL(fd >= 0);
+  FILE *fp = fdopen(fd, "w");
+  fprintf(fp, "%.17g %.17g %d %ld %zu %zu %zu\n", fs, hp, k, off, L, nt, c.n);
+  for (size_t i = 0; i < nt; i++)
+    fprintf(fp, "%lld\n", c.t[i]);
+  for (size_t i = 0; i < c.n; i++)
+    fprintf(fp, "%.17g\n", c.x[i]);
+  fclose(fp);
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s obs %s 2>/dev/null", SF_EEG_FIRLS_REF, path);
+  FILE *p = popen(cmd, "r");
+  size_t nr = 0;
+  double *ref = NULL;
+  int ok = p && fscanf(p, "%zu", &nr) == 1 && nr == c.n + 1 && (ref = malloc(nr * sizeof(double)));
+  for (size_t i = 0; ok && i < nr; i++)
+    ok = fscanf(p, "%lf", &ref[i]) == 1;
+  int rc = p ? pclose(p) : -1;
+  unlink(path);
+  if (!ok || rc != 0) {
+    printf("\n  skipped: /usr/bin/python3 with numpy and scipy is unavailable (%s)", cmd);
+  } else {
+    int used = -1;
+    CU_ASSERT_EQUAL(sf_obs_apply(c.x, NULL, c.n, c.t, nt, off, L, k, hp, fs, &used), 0);
+    CU_ASSERT_EQUAL(used, (int)ref[0]);
+    double err = 0, mx = 0;
+    for (size_t i = 0; i < c.n; i++)
+      err = fmax(err, fabs(c.x[i] - ref[1 + i])), mx = fmax(mx, fabs(ref[1 + i]));
+    CU_ASSERT(err <= 1e-9 * mx);
+    printf("\n  nt %zu L %zu off %ld k %d (used %d, numpy %d): max difference %.3g (max %.3g)", nt,
+           L, off, k, used, (int)ref[0], err, mx);
+  }
+  free(ref);
+  free_case(&c);
+}
+
+static void test_obs_numpy(void) {
+  check_obs_numpy(120, 100, 100, 0, 2, 2, 70, 5000);   /* Gram path: 59 epochs < L */
+  check_obs_numpy(120, 100, 100, 0, 0, 3, 70, 5000);   /* auto */
+  check_obs_numpy(200, 40, 30, -5, 3, 2, 300, 20000);  /* covariance path: 99 epochs > L */
+  check_obs_numpy(200, 40, 60, -10, 4, 3, 300, 20000); /* overlapping epochs */
+}
+
 static void test_projection_size(void) {
   size_t nt = 100, L = 50, n = 50 * 104;
   long long *t = malloc(nt * sizeof(long long));
@@ -300,6 +355,7 @@ int main(void) {
                            {"auto rule on known spectra", test_auto_rule},
                            {"k known waveforms removed", test_removes_k_waveforms},
                            {"auto, overlap, clipping, same bytes", test_auto_overlap_deterministic},
+                           {"equals the numpy reference", test_obs_numpy},
                            {"projection of plain noise is small", test_projection_size},
                            {"bad input", test_bad_input},
                            {NULL, NULL}};
