@@ -11,7 +11,7 @@ set_tests_properties(unit.eeg_updown PROPERTIES TIMEOUT 120 LABELS unit)
 # over ranks and threads, a trigger channel, acquisition blocks, BrainVision input.
 add_executable(sf_eeg_score tools/sf_eeg_score.c)
 target_link_libraries(sf_eeg_score PRIVATE sf_io m)
-foreach(c quality determinism trigchan blocks edge edfout brainvision)
+foreach(c quality determinism trigchan blocks edge options edfout brainvision)
   add_test(NAME eeg.${c}
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/mpi/eeg.sh ${c} ${SF_WORK}/eeg_${c} $<TARGET_FILE:sf_eeg_score>)
   set_tests_properties(eeg.${c} PROPERTIES TIMEOUT 600 ENVIRONMENT "${SF_TEST_ENV}")

@@ -31,8 +31,10 @@
 #include "io/h5_check.h"
 #include "io/h5_util.h"
 #include "kernels/eeg_aas.h"
+#include "kernels/eeg_anc.h"
 #include "kernels/eeg_filter.h"
 #include "kernels/eeg_metrics.h"
+#include "kernels/eeg_obs.h"
 #include "kernels/eeg_updown.h"
 #include "mpi/engine.h"
 #include "mpi/h5_output.h"
@@ -97,6 +99,13 @@ typedef struct eeg_job {
   /* channel buffers (one channel at a time) */
   double *x, *y, *upad, *tmpl, *alpha; /* upad: a block upsampled, padded */
   size_t u_cap, n_allen_max;
+  /* --obs, --anc: the artifact estimate at the upsampled rate (padded like upad) and native */
+  sf_obs *obs;
+  sf_obs_ws **obs_ws; /* per block (its artifact length) */
+  sf_anc *anc;
+  sf_anc_ws *anc_ws;
+  double *noise_pad, *noise, *noise_lp;
+  int obs_k;
   float *outbuf[2];
   double *metrics[2]; /* 4 per unit */
   double mean;        /* of the current block's upsampled channel */
@@ -554,6 +563,14 @@ static int make_plans(eeg_job *j) {
   SF_ALLOC(j->upad, j->u_cap);
   SF_ALLOC(j->alpha, (size_t)j->sh.nt);
   size_t Lmax = ((size_t)j->sh.L + 8) * up; /* the artifact length after alignment (+-3 samples each side) */
+  if (j->o.obs >= 0) SF_CALL(sf_obs_create(70.0, j->fs * (double)up, &j->obs));
+  if (j->o.anc) {
+    SF_CALL(sf_anc_create(j->trig + j->blk[0].i0, (size_t)(j->blk[0].i1 - j->blk[0].i0), j->fs, &j->anc));
+    SF_CALL(sf_anc_ws_create(j->anc, j->n, &j->anc_ws));
+    SF_ALLOC(j->noise_pad, j->u_cap);
+    SF_ALLOC(j->noise, j->n);
+    SF_ALLOC(j->noise_lp, j->n);
+  }
   SF_ALLOC(j->tmpl, j->n_allen_max * Lmax);
 cleanup:
   return status;
@@ -733,6 +750,7 @@ static int channel_unit(void *ctx, void *ws, const sf_batch *bt, size_t k) {
     long off = (long)kb->off_up;
     const long long *ta = j->t_al + i0, *tr = j->t_re + i0;
     double *u = block_u(j, b);
+    double *nu = j->noise_pad ? j->noise_pad + (u - j->upad) : NULL; /* the estimate, like u */
     int st = block_up(j, b, j->y); /* the same on every thread */
     if (st) {
 #pragma omp single
@@ -740,7 +758,10 @@ static int channel_unit(void *ctx, void *ws, const sf_batch *bt, size_t k) {
       break;
     }
 #pragma omp single
-    j->mean = mean_of(u, m);
+    {
+      j->mean = mean_of(u, m);
+      if (j->noise_pad) memset(j->noise_pad, 0, j->u_cap * sizeof *j->noise_pad);
+    }
 #pragma omp for schedule(static)
     for (size_t a = 0; a < na; a++)
       sf_aas_block_template(u, m, j->mean, ta, nb, off, L, W, j->o.aas_threshold, a, j->tmpl + a * L);
@@ -750,9 +771,30 @@ static int channel_unit(void *ctx, void *ws, const sf_batch *bt, size_t k) {
 #pragma omp for schedule(static)
     for (size_t i = 0; i < nb; i++) {
       long long s = tr[i] + off, e = i + 1 < nb ? tr[i + 1] + off : s + (long long)L;
-      sf_aas_subtract(u, NULL, m, s, e, j->alpha[i0 + i], j->tmpl + (i / W) * L, L);
+      sf_aas_subtract(u, nu, m, s, e, j->alpha[i0 + i], j->tmpl + (i / W) * L, L);
+    }
+    if (j->obs) {
+#pragma omp single
+      {
+        int ku = 0;
+        j->status = sf_obs_execute(j->obs, u, nu, m, tr, nb, off, L, j->o.obs, &ku, j->obs_ws[b]);
+        j->obs_k = ku;
+        if (j->status)
+          sf_error_report(j->status, __FILE__, __LINE__, __func__,
+                          "%s: channel %s, acquisition block %zu: OBS failed (no epoch for the PCA inside the block)",
+                          j->o.in, j->rec->signals[j->sel[bt->first + k]].label, b + 1);
+      }
+      if (j->status) break;
     }
     st = block_down(j, b, j->y);
+    if (st == 0 && j->noise_pad) {
+      if (j->o.upsample == 1) {
+#pragma omp single
+        memcpy(j->noise + kb->a0, j->noise_pad, (size_t)(kb->a1 - kb->a0) * sizeof *j->noise);
+      } else {
+        st = sf_updown_down(j->ud[b], j->noise_pad, j->noise + kb->a0, j->ud_buf, j->ud_ws[sf_exec_thread()]);
+      }
+    }
     if (st) {
 #pragma omp single
       j->status = st;
@@ -767,6 +809,19 @@ static int channel_unit(void *ctx, void *ws, const sf_batch *bt, size_t k) {
     double *z = j->upad; /* scratch of >= n samples */
     if (j->status == 0 && j->lp) j->status = sf_fir_apply_zero_phase(j->lp, j->y, j->n, z, j->lp_ws);
     else if (j->status == 0) memcpy(z, j->y, j->n * sizeof *z);
+    if (j->status == 0 && j->anc) {
+      /* the estimate low-passed like the data; ANC per block over [first - L, last + L) */
+      if (j->lp) j->status = sf_fir_apply_zero_phase(j->lp, j->noise, j->n, j->noise_lp, j->lp_ws);
+      else memcpy(j->noise_lp, j->noise, j->n * sizeof *j->noise_lp);
+      for (long long b = 0; b < j->sh.nb && j->status == 0; b++) {
+        const eeg_block *kb = &j->blk[b];
+        long long w0 = j->trig[kb->i0] - kb->L, w1 = j->trig[kb->i1 - 1] + kb->L;
+        if (w0 < 0) w0 = 0;
+        if (w1 > (long long)j->n) w1 = (long long)j->n;
+        int rc = sf_anc_execute(j->anc, z, j->noise_lp, (size_t)w0, (size_t)w1, (size_t)kb->L, j->anc_ws);
+        if (rc < 0) j->status = rc;
+      }
+    }
     if (j->status == 0) {
       for (size_t i = 0; i < j->n; i++) o[i] = (float)z[i];
       sf_eeg_metrics em;
@@ -786,6 +841,16 @@ static int channels_start(void *ctx) {
     j->outbuf[q] = malloc(j->n * sizeof(float));
     j->metrics[q] = malloc(4 * sizeof(double));
     if (!j->outbuf[q] || !j->metrics[q]) status = SF_ERR_NOMEM;
+  }
+  if (j->obs) {
+    /* OBS workspaces per block: their artifact lengths are known after the alignment */
+    j->obs_ws = calloc((size_t)j->sh.nb, sizeof *j->obs_ws);
+    if (!j->obs_ws) status = SF_ERR_NOMEM;
+    for (long long b = 0; status == 0 && b < j->sh.nb; b++) {
+      const eeg_block *kb = &j->blk[b];
+      status = sf_obs_ws_create(j->obs, (size_t)(kb->a1 - kb->a0) * j->o.upsample, (size_t)(kb->i1 - kb->i0),
+                                (size_t)kb->L_up, &j->obs_ws[b]);
+    }
   }
   SF_CALL(sf_mpi_agree(status, j->comm));
   SF_CALL(sf_output_create(j->comm, j->o.out, j->plan.n_segments, &j->out));
@@ -863,6 +928,7 @@ static int write_rest(eeg_job *j, double total) {
     SF_CALL(sf_h5_attr_int(root, "threads", sf_exec_threads(j->exec)));
     SF_CALL(sf_h5_attr_double(root, "time_total_s", total));
     SF_CALL(sf_h5_attr_int(root, "first_trigger", j->trig[0]));
+    if (j->obs) SF_CALL(sf_h5_attr_int(root, "obs_components", j->obs_k));
   }
 cleanup:
   H5Tclose(st);
@@ -927,6 +993,14 @@ static void free_job(eeg_job *j) {
   sf_updown_buf_destroy(&j->ud_buf);
   free(j->ud);
   free(j->ud_ws);
+  for (long long b = 0; j->obs_ws && b < j->sh.nb; b++) sf_obs_ws_destroy(&j->obs_ws[b]);
+  free(j->obs_ws);
+  sf_obs_destroy(&j->obs);
+  sf_anc_ws_destroy(&j->anc_ws);
+  sf_anc_destroy(&j->anc);
+  free(j->noise_pad);
+  free(j->noise);
+  free(j->noise_lp);
   free(j->x);
   free(j->y);
   free(j->upad);

@@ -10,6 +10,7 @@
 #                bytes the annotations give
 #   blocks       two acquisition blocks separated by a pause: corrected block by block
 #   edge         the first slice a few samples after the recording's start: handled
+#   options      --obs (auto and given), --anc, --upsample 4 and 1, --artifact-offset
 #   edfout       --edf-out: EDF+ and BDF+ copies with the corrected channels
 #   brainvision  the same recording as BrainVision .vhdr/.vmrk/.eeg
 source "$(dirname "$0")/common.sh"
@@ -63,6 +64,24 @@ edge)
   [ "$("$SF_H5CHECK" attr out.h5 complete)" = 1 ] || fail "no complete output"
   first=$("$SF_H5CHECK" attr out.h5 first_trigger 2>/dev/null || echo 0)
   [ "$first" -le 2 ] || fail "first trigger at sample $first, expected within 2 samples of the start"
+  ;;
+options)
+  # the optional stages: OBS (MATLAB auto rule and a given k), ANC, no upsampling, a given
+  # artifact offset; every run still within the bounds
+  "$SLABFLOW" synth eeg -o rec.edf --channels 8 --rate 2048 --seconds 40 --jitter --seed 11 >/dev/null
+  "$SLABFLOW" eeg rec.edf -o obs.h5 --obs 0 >/dev/null
+  k=$(attr obs.h5 obs_components)
+  [ "$k" -ge 1 ] || fail "OBS auto rule kept $k components"
+  "$score" score obs.h5 rec.edf rec.h5 4.0 20.0
+  "$SLABFLOW" eeg rec.edf -o obs3.h5 --obs 3 --threads 2 >/dev/null
+  [ "$(attr obs3.h5 obs_components)" = 3 ] || fail "--obs 3 kept $(attr obs3.h5 obs_components) components"
+  "$SLABFLOW" eeg rec.edf -o anc.h5 --anc >/dev/null
+  "$score" score anc.h5 rec.edf rec.h5 5.0 20.0
+  "$SLABFLOW" eeg rec.edf -o up4.h5 --upsample 4 --artifact-offset -0.001 >/dev/null
+  "$score" score up4.h5 rec.edf rec.h5 4.0 20.0
+  # without upsampling the alignment is whole samples only: it runs, and is worse
+  "$SLABFLOW" eeg rec.edf -o up1.h5 --upsample 1 >/dev/null
+  [ "$(attr up1.h5 upsample)" = 1 ] || fail "--upsample 1"
   ;;
 edfout)
   # --edf-out: the input's header, signals and annotations, corrected channels replaced (ECG
