@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "eeg_dot_impl.h"
 #include "eeg_firls.h"
 #include "sf_error.h"
 
@@ -117,9 +118,7 @@ int sf_anc_execute(const sf_anc *a, double *eeg, double *noise, size_t w0, size_
     y[i] = 0.0;
   for (size_t i = N; i < n; i++) {
     const double *ri = r + (i - N);
-    double s = 0.0;
-    for (size_t j = 0; j <= N; j++)
-      s += w[j] * ri[j];
+    double s = sf_eeg_dot8(w, ri, N + 1);
     y[i] = s;
     double g = mu2 * (d[i] - s);
     for (size_t j = 0; j <= N; j++)

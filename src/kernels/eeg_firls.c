@@ -6,22 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eeg_dot_impl.h"
 #include "fftw_check.h"
 #include "sf_error.h"
-
-/* <x, y> with eight partial sums in a fixed order: independent chains the compiler can keep
- * in vector registers (a single running sum is bound by the add latency); deterministic. */
-static inline double dot8(const double *x, const double *y, size_t n) {
-  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  size_t k = 0;
-  for (; k + 8 <= n; k += 8)
-    for (int u = 0; u < 8; u++)
-      s[u] += x[k + (size_t)u] * y[k + (size_t)u];
-  double t = 0.0;
-  for (; k < n; k++)
-    t += x[k] * y[k];
-  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + t;
-}
 
 static double sinc(double x) { return x == 0.0 ? 1.0 : sin(M_PI * x) / (M_PI * x); }
 
@@ -39,7 +26,7 @@ static int cholesky(double *a, size_t n) {
       const double *rj = a + j * n;
       for (size_t i = j > i0 ? j : i0; i < i1; i++) {
         double *ri = a + i * n;
-        double s = ri[j] - dot8(ri, rj, j);
+        double s = ri[j] - sf_eeg_dot8(ri, rj, j);
         if (j < i) {
           ri[j] = s / rj[j];
         } else {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eeg_dot_impl.h"
 #include "eeg_firls.h"
 #include "eeg_obs_impl.h"
 #include "sf_error.h"
@@ -27,20 +28,6 @@ struct sf_obs_ws {
   double *basis;     /* smax x L: PCs, then their orthonormal basis, one per row */
   double *ep, *coef; /* L, smax */
 };
-
-/* <x, y> with eight partial sums in a fixed order: independent chains the compiler can keep
- * in vector registers (a single running sum is bound by the add latency); deterministic. */
-static inline double dot8(const double *x, const double *y, size_t n) {
-  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  size_t k = 0;
-  for (; k + 8 <= n; k += 8)
-    for (int u = 0; u < 8; u++)
-      s[u] += x[k + (size_t)u] * y[k + (size_t)u];
-  double t = 0.0;
-  for (; k < n; k++)
-    t += x[k] * y[k];
-  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + t;
-}
 
 /* MATLAB FitOBS's 'auto' thresholds (percent of variance). */
 static const double OBS_TH_SLOPE = 2.0, OBS_TH_CUMVAR = 80.0, OBS_TH_VAREXP = 5.0;
@@ -158,7 +145,7 @@ static void tridiagonalize(double *a, size_t s, double *d, double *e, double *be
     double pv = 0.0;
     for (size_t i = 0; i < m; i++) {
       const double *row = a + (k + 1 + i) * s + k + 1;
-      p[i] = b * dot8(row, v, m);
+      p[i] = b * sf_eeg_dot8(row, v, m);
       pv += p[i] * v[i];
     }
     double K = 0.5 * b * pv;
