@@ -44,9 +44,8 @@ int sf_obs_ws_create(const sf_obs *o, size_t nmax, size_t nt, size_t L, sf_obs_w
  * epochs are assigned, not subtracted twice: a sample takes the fit of the last epoch covering
  * it (MATLAB's fitted_art(epoch) = ...). t sorted. Writes the k used to *k_used. Allocation-free;
  * thread-safe on distinct workspaces and data. Local. Returns 0 (with *k_used = 0 and x untouched
- * when the PCA epochs do not vary), or SF_ERR_INPUT (fewer than one
- * PCA epoch inside [0, n), unsorted triggers, k < 0, n or nt above the workspace's, L not its L).
- */
+ * when the PCA epochs do not vary), or SF_ERR_INPUT (no PCA epoch inside [0, n), unsorted
+ * triggers, k < 0, n or nt above the workspace's, L not its L). */
 int sf_obs_execute(const sf_obs *o, double *x, double *noise, size_t n, const long long *t,
                    size_t nt, long off, size_t L, int k, int *k_used, sf_obs_ws *ws);
 
