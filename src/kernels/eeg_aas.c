@@ -89,7 +89,10 @@ long sf_eeg_xcorr_shift(const double *x, size_t nx, long long s, const double *y
     long long u1 = (long long)nx - j0;
     if (u1 > (long long)ly) u1 = (long long)ly;
     double c = 0.0;
-    for (long long u = u0; u < u1; u++) c += y[u] * x[j0 + u];
+    const double *xs = x + j0;
+    /* a vector reduction: its order is fixed by the build, not by the threads */
+#pragma omp simd reduction(+ : c)
+    for (long long u = u0; u < u1; u++) c += y[u] * xs[u];
     if (!isfinite(c)) return 0;
     if (l == -sw) cfirst = c;
     else if (c != cfirst) flat = 0;

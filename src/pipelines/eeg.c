@@ -637,10 +637,21 @@ static int step_align(void *ctx) {
   for (size_t b = 0; b < (size_t)j->sh.nb; b++) {
     eeg_block *k = &j->blk[b];
     size_t m = (size_t)(k->a1 - k->a0) * up, i0 = (size_t)k->i0, i1 = (size_t)k->i1;
-    SF_CALL(block_up(j, b, j->y));
     double *u = block_u(j, b);
-    double mu = mean_of(u, m);
-    for (size_t i = 0; i < m; i++) u[i] -= mu;
+    int nth = j->nthreads;
+    /* the node's threads (the compute thread's team is idle between sweeps) */
+#pragma omp parallel num_threads(nth)
+    {
+      int st = block_up(j, b, j->y); /* the same on every thread */
+#pragma omp single
+      {
+        status = st;
+        j->mean = st ? 0.0 : mean_of(u, m);
+      }
+#pragma omp for schedule(static)
+      for (size_t i = 0; i < (status ? 0 : m); i++) u[i] -= j->mean;
+    }
+    SF_CALL(status);
     long long *ta = j->t_al + i0, *tr = j->t_re + i0;
     size_t nb = i1 - i0;
     for (size_t i = 0; i < nb; i++) ta[i] = (j->trig[i0 + i] - k->a0) * (long long)up;
@@ -653,6 +664,7 @@ static int step_align(void *ctx) {
     SF_CHECK(r < nb, SF_ERR_INPUT, "%s: acquisition block %zu: no artifact epoch lies inside the recording", j->o.in,
              b + 1);
     const double *ref = u + ta[r] + off;
+#pragma omp parallel for schedule(static) num_threads(nth)
     for (size_t i = 0; i < nb; i++)
       if (i != r) ta[i] += sf_eeg_xcorr_shift(u, m, ta[i] + off, ref, (size_t)L0, sw);
     /* artifact length from the aligned triggers: the longest aligned interval that is not a
@@ -674,14 +686,19 @@ static int step_align(void *ctx) {
     k->off = (long long)floor((double)k->off_up / (double)up + 0.5); /* native, for the metrics */
     /* the reference channel's averages; realignment of every trigger to its average */
     size_t W = j->o.aas_window, na = (nb + W - 1) / W;
-    for (size_t a = 0; a < na; a++)
-      sf_aas_block_template(u, m, 0.0, ta, nb, (long)k->off_up, Lu, W, j->o.aas_threshold, a,
-                            j->tmpl + a * Lu);
-    for (size_t i = 0; i < nb; i++) {
+#pragma omp parallel num_threads(nth)
+    {
+#pragma omp for schedule(static)
+      for (size_t a = 0; a < na; a++)
+        sf_aas_block_template(u, m, 0.0, ta, nb, (long)k->off_up, Lu, W, j->o.aas_threshold, a,
+                              j->tmpl + a * Lu);
+#pragma omp for schedule(static)
+      for (size_t i = 0; i < nb; i++) {
       const double *A = j->tmpl + (i / W) * Lu;
       tr[i] = ta[i];
       if ((unsigned long long)(ta[i] + k->off_up + (long long)Lu + sw) <= m && ta[i] + k->off_up - sw >= 0)
         tr[i] += sf_eeg_xcorr_shift(u, m, ta[i] + k->off_up, A, Lu, sw);
+      }
     }
   }
 cleanup:
