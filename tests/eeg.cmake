@@ -16,3 +16,23 @@ foreach(c quality determinism trigchan blocks edge options edfout brainvision)
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/mpi/eeg.sh ${c} ${SF_WORK}/eeg_${c} $<TARGET_FILE:sf_eeg_score>)
   set_tests_properties(eeg.${c} PROPERTIES TIMEOUT 600 ENVIRONMENT "${SF_TEST_ENV}")
 endforeach()
+
+# Bad input (issue 14 point 8, tests/bad/bad_eeg.sh): one clean error, exit 2, no hang, no
+# output, inputs unchanged; at np 2, and some at np 1 and 3.
+set(SF_BADEEG ${CMAKE_CURRENT_SOURCE_DIR}/bad/bad_eeg.sh)
+foreach(c regex-nomatch no-annotations regex-invalid trigchan-missing trigchan-no-threshold
+          too-few-epochs mixed-rates truncated not-edf missing-file unknown-channel
+          unknown-exclude unknown-ref bv-truncated bv-truncated-half out-is-in edf-out-is-in
+          edf-out-is-out out-dir-missing upsample0 aas-threshold2)
+  add_test(NAME bad.eeg.${c}
+           COMMAND bash ${SF_BADEEG} ${c} ${SF_WORK}/badeeg-${c} $<TARGET_FILE:sf_eeg_score> 2)
+endforeach()
+foreach(c regex-nomatch too-few-epochs truncated unknown-channel)
+  foreach(np 1 3)
+    add_test(NAME bad.eeg.${c}.np${np}
+             COMMAND bash ${SF_BADEEG} ${c} ${SF_WORK}/badeeg-${c}-${np} $<TARGET_FILE:sf_eeg_score> ${np})
+  endforeach()
+endforeach()
+get_property(sf_badeeg_tests DIRECTORY PROPERTY TESTS)
+list(FILTER sf_badeeg_tests INCLUDE REGEX "^bad\\.eeg\\.")
+set_tests_properties(${sf_badeeg_tests} PROPERTIES TIMEOUT 180 ENVIRONMENT "${SF_TEST_ENV}")
