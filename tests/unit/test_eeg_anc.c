@@ -335,6 +335,49 @@ static void test_anc_numpy(void) {
   check_anc_numpy(1.0, 1);
 }
 
+/* One plan, a workspace per thread, a channel per iteration: the same bytes as one thread. */
+static void test_threads_same_bytes(void) {
+  enum { NCH = 6 };
+  const double fs = 250;
+  const size_t n = 250 * 30, art = 25;
+  long long t[300];
+  for (size_t i = 0; i < 300; i++)
+    t[i] = (long long)(25 * i);
+  double *eeg[NCH], *noise[NCH], *se[NCH], *sn[NCH], *clean = malloc(n * sizeof(double));
+  for (int ch = 0; ch < NCH; ch++) {
+    eeg[ch] = malloc(n * sizeof(double)), noise[ch] = malloc(n * sizeof(double));
+    se[ch] = malloc(n * sizeof(double)), sn[ch] = malloc(n * sizeof(double));
+    make_case(n, fs, 0.2 + 0.3 * ch, eeg[ch], noise[ch], clean);
+    memcpy(se[ch], eeg[ch], n * sizeof(double));
+    memcpy(sn[ch], noise[ch], n * sizeof(double));
+  }
+  sf_anc *a = NULL;
+  sf_anc_ws *w1 = NULL;
+  CU_ASSERT_EQUAL_FATAL(sf_anc_create(t, 300, fs, &a), 0);
+  CU_ASSERT_EQUAL_FATAL(sf_anc_ws_create(a, n, &w1), 0);
+  for (int ch = 0; ch < NCH; ch++)
+    CU_ASSERT_EQUAL(sf_anc_execute(a, se[ch], sn[ch], 0, n, art, w1), 0);
+  sf_anc_ws_destroy(&w1);
+  int bad = 0;
+#pragma omp parallel num_threads(3) reduction(+ : bad)
+  {
+    sf_anc_ws *w = NULL;
+    if (sf_anc_ws_create(a, n, &w) != 0) bad++;
+#pragma omp for schedule(dynamic, 1)
+    for (int ch = 0; ch < NCH; ch++)
+      if (!w || sf_anc_execute(a, eeg[ch], noise[ch], 0, n, art, w) != 0) bad++;
+    sf_anc_ws_destroy(&w);
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  for (int ch = 0; ch < NCH; ch++) {
+    CU_ASSERT(memcmp(se[ch], eeg[ch], n * sizeof(double)) == 0);
+    CU_ASSERT(memcmp(sn[ch], noise[ch], n * sizeof(double)) == 0);
+    free(eeg[ch]), free(noise[ch]), free(se[ch]), free(sn[ch]);
+  }
+  free(clean);
+  sf_anc_destroy(&a);
+}
+
 static void test_anc_skips(void) {
   const double fs = 250;
   const size_t n = 250 * 40, art = 25;
@@ -390,6 +433,7 @@ int main(void) {
                            {"high-pass cutoff and taps rule", test_hp_rule},
                            {"ANC removes a scaled reference", test_anc_removes},
                            {"ANC equals the numpy reference", test_anc_numpy},
+                           {"threads give the same bytes", test_threads_same_bytes},
                            {"ANC skips divergence, NaN, zero reference", test_anc_skips},
                            {NULL, NULL}};
   return sf_cunit_run("eeg_anc", tests);

@@ -324,6 +324,44 @@ static void test_projection_size(void) {
   free(t), free(x), free(x0);
 }
 
+/* One plan, a workspace per thread, a channel per iteration: the same bytes as one thread. */
+static void test_threads_same_bytes(void) {
+  enum { NCH = 6 };
+  obs_case c[NCH];
+  double *serial[NCH];
+  for (int ch = 0; ch < NCH; ch++) {
+    make_case(&c[ch], 150, 100, 100, -3, 2, 0.5, 40 + (unsigned long long)ch);
+    serial[ch] = malloc(c[ch].n * sizeof(double));
+    memcpy(serial[ch], c[ch].x, c[ch].n * sizeof(double));
+  }
+  sf_obs *o = NULL;
+  CU_ASSERT_EQUAL_FATAL(sf_obs_create(70, 5000, &o), 0);
+  sf_obs_ws *w1 = NULL;
+  CU_ASSERT_EQUAL_FATAL(sf_obs_ws_create(o, c[0].n, 150, 100, &w1), 0);
+  for (int ch = 0; ch < NCH; ch++)
+    CU_ASSERT_EQUAL(
+        sf_obs_execute(o, serial[ch], NULL, c[ch].n, c[ch].t, 150, -3, 100, 0, NULL, w1), 0);
+  sf_obs_ws_destroy(&w1);
+  int bad = 0;
+#pragma omp parallel num_threads(3) reduction(+ : bad)
+  {
+    sf_obs_ws *w = NULL;
+    if (sf_obs_ws_create(o, c[0].n, 150, 100, &w) != 0) bad++;
+#pragma omp for schedule(dynamic, 1)
+    for (int ch = 0; ch < NCH; ch++)
+      if (!w || sf_obs_execute(o, c[ch].x, NULL, c[ch].n, c[ch].t, 150, -3, 100, 0, NULL, w) != 0)
+        bad++;
+    sf_obs_ws_destroy(&w);
+  }
+  CU_ASSERT_EQUAL(bad, 0);
+  for (int ch = 0; ch < NCH; ch++) {
+    CU_ASSERT(memcmp(serial[ch], c[ch].x, c[ch].n * sizeof(double)) == 0);
+    free(serial[ch]);
+    free_case(&c[ch]);
+  }
+  sf_obs_destroy(&o);
+}
+
 static void test_bad_input(void) {
   double x[1000] = {0};
   long long t[5] = {100, 200, 300, 400, 500}, bad[3] = {300, 200, 400};
@@ -357,6 +395,7 @@ int main(void) {
                            {"auto, overlap, clipping, same bytes", test_auto_overlap_deterministic},
                            {"equals the numpy reference", test_obs_numpy},
                            {"projection of plain noise is small", test_projection_size},
+                           {"threads give the same bytes", test_threads_same_bytes},
                            {"bad input", test_bad_input},
                            {NULL, NULL}};
   return sf_cunit_run("eeg_obs", tests);
