@@ -106,6 +106,7 @@ typedef struct eeg_job {
   sf_anc_ws *anc_ws;
   double *noise_pad, *noise, *noise_lp;
   int obs_k;
+  double tph[6]; /* compute seconds by phase (thread 0's clock): in+HP, up, AAS(+OBS), down, LP+ANC+out, metrics */
   float *outbuf[2];
   double *metrics[2]; /* 4 per unit */
   double mean;        /* of the current block's upsampled channel */
@@ -754,6 +755,16 @@ static int channel_unit(void *ctx, void *ws, const sf_batch *bt, size_t k) {
   eeg_job *j = ctx;
   const float *in = bt->in + k * bt->unit_elems;
   size_t up = j->o.upsample, W = j->o.aas_window;
+  int t0 = sf_exec_thread() == 0;
+  double tc = t0 ? omp_get_wtime() : 0.0;
+#define EEG_LAP(ph)                                                                                          \
+  do {                                                                                                       \
+    if (t0) {                                                                                                \
+      double now_ = omp_get_wtime();                                                                         \
+      j->tph[ph] += now_ - tc;                                                                               \
+      tc = now_;                                                                                             \
+    }                                                                                                        \
+  } while (0)
 #pragma omp single
   {
     j->status = 0;
@@ -768,12 +779,14 @@ static int channel_unit(void *ctx, void *ws, const sf_batch *bt, size_t k) {
     const long long *ta = j->t_al + i0, *tr = j->t_re + i0;
     double *u = block_u(j, b);
     double *nu = j->noise_pad ? j->noise_pad + (u - j->upad) : NULL; /* the estimate, like u */
+    EEG_LAP(0);
     int st = block_up(j, b, j->y); /* the same on every thread */
     if (st) {
 #pragma omp single
       j->status = st;
       break;
     }
+    EEG_LAP(1);
 #pragma omp single
     {
       j->mean = mean_of(u, m);
@@ -803,6 +816,8 @@ static int channel_unit(void *ctx, void *ws, const sf_batch *bt, size_t k) {
       }
       if (j->status) break;
     }
+#pragma omp barrier
+    EEG_LAP(2);
     st = block_down(j, b, j->y);
     if (st == 0 && j->noise_pad) {
       if (j->o.upsample == 1) {
@@ -819,6 +834,7 @@ static int channel_unit(void *ctx, void *ws, const sf_batch *bt, size_t k) {
     }
   }
 #pragma omp barrier
+  EEG_LAP(3);
   float *o = j->outbuf[bt->slot] + k * j->n;
   double *mt = j->metrics[bt->slot] + 4 * k;
 #pragma omp single
@@ -839,6 +855,7 @@ static int channel_unit(void *ctx, void *ws, const sf_batch *bt, size_t k) {
         if (rc < 0) j->status = rc;
       }
     }
+    EEG_LAP(4);
     if (j->status == 0) {
       for (size_t i = 0; i < j->n; i++) o[i] = (float)z[i];
       sf_eeg_metrics em;
@@ -846,7 +863,9 @@ static int channel_unit(void *ctx, void *ws, const sf_batch *bt, size_t k) {
                                          (long)j->blk[0].off, &em);
       mt[0] = em.snr, mt[1] = em.rms_ratio, mt[2] = em.rms_residual, mt[3] = em.median_p2p;
     }
+    EEG_LAP(5);
   }
+#undef EEG_LAP
   (void)ws;
   return j->status;
 }
@@ -944,6 +963,12 @@ static int write_rest(eeg_job *j, double total) {
     SF_CALL(sf_h5_attr_int(root, "ranks", j->nranks));
     SF_CALL(sf_h5_attr_int(root, "threads", sf_exec_threads(j->exec)));
     SF_CALL(sf_h5_attr_double(root, "time_total_s", total));
+    {
+      /* rank 0's compute seconds by phase */
+      static const char *const ph[6] = {"time_highpass_s", "time_upsample_s", "time_aas_s", "time_downsample_s",
+                                        "time_lowpass_s", "time_metrics_s"};
+      for (int q = 0; q < 6; q++) SF_CALL(sf_h5_attr_double(root, ph[q], j->tph[q]));
+    }
     SF_CALL(sf_h5_attr_int(root, "first_trigger", j->trig[0]));
     if (j->obs) SF_CALL(sf_h5_attr_int(root, "obs_components", j->obs_k));
   }
