@@ -184,6 +184,64 @@ int sf_fir_apply_zero_phase(const sf_fir *f, const double *x, size_t n, double *
   return 0;
 }
 
+/* The blocks of sf_fir_apply_zero_phase for n samples: the first block start j0 and count. */
+static void team_blocks(const sf_fir *f, size_t n, size_t *j0, size_t *nb) {
+  size_t N = f->ntaps, nfft = f->nfft, L = f->block;
+  size_t e = (N < n ? N : n) - 1, npad = n + 2 * e, lo = e + (N - 1) / 2;
+  size_t first = lo + 1 > nfft ? (lo + 1 - nfft) / L * L : 0, c = 0;
+  for (size_t j = first; j < npad && j < lo + n; j += L) c++;
+  *j0 = first;
+  *nb = c;
+}
+
+size_t sf_fir_team_scratch(const sf_fir *f, size_t n) {
+  size_t j0, nb;
+  if (n == 0) return 0;
+  team_blocks(f, n, &j0, &nb);
+  return nb * f->nfft;
+}
+
+int sf_fir_apply_zero_phase_team(const sf_fir *f, const double *x, size_t n, double *y,
+                                 sf_fir_ws *ws, double *scratch) {
+  if (n == 0) return 0;
+  if (x == y) return SF_ERR_INPUT;
+  size_t N = f->ntaps, nfft = f->nfft, L = f->block, nc = nfft / 2 + 1;
+  size_t e = (N < n ? N : n) - 1, npad = n + 2 * e;
+  size_t lo = e + (N - 1) / 2, first, nb;
+  team_blocks(f, n, &first, &nb);
+#pragma omp for schedule(static)
+  for (size_t b = 0; b < nb; b++) {
+    size_t j0 = first + b * L, m = npad - j0 < L ? npad - j0 : L;
+    double *out = scratch + b * nfft;
+    for (size_t t = 0; t < m; t++) ws->buf[t] = padded(x, n, e, j0 + t);
+    memset(ws->buf + m, 0, (nfft - m) * sizeof(double));
+    fftw_execute_dft_r2c(f->fwd, ws->buf, ws->spec);
+    for (size_t i = 0; i < nc; i++) {
+      double a = ws->spec[i][0], bb = ws->spec[i][1], c = f->H[i][0], d = f->H[i][1];
+      ws->spec[i][0] = a * c - bb * d;
+      ws->spec[i][1] = a * d + bb * c;
+    }
+    fftw_execute_dft_c2r(f->inv, ws->spec, out);
+  }
+  /* y[i] at padded convolution index J = i + lo: 0 + the blocks covering J, in order */
+#pragma omp for schedule(static)
+  for (size_t c0 = 0; c0 < n; c0 += 4096) {
+    size_t c1 = c0 + 4096 < n ? c0 + 4096 : n;
+    for (size_t i = c0; i < c1; i++) {
+      size_t J = i + lo, bh = J < first ? 0 : (J - first) / L;
+      if (bh >= nb) bh = nb - 1;
+      double acc = 0.0;
+      size_t bl = bh > 0 ? bh - 1 : 0;
+      for (size_t b = bl; b <= bh; b++) {
+        size_t j0 = first + b * L;
+        if (J >= j0 && J < j0 + nfft) acc += scratch[b * nfft + (J - j0)];
+      }
+      y[i] = acc;
+    }
+  }
+  return 0;
+}
+
 void sf_fir_ws_destroy(sf_fir_ws **ws) {
   if (!ws || !*ws) return;
   fftw_free((*ws)->buf);

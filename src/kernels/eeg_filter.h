@@ -42,6 +42,18 @@ int sf_fir_ws_create(const sf_fir *f, sf_fir_ws **out);
 int sf_fir_apply_zero_phase(const sf_fir *f, const double *x, size_t n, double *y,
                             sf_fir_ws *ws);
 
+/* Doubles of shared scratch sf_fir_apply_zero_phase_team needs for n samples. */
+size_t sf_fir_team_scratch(const sf_fir *f, size_t n);
+
+/* sf_fir_apply_zero_phase split over an OpenMP team: every thread of the team calls it with the
+ * same f, x, n, y and scratch (sf_fir_team_scratch(f, n) doubles) and its own workspace (one
+ * thread outside a parallel region works too). The overlap-add blocks are filtered by the
+ * threads into scratch, then each output sample sums its blocks in the serial order: the bytes
+ * equal sf_fir_apply_zero_phase's for any thread count. Returns 0, or SF_ERR_INPUT when y
+ * aliases x (on every thread). */
+int sf_fir_apply_zero_phase_team(const sf_fir *f, const double *x, size_t n, double *y,
+                                 sf_fir_ws *ws, double *scratch);
+
 /* Free; accept NULL and set the handle to NULL. */
 void sf_fir_ws_destroy(sf_fir_ws **ws);
 void sf_fir_destroy(sf_fir **f);

@@ -91,7 +91,8 @@ typedef struct eeg_job {
   long long *t_re;      /* nt realigned triggers */
   /* run plans */
   sf_fir *hp, *lp;
-  sf_fir_ws *hp_ws, *lp_ws;
+  sf_fir_ws **hp_ws, **lp_ws; /* per thread */
+  double *fir_scratch;        /* the team filters' blocks */
   sf_updown **ud;       /* per block */
   sf_updown_buf *ud_buf;
   sf_updown_ws **ud_ws; /* per thread */
@@ -529,14 +530,21 @@ cleanup:
 static int make_plans(eeg_job *j) {
   int status = 0;
   size_t nb = (size_t)j->sh.nb, up = j->o.upsample;
+  j->nthreads = sf_exec_threads(j->exec);
+  SF_ALLOC(j->hp_ws, (size_t)j->nthreads);
+  SF_ALLOC(j->lp_ws, (size_t)j->nthreads);
+  size_t fs_need = 1;
   if (j->o.hp > 0) {
     SF_CALL(sf_fir_design(j->fs, j->o.hp, NAN, &j->hp));
-    SF_CALL(sf_fir_ws_create(j->hp, &j->hp_ws));
+    for (int t = 0; t < j->nthreads; t++) SF_CALL(sf_fir_ws_create(j->hp, &j->hp_ws[t]));
+    if (sf_fir_team_scratch(j->hp, j->n) > fs_need) fs_need = sf_fir_team_scratch(j->hp, j->n);
   }
   if (j->o.lp > 0) {
     SF_CALL(sf_fir_design(j->fs, NAN, j->o.lp, &j->lp));
-    SF_CALL(sf_fir_ws_create(j->lp, &j->lp_ws));
+    for (int t = 0; t < j->nthreads; t++) SF_CALL(sf_fir_ws_create(j->lp, &j->lp_ws[t]));
+    if (sf_fir_team_scratch(j->lp, j->n) > fs_need) fs_need = sf_fir_team_scratch(j->lp, j->n);
   }
+  SF_ALLOC(j->fir_scratch, fs_need);
   SF_ALLOC(j->ud, nb);
   j->u_cap = 0;
   j->n_allen_max = 0;
@@ -552,7 +560,6 @@ static int make_plans(eeg_job *j) {
     size_t na = (size_t)((j->blk[b].i1 - j->blk[b].i0 + (long long)j->o.aas_window - 1) / (long long)j->o.aas_window);
     if (na > j->n_allen_max) j->n_allen_max = na;
   }
-  j->nthreads = sf_exec_threads(j->exec);
   SF_ALLOC(j->ud_ws, (size_t)j->nthreads);
   if (up > 1) {
     SF_CALL(sf_updown_buf_create(max_L, up, &j->ud_buf));
@@ -579,13 +586,14 @@ cleanup:
 
 /* ---- per block, at the upsampled rate ------------------------------------------------------ */
 
-/* High-pass of x (n) into y; a copy without --hp. Serial. */
+/* High-pass of x (n) into y; a copy without --hp. Every thread of the team (or one alone). */
 static int highpass(eeg_job *j, const double *x, double *y) {
   if (!j->hp) {
+#pragma omp single
     memcpy(y, x, j->n * sizeof *y);
     return 0;
   }
-  return sf_fir_apply_zero_phase(j->hp, x, j->n, y, j->hp_ws);
+  return sf_fir_apply_zero_phase_team(j->hp, x, j->n, y, j->hp_ws[sf_exec_thread()], j->fir_scratch);
 }
 
 /* Block b's upsampled samples proper in j->upad. */
@@ -634,7 +642,13 @@ static int step_align(void *ctx) {
   SF_ALLOC(j->t_al, nt);
   SF_ALLOC(j->t_re, nt);
   SF_CALL(sf_eeg_read_channel(j->rec, j->ref, 0, j->n, j->x));
-  SF_CALL(highpass(j, j->x, j->y));
+#pragma omp parallel num_threads(j->nthreads)
+  {
+    int st = highpass(j, j->x, j->y);
+#pragma omp single
+    status = st;
+  }
+  SF_CALL(status);
   for (size_t b = 0; b < (size_t)j->sh.nb; b++) {
     eeg_block *k = &j->blk[b];
     size_t m = (size_t)(k->a1 - k->a0) * up, i0 = (size_t)k->i0, i1 = (size_t)k->i1;
@@ -769,7 +783,11 @@ static int channel_unit(void *ctx, void *ws, const sf_batch *bt, size_t k) {
   {
     j->status = 0;
     for (size_t i = 0; i < j->n; i++) j->x[i] = in[i];
-    j->status = highpass(j, j->x, j->y);
+  }
+  {
+    int st = highpass(j, j->x, j->y); /* the same on every thread */
+#pragma omp single
+    j->status = st;
   }
   for (size_t b = 0; b < (size_t)j->sh.nb && j->status == 0; b++) {
     const eeg_block *kb = &j->blk[b];
@@ -837,14 +855,20 @@ static int channel_unit(void *ctx, void *ws, const sf_batch *bt, size_t k) {
   EEG_LAP(3);
   float *o = j->outbuf[bt->slot] + k * j->n;
   double *mt = j->metrics[bt->slot] + 4 * k;
+  double *z = j->upad; /* scratch of >= n samples */
+  if (j->status == 0 && j->lp) {
+    int st = sf_fir_apply_zero_phase_team(j->lp, j->y, j->n, z, j->lp_ws[sf_exec_thread()], j->fir_scratch);
+#pragma omp single
+    j->status = st;
+  } else if (j->status == 0) {
+#pragma omp single
+    memcpy(z, j->y, j->n * sizeof *z);
+  }
 #pragma omp single
   {
-    double *z = j->upad; /* scratch of >= n samples */
-    if (j->status == 0 && j->lp) j->status = sf_fir_apply_zero_phase(j->lp, j->y, j->n, z, j->lp_ws);
-    else if (j->status == 0) memcpy(z, j->y, j->n * sizeof *z);
     if (j->status == 0 && j->anc) {
       /* the estimate low-passed like the data; ANC per block over [first - L, last + L) */
-      if (j->lp) j->status = sf_fir_apply_zero_phase(j->lp, j->noise, j->n, j->noise_lp, j->lp_ws);
+      if (j->lp) j->status = sf_fir_apply_zero_phase(j->lp, j->noise, j->n, j->noise_lp, j->lp_ws[0]);
       else memcpy(j->noise_lp, j->noise, j->n * sizeof *j->noise_lp);
       for (long long b = 0; b < j->sh.nb && j->status == 0; b++) {
         const eeg_block *kb = &j->blk[b];
@@ -1026,8 +1050,13 @@ cleanup:
 }
 
 static void free_job(eeg_job *j) {
-  sf_fir_ws_destroy(&j->hp_ws);
-  sf_fir_ws_destroy(&j->lp_ws);
+  for (int t = 0; t < j->nthreads; t++) {
+    if (j->hp_ws) sf_fir_ws_destroy(&j->hp_ws[t]);
+    if (j->lp_ws) sf_fir_ws_destroy(&j->lp_ws[t]);
+  }
+  free(j->hp_ws);
+  free(j->lp_ws);
+  free(j->fir_scratch);
   sf_fir_destroy(&j->hp);
   sf_fir_destroy(&j->lp);
   for (long long b = 0; j->ud && b < j->sh.nb; b++) sf_updown_destroy(&j->ud[b]);

@@ -2,6 +2,7 @@
  * scipy.signal.firwin through tests/tools/eeg_filter_ref.py, the frequency response, the
  * overlap-add against a direct convolution with the same padding, sines through the filter. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +215,37 @@ static void test_sines(void) {
   check_sine(250, 1, 40, 70, 0);
 }
 
+/* The team version: the serial bytes for 1, 2 and 3 threads. */
+static void check_team(double fs, double l, double h, size_t n) {
+  sf_fir *f = NULL;
+  CU_ASSERT_EQUAL_FATAL(sf_fir_design(fs, l, h, &f), 0);
+  sf_fir_ws *ws[3] = {0};
+  for (int t = 0; t < 3; t++) CU_ASSERT_EQUAL_FATAL(sf_fir_ws_create(f, &ws[t]), 0);
+  double *x = malloc(n * sizeof(double)), *y = malloc(n * sizeof(double)), *z = malloc(n * sizeof(double));
+  double *scratch = malloc((sf_fir_team_scratch(f, n) + 1) * sizeof(double));
+  for (size_t i = 0; i < n; i++) x[i] = sin(0.013 * (double)i) * 100.0 + (double)((i * 7919) % 101) - 50.0;
+  CU_ASSERT_EQUAL(sf_fir_apply_zero_phase(f, x, n, y, ws[0]), 0);
+  for (int th = 1; th <= 3; th++) {
+    int st[3] = {0};
+    memset(z, 0xff, n * sizeof(double));
+#pragma omp parallel num_threads(th)
+    st[omp_get_thread_num()] = sf_fir_apply_zero_phase_team(f, x, n, z, ws[omp_get_thread_num()], scratch);
+    for (int t = 0; t < th; t++) CU_ASSERT_EQUAL(st[t], 0);
+    CU_ASSERT(memcmp(y, z, n * sizeof(double)) == 0);
+  }
+  free(x), free(y), free(z), free(scratch);
+  for (int t = 0; t < 3; t++) sf_fir_ws_destroy(&ws[t]);
+  sf_fir_destroy(&f);
+}
+
+static void test_team(void) {
+  check_team(2048, 1, NAN, 245760);
+  check_team(2048, NAN, 70, 245760);
+  check_team(2048, NAN, 70, 1000);
+  check_team(250, 1, 40, 3001);
+  check_team(500, 30, NAN, 7);
+}
+
 static void test_bad_input(void) {
   sf_fir *f = (sf_fir *)1;
   CU_ASSERT_EQUAL(sf_fir_design(0, 1, NAN, &f), SF_ERR_INPUT);
@@ -233,6 +265,7 @@ int main(void) {
                            {"frequency response", test_response},
                            {"overlap-add equals direct convolution", test_apply_direct},
                            {"sines through the filter", test_sines},
+                           {"the team version gives the serial bytes", test_team},
                            {"bad input", test_bad_input},
                            {NULL, NULL}};
   return sf_cunit_run("eeg_filter", tests);
