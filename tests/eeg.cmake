@@ -21,9 +21,10 @@ endforeach()
 # output, inputs unchanged; at np 2, and some at np 1 and 3.
 set(SF_BADEEG ${CMAKE_CURRENT_SOURCE_DIR}/bad/bad_eeg.sh)
 foreach(c regex-nomatch no-annotations regex-invalid trigchan-missing trigchan-no-threshold
-          too-few-epochs mixed-rates truncated not-edf missing-file unknown-channel
-          unknown-exclude unknown-ref bv-truncated bv-truncated-half out-is-in edf-out-is-in
-          edf-out-is-out out-dir-missing upsample0 aas-threshold2)
+          trigchan-never too-few-epochs mixed-rates truncated not-edf missing-file
+          unknown-channel unknown-exclude unknown-ref bv-truncated bv-truncated-half
+          bv-missing-data out-is-in edf-out-is-in edf-out-is-out edf-out-dir-missing
+          out-dir-missing upsample0 aas-threshold2)
   add_test(NAME bad.eeg.${c}
            COMMAND bash ${SF_BADEEG} ${c} ${SF_WORK}/badeeg-${c} $<TARGET_FILE:sf_eeg_score> 2)
 endforeach()
@@ -36,3 +37,9 @@ endforeach()
 get_property(sf_badeeg_tests DIRECTORY PROPERTY TESTS)
 list(FILTER sf_badeeg_tests INCLUDE REGEX "^bad\\.eeg\\.")
 set_tests_properties(${sf_badeeg_tests} PROPERTIES TIMEOUT 180 ENVIRONMENT "${SF_TEST_ENV}")
+
+# AAS kernels, each MATLAB-FACET decision named (specs/eeg.md decision 1).
+add_executable(test_eeg_aas unit/test_eeg_aas.c)
+target_link_libraries(test_eeg_aas PRIVATE sf_kernels PkgConfig::CUNIT m)
+add_test(NAME unit.eeg_aas COMMAND test_eeg_aas)
+set_tests_properties(unit.eeg_aas PROPERTIES TIMEOUT 60 LABELS unit)

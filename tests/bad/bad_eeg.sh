@@ -46,6 +46,10 @@ case "$case_" in
     rec s.edf; "$score" trigchan s.edf trig.edf >/dev/null; rm s.edf s.h5
     expect_refused 2 "--trigger-channel needs --trigger-threshold" out.h5 \
       trig.edf -o out.h5 --trigger-channel TRIG ;;
+  trigchan-never)     # the threshold above the channel's maximum: no rising edge
+    rec s.edf; "$score" trigchan s.edf trig.edf >/dev/null; rm s.edf s.h5
+    expect_refused 2 "trig.edf: no triggers found: channel TRIG never rises through 1000" out.h5 \
+      trig.edf -o out.h5 --trigger-channel TRIG --trigger-threshold 1000 ;;
   too-few-epochs)     # 20 triggers, default --aas-window 30
     "$score" few few.edf 20 >/dev/null
     expect_refused 2 "few.edf: .*20 triggers, fewer than the AAS window of 30 \(--aas-window\)" out.h5 \
@@ -77,6 +81,9 @@ case "$case_" in
   bv-truncated-half)  # BrainVision data file cut in half: markers beyond its end
     rec s.vhdr; truncate -s 80000 s.eeg
     expect_refused 2 "s.vmrk: marker .*out of range" out.h5 s.vhdr -o out.h5 --trigger-regex '^S +1$' ;;
+  bv-missing-data)    # the .vhdr and .vmrk without the .eeg data file
+    rec s.vhdr; rm s.eeg
+    expect_refused 2 "s.vhdr: cannot open the data file .*s.eeg" out.h5 s.vhdr -o out.h5 --trigger-regex '^S +1$' ;;
   out-is-in)
     rec s.edf
     expect_refused 2 "s.edf: the output would overwrite the input file" s.edf s.edf -o s.edf ;;
@@ -86,6 +93,10 @@ case "$case_" in
   edf-out-is-out)     # the EDF copy and the HDF5 output on one path
     rec s.edf
     expect_refused 2 "--edf-out.*out.h5" out.h5 s.edf -o out.h5 --edf-out out.h5 ;;
+  edf-out-dir-missing)  # refused before any work, as -o's missing directory is
+    rec s.edf
+    expect_refused 2 "no/such/x.edf: output directory .*no/such does not exist" out.h5 \
+      s.edf -o out.h5 --edf-out no/such/x.edf ;;
   out-dir-missing)
     rec s.edf
     expect_refused 2 "no/such/out.h5: output directory .*no/such does not exist" no/such/out.h5 \
