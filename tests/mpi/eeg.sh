@@ -25,6 +25,9 @@ quality)
   "$SLABFLOW" synth eeg -o rec.edf --channels 32 --rate 2048 --seconds 40 --jitter --seed 11 >/dev/null
   OMP_NUM_THREADS=1 sf_mpirun 2 "$SLABFLOW" eeg rec.edf -o out.h5 --threads 1 >stdout
   "$score" score out.h5 rec.edf rec.h5 4.0 20.0
+  # annotations (onsets at 100 us) to the nearest sample: within 0.5 + 0.2 samples of the true
+  # onsets; the jittered onsets aligned to a tenth of a sample
+  "$score" triggers out.h5 rec.h5 0.71 0.15
   [ "$(attr out.h5 upsample)" = 10 ] || fail "upsample attribute"
   [ "$(attr out.h5 acquisition_blocks)" = 1 ] || fail "one acquisition block expected"
   [ "$(attr out.h5 sampling_rate)" = 2048 ] || fail "sampling_rate attribute"

@@ -12,6 +12,9 @@
  *       all channels is below MIN_DB
  *   sf_eeg_score trigchan REC.edf OUT.edf    REC.edf's signals plus a channel TRIG that is
  *       100 for 4 samples from every annotation's sample and 0 elsewhere, no annotations
+ *   sf_eeg_score triggers OUT.h5 REC.h5 TOL SPREAD   /triggers within TOL samples of the
+ *       truth's onsets (annotations map to the nearest sample), and /triggers_aligned minus
+ *       the truth within SPREAD samples of its median (sub-sample alignment)
  *   sf_eeg_score edfcheck OUT.h5 IN.edf OUT.edf   OUT.edf (--edf-out) against its input and
  *       OUT.h5: the same signals (labels, rates, ranges) and annotations (onsets, texts); the
  *       corrected signals within half a quantum of /corrected; the others as in the input
@@ -212,6 +215,29 @@ static int trigchan(const char *in, const char *out) {
   return rc;
 }
 
+static int triggers(const char *out, const char *truth, double tol, double spread) {
+  hsize_t a[2], b[2], c[2];
+  double *t = read_ds(out, "/triggers", a), *ta = read_ds(out, "/triggers_aligned", b);
+  double *tt = read_ds(truth, "/triggers", c);
+  if (!t || !ta || !tt || a[0] != c[0] || b[0] != c[0]) {
+    fprintf(stderr, "trigger counts differ or missing\n");
+    return 1;
+  }
+  size_t n = a[0];
+  double *d = malloc(n * sizeof *d), e = 0, s = 0;
+  for (size_t i = 0; i < n; i++) {
+    e = fmax(e, fabs(t[i] - tt[i]));
+    d[i] = ta[i] - tt[i];
+  }
+  qsort(d, n, sizeof *d, cmp_d);
+  double med = d[n / 2];
+  for (size_t i = 0; i < n; i++) s = fmax(s, fabs(d[i] - med));
+  printf("%zu triggers: detected within %.3f samples of the truth (bound %.3f); aligned within %.3f of their median "
+         "offset %.3f (bound %.3f)\n",
+         n, e, tol, s, med, spread);
+  return e <= tol && s <= spread ? 0 : 1;
+}
+
 static int crop(const char *in, const char *out, int s0, int e0) {
   sf_eeg_rec *r = NULL;
   if (sf_eeg_open(in, &r)) return 1;
@@ -303,6 +329,7 @@ static int synthetic(const char *out, int mixed, int nann) {
 int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "score")) return score(argc, argv);
   if (argc >= 4 && !strcmp(argv[1], "trigchan")) return trigchan(argv[2], argv[3]);
+  if (argc >= 6 && !strcmp(argv[1], "triggers")) return triggers(argv[2], argv[3], atof(argv[4]), atof(argv[5]));
   if (argc >= 5 && !strcmp(argv[1], "edfcheck")) return edfcheck(argv[2], argv[3], argv[4]);
   if (argc >= 6 && !strcmp(argv[1], "crop")) return crop(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
   if (argc >= 3 && !strcmp(argv[1], "mixed")) return synthetic(argv[2], 1, 60);
