@@ -12,8 +12,10 @@
  *      corrected channel written while the next one is computed.
  * Every channel's result depends only on the channel and on what steps 1-2 shared, and the
  * threads split fixed work items, so the output is the same for any rank and thread count. */
+#include <errno.h>
 #include <getopt.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <math.h>
 #include <mpi.h>
 #include <omp.h>
@@ -24,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli_args.h"
 #include "io/eeg_edf.h"
@@ -126,7 +129,7 @@ static const char *const k_metric_names[4] = {"snr", "rms_ratio", "rms_residual"
 
 static void eeg_help(void) {
   printf(
-      "usage: slabflow eeg IN.edf|IN.bdf -o OUT.h5 [options]\n"
+      "usage: slabflow eeg IN.edf|IN.bdf|IN.vhdr -o OUT.h5 [options]\n"
       "\n"
       "Removes MR gradient artifacts from EEG recorded in the scanner by averaged artifact\n"
       "subtraction (FACET): triggers from annotations or a trigger channel, acquisition blocks\n"
@@ -146,7 +149,8 @@ static void eeg_help(void) {
       "options (default in brackets):\n"
       "  -o, --output OUT.h5        output file\n"
       "  --edf-out OUT.edf          also an EDF+/BDF+ copy of the input, corrected channels\n"
-      "                             replaced (same header, channel order and annotations)\n"
+      "                             replaced (same header, channel order and annotations;\n"
+      "                             BDF+ for a BrainVision input)\n"
       "  --trigger-regex R          POSIX extended regex searched in annotation texts [\\b1\\b]\n"
       "  --trigger-channel NAME     triggers at the rising edges of channel NAME through\n"
       "  --trigger-threshold X      X (in the channel's units; needs --trigger-channel)\n"
@@ -283,15 +287,15 @@ static int default_eeg(const sf_eeg_signal *s) {
 
 /* Splits a comma-separated list into signal indices; reports an unknown label. */
 static int parse_list(const eeg_job *j, const char *opt, const char *list, int *idx, size_t *n) {
-  int status = 0;
+  int status = 0, verbose = j->rank == 0;
   char buf[8192];
   snprintf(buf, sizeof buf, "%s", list);
   *n = 0;
   for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     while (*tok == ' ') tok++;
     int s = find_signal(j->rec, tok);
-    SF_CHECK(s >= 0, SF_ERR_USAGE, "%s: %s: no channel '%s' in %s", opt, list, tok, j->o.in);
-    SF_CHECK(*n < EEG_MAX_LIST, SF_ERR_USAGE, "%s: more than %d channels", opt, EEG_MAX_LIST);
+    if (s < 0) SF_CALL(sf_cli_usage_error(verbose, "%s: %s: no channel '%s' in %s", opt, list, tok, j->o.in));
+    if (*n >= EEG_MAX_LIST) SF_CALL(sf_cli_usage_error(verbose, "%s: more than %d channels", opt, EEG_MAX_LIST));
     idx[(*n)++] = s;
   }
 cleanup:
@@ -1089,6 +1093,27 @@ static void free_job(eeg_job *j) {
   sf_eeg_close(&j->rec);
 }
 
+/* --edf-out before anything runs: not -o's file, in a writable directory. Reported by rank 0;
+ * the same on every rank. */
+static int check_edf_out(const eeg_job *j) {
+  int verbose = j->rank == 0;
+  char da[4096], db[4096], ra[PATH_MAX], rb[PATH_MAX];
+  snprintf(da, sizeof da, "%s", j->o.edf_out);
+  snprintf(db, sizeof db, "%s", j->o.out);
+  const char *ba = strrchr(j->o.edf_out, '/'), *bb = strrchr(j->o.out, '/');
+  ba = ba ? ba + 1 : j->o.edf_out;
+  bb = bb ? bb + 1 : j->o.out;
+  char *sa = strrchr(da, '/'), *sb = strrchr(db, '/');
+  const char *dira = sa ? (sa == da ? "/" : (*sa = '\0', da)) : ".";
+  const char *dirb = sb ? (sb == db ? "/" : (*sb = '\0', db)) : ".";
+  if (!realpath(dira, ra) || access(ra, W_OK | X_OK) != 0)
+    return sf_cli_usage_error(verbose, "--edf-out: %s: output directory %s does not exist or is not writable",
+                              j->o.edf_out, dira);
+  if (realpath(dirb, rb) && !strcmp(ra, rb) && !strcmp(ba, bb))
+    return sf_cli_usage_error(verbose, "--edf-out: %s is the HDF5 output (-o)", j->o.edf_out);
+  return 0;
+}
+
 int sf_cmd_eeg(int argc, char **argv) {
   int status = 0, help = 0;
   eeg_job job, *j = &job;
@@ -1107,6 +1132,9 @@ int sf_cmd_eeg(int argc, char **argv) {
   }
   SF_CALL(sf_mpi_agree(status, j->comm));
   /* every rank reads the header; rank 0 reports a bad file */
+  if (j->rank == 0 && access(j->o.in, R_OK) != 0)
+    status = sf_cli_usage_error(1, "%s: cannot open the recording: %s", j->o.in, strerror(errno));
+  SF_CALL(sf_mpi_agree(status, j->comm));
   {
     if (j->rank == 0) status = sf_eeg_open(j->o.in, &j->rec);
     SF_CALL(sf_mpi_agree(status, j->comm));
@@ -1120,6 +1148,7 @@ int sf_cmd_eeg(int argc, char **argv) {
     int same = j->o.edf_out && stat(j->o.in, &a) == 0 && stat(j->o.edf_out, &b) == 0 && a.st_dev == b.st_dev &&
                a.st_ino == b.st_ino;
     if (same) status = sf_cli_usage_error(j->rank == 0, "--edf-out: %s is the input", j->o.edf_out);
+    if (!same && j->o.edf_out) status = check_edf_out(j);
     SF_CALL(sf_mpi_agree(status, j->comm));
     SF_CALL(sf_output_check_path(j->comm, j->o.out, inputs, 2));
   }
