@@ -34,6 +34,18 @@ static size_t row_stride(size_t L) { return L + 4; }
 /* Phases are exact every this many bins; a rotation carries them in between. */
 #define TWIDDLE_STRIDE 64
 
+/* The smallest multiple of 4 at least m whose other factors are 2, 3 and 5 (FFTW's fast
+ * sizes; a power of two, MNE's choice, can be up to twice as long). */
+static size_t smooth_length(size_t m) {
+  size_t best = 4;
+  while (best < m) best <<= 1;
+  for (size_t p2 = 4; p2 < best; p2 <<= 1)
+    for (size_t p3 = p2; p3 < best; p3 *= 3)
+      for (size_t p5 = p3; p5 < best; p5 *= 5)
+        if (p5 >= m) best = p5;
+  return best;
+}
+
 int sf_updown_plan(size_t n, size_t U, sf_updown **out) {
   int status = 0;
   sf_updown *p = NULL;
@@ -41,8 +53,7 @@ int sf_updown_plan(size_t n, size_t U, sf_updown **out) {
   fftw_complex *s = NULL;
   if (out) *out = NULL;
   if (!out || n < 2 || U < 2 || U > 64 || n > (size_t)INT_MAX / 128) SF_FAIL_QUIET(SF_ERR_INPUT);
-  size_t min_add = (n / 8 < 100 ? n / 8 : 100) * 2, L = 1;
-  while (L < n + min_add) L <<= 1;
+  size_t min_add = (n / 8 < 100 ? n / 8 : 100) * 2, L = smooth_length(n + min_add);
   p = calloc(1, sizeof *p);
   if (!p) SF_FAIL_QUIET(SF_ERR_NOMEM);
   p->n = n, p->U = U, p->L = L;

@@ -1,9 +1,12 @@
 /* Upsampling by an integer factor U and back, by FFT, split into work items that threads
  * share without changing a bit (specs/eeg.md section 4.4, decision 3).
  *
- * Up is MNE's raw.resample(U * fs) (eeg_resample.h with ratio U): the input padded
- * reflect_limited to L, a power of two >= n + 2 min(n/8, 100) (npad='auto'), its rfft, the
- * spectrum zero-extended to U L with the Nyquist bin halved, the irfft scaled by 1/L. Here the
+ * Up is MNE's raw.resample(U * fs) (eeg_resample.h with ratio U) but for the padded length:
+ * the input padded reflect_limited to L >= n + 2 min(n/8, 100) (npad='auto'), where L is the
+ * smallest multiple of 4 with no prime factors but 2, 3 and 5 (MNE takes the next power of
+ * two, up to twice as long: the same band-limited interpolation, with another period for
+ * the padding), its rfft, the spectrum zero-extended to U L with the Nyquist bin halved, the
+ * irfft scaled by 1/L. Here the
  * long irfft is computed as U irffts of length L, one per output phase r (u[U m + r]), of the
  * spectrum turned by exp(2 pi i k r / (U L)); the result is kept padded (U L samples) and the
  * upsampled signal proper is u[U pad0 ...].
