@@ -115,7 +115,7 @@ qual_new=$tmp/quality.csv   # tool,rate,channels,threads,corrected channels,json
 # one timed run: label rate nch threads run-index(0 = warm-up) -- command...
 timed() {
     local tool=$1 rate=$2 nch=$3 th=$4 k=$5; shift 5
-    local tf=$tmp/time.$tool.$rate.$th out=$tmp/log.$tool.$rate.$th.$k
+    local tf=$tmp/time.$tool.$rate.${nch}ch.$th out=$tmp/log.$tool.$rate.${nch}ch.$th.$k
     /usr/bin/time -f "%e %M %U %S" -o "$tf" "$@" > "$out" 2>&1 \
         || { tail -n 30 "$out" >&2; die "$tool failed (rate $rate, threads $th, run $k): $*"; }
     local wall rss us sy cpu ps="" pl=""
