@@ -12,13 +12,14 @@
 
 struct sf_updown {
   size_t n, U, L, pad0, pad1;
-  fftw_plan fwd, inv;       /* r2c and c2r of length L, out of place, on new arrays */
-  fftw_plan fwd_ip, inv_ip; /* the same in place, on the rows of the phase buffer */
+  fftw_plan fwd_ip, inv_ip; /* r2c and c2r of length L in place, on rows of stride(L) doubles
+                             * (two plans only: planning a long transform costs about as
+                             * much as running it) */
 };
 
 struct sf_updown_ws {
   size_t max_L;
-  double *r;
+  double *r; /* a row of stride(max_L) doubles: the padded input, the output's spectrum */
   fftw_complex *s;
 };
 
@@ -50,7 +51,6 @@ int sf_updown_plan(size_t n, size_t U, sf_updown **out) {
   int status = 0;
   sf_updown *p = NULL;
   double *r = NULL;
-  fftw_complex *s = NULL;
   if (out) *out = NULL;
   if (!out || n < 2 || U < 2 || U > 64 || n > (size_t)INT_MAX / 128) SF_FAIL_QUIET(SF_ERR_INPUT);
   size_t min_add = (n / 8 < 100 ? n / 8 : 100) * 2, L = smooth_length(n + min_add);
@@ -58,14 +58,6 @@ int sf_updown_plan(size_t n, size_t U, sf_updown **out) {
   if (!p) SF_FAIL_QUIET(SF_ERR_NOMEM);
   p->n = n, p->U = U, p->L = L;
   p->pad0 = (L - n) / 2, p->pad1 = L - n - p->pad0;
-  r = fftw_malloc(L * sizeof *r);
-  s = fftw_malloc((L / 2 + 1) * sizeof *s);
-  if (!r || !s) SF_FAIL_QUIET(SF_ERR_NOMEM);
-  p->fwd = fftw_plan_dft_r2c_1d((int)L, r, s, FFTW_ESTIMATE);
-  SF_FFTW(p->fwd);
-  p->inv = fftw_plan_dft_c2r_1d((int)L, s, r, FFTW_ESTIMATE);
-  SF_FFTW(p->inv);
-  fftw_free(r);
   r = fftw_malloc(row_stride(L) * sizeof *r);
   if (!r) SF_FAIL_QUIET(SF_ERR_NOMEM);
   p->fwd_ip = fftw_plan_dft_r2c_1d((int)L, r, (fftw_complex *)r, FFTW_ESTIMATE);
@@ -76,7 +68,6 @@ int sf_updown_plan(size_t n, size_t U, sf_updown **out) {
   p = NULL;
 cleanup:
   fftw_free(r);
-  fftw_free(s);
   sf_updown_destroy(&p);
   return status;
 }
@@ -91,9 +82,9 @@ int sf_updown_ws_create(size_t max_L, sf_updown_ws **out) {
   *out = NULL;
   if (!w) SF_FAIL_QUIET(SF_ERR_NOMEM);
   w->max_L = max_L;
-  w->r = fftw_malloc(max_L * sizeof *w->r);
-  w->s = fftw_malloc((max_L / 2 + 1) * sizeof *w->s);
-  if (!w->r || !w->s) SF_FAIL_QUIET(SF_ERR_NOMEM);
+  w->r = fftw_malloc(row_stride(max_L) * sizeof *w->r);
+  w->s = NULL;
+  if (!w->r) SF_FAIL_QUIET(SF_ERR_NOMEM);
   *out = w;
   w = NULL;
 cleanup:
@@ -164,7 +155,8 @@ int sf_updown_up(const sf_updown *p, const double *x, double *u, sf_updown_buf *
     o += n;
     for (size_t k = 1; k <= e1; k++) xp[o++] = 2.0 * x[n - 1] - x[n - 1 - k];
     for (size_t k = 0; k < z1; k++) xp[o++] = 0.0;
-    fftw_execute_dft_r2c(p->fwd, xp, buf->X);
+    fftw_execute_dft_r2c(p->fwd_ip, xp, (fftw_complex *)xp);
+    memcpy(buf->X, xp, (L / 2 + 1) * sizeof *buf->X);
     buf->X[0][1] = 0.0;
     buf->X[L / 2][1] = 0.0;
   }
@@ -231,7 +223,8 @@ int sf_updown_down(const sf_updown *p, const double *u, double *y, sf_updown_buf
     buf->X[L / 2][0] *= 2.0;
     buf->X[L / 2][1] = 0.0;
     buf->X[0][1] = 0.0;
-    fftw_execute_dft_c2r(p->inv, buf->X, ws->r);
+    memcpy(ws->r, buf->X, (L / 2 + 1) * sizeof *buf->X);
+    fftw_execute_dft_c2r(p->inv_ip, (fftw_complex *)ws->r, ws->r);
     const double inv = 1.0 / (double)(U * L);
     for (size_t i = 0; i < n; i++) y[i] = ws->r[p->pad0 + i] * inv;
   }
@@ -241,7 +234,6 @@ int sf_updown_down(const sf_updown *p, const double *u, double *y, sf_updown_buf
 void sf_updown_ws_destroy(sf_updown_ws **ws) {
   if (!ws || !*ws) return;
   fftw_free((*ws)->r);
-  fftw_free((*ws)->s);
   free(*ws);
   *ws = NULL;
 }
@@ -256,8 +248,6 @@ void sf_updown_buf_destroy(sf_updown_buf **b) {
 
 void sf_updown_destroy(sf_updown **p) {
   if (!p || !*p) return;
-  if ((*p)->fwd) fftw_destroy_plan((*p)->fwd);
-  if ((*p)->inv) fftw_destroy_plan((*p)->inv);
   if ((*p)->fwd_ip) fftw_destroy_plan((*p)->fwd_ip);
   if ((*p)->inv_ip) fftw_destroy_plan((*p)->inv_ip);
   free(*p);

@@ -110,6 +110,7 @@ typedef struct eeg_job {
   sf_anc_ws *anc_ws;
   double *noise_pad, *noise, *noise_lp;
   int obs_k;
+  double t_setup, t_triggers, t_plans, t_align; /* seconds: wall, rank 0 */
   double tph[6]; /* compute seconds by phase (thread 0's clock): in+HP, up, AAS(+OBS), down, LP+ANC+out, metrics */
   float *outbuf[2];
   double *metrics[2]; /* 4 per unit */
@@ -641,6 +642,7 @@ static double mean_of(const double *x, size_t n) {
 static int step_align(void *ctx) {
   eeg_job *j = ctx;
   int status = 0;
+  double t_begin = MPI_Wtime();
   size_t up = j->o.upsample, nt = (size_t)j->sh.nt;
   long sw = (long)(3 * up);
   SF_ALLOC(j->t_al, nt);
@@ -721,6 +723,7 @@ static int step_align(void *ctx) {
     }
   }
 cleanup:
+  j->t_align = MPI_Wtime() - t_begin;
   return status;
 }
 
@@ -996,6 +999,10 @@ static int write_rest(eeg_job *j, double total) {
       static const char *const ph[6] = {"time_highpass_s", "time_upsample_s", "time_aas_s", "time_downsample_s",
                                         "time_lowpass_s", "time_metrics_s"};
       for (int q = 0; q < 6; q++) SF_CALL(sf_h5_attr_double(root, ph[q], j->tph[q]));
+      SF_CALL(sf_h5_attr_double(root, "time_setup_s", j->t_setup));
+      SF_CALL(sf_h5_attr_double(root, "time_triggers_s", j->t_triggers));
+      SF_CALL(sf_h5_attr_double(root, "time_plans_s", j->t_plans));
+      SF_CALL(sf_h5_attr_double(root, "time_align_s", j->t_align));
     }
     SF_CALL(sf_h5_attr_int(root, "first_trigger", j->trig[0]));
     if (j->obs) SF_CALL(sf_h5_attr_int(root, "obs_components", j->obs_k));
@@ -1168,7 +1175,9 @@ int sf_cmd_eeg(int argc, char **argv) {
     sf_step s1 = {.name = "triggers", .kind = SF_STEP_ONCE, .once = step_triggers, .result = &j->sh,
                   .result_bytes = sizeof j->sh, .share = share_triggers};
     sf_pipeline p1 = {j->comm, j, j->exec, j->src, &j->plan, &s1, 1};
+    j->t_setup = MPI_Wtime() - t0;
     SF_CALL(sf_pipeline_run(&p1, NULL));
+    j->t_triggers = MPI_Wtime() - t0 - j->t_setup;
   }
   {
     /* the memory: per rank one channel at the native rate (several copies) and one block at
@@ -1180,7 +1189,11 @@ int sf_cmd_eeg(int argc, char **argv) {
                       j->n * j->o.upsample);
     SF_CALL(sf_mpi_check_memory(j->comm, &b, j->o.in, "fewer --threads or a lower --upsample need less"));
   }
-  SF_CALL(sf_mpi_agree(make_plans(j), j->comm));
+  {
+    double tp = MPI_Wtime();
+    SF_CALL(sf_mpi_agree(make_plans(j), j->comm));
+    j->t_plans = MPI_Wtime() - tp;
+  }
   sf_phase_times tm[2];
   sf_run_info info = {tm, ""};
   {
