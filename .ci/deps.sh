@@ -4,7 +4,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmpi-dev
       hdf5-tools libfftw3-dev libcunit1-dev libtiff-dev libnifti2-dev zlib1g-dev libedf-dev
       mricron-data python3-numpy python3-nibabel python3-h5py liblz4-dev
-      python3-pyfai bitshuffle hdf5-filter-plugin python3-mne)
+      python3-pyfai bitshuffle hdf5-filter-plugin python3-mne
+      slurm-wlm munge)  # a real one-node Slurm for tests/slurm (slurmctld, slurmd, client)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
