@@ -5,7 +5,8 @@ pkgs=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libhdf5-openmp
       hdf5-tools libfftw3-dev libcunit1-dev libtiff-dev libnifti2-dev zlib1g-dev libedf-dev
       mricron-data python3-numpy python3-nibabel python3-h5py liblz4-dev
       python3-pyfai bitshuffle hdf5-filter-plugin python3-mne
-      slurm-wlm munge)  # a real one-node Slurm for tests/slurm (slurmctld, slurmd, client)
+      slurm-wlm munge  # a real one-node Slurm for tests/slurm (slurmctld, slurmd, client)
+      clang libclang-rt-14-dev libomp-dev)  # libFuzzer and OpenMP for tests/fuzz
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

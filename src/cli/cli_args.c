@@ -95,9 +95,13 @@ int sf_cli_double_list(int verbose, const char *opt, const char *s, double *out,
 }
 
 int sf_cli_range(int verbose, const char *opt, const char *s, size_t *a, size_t *b) {
-  unsigned long long x, y;
-  int used = 0;
-  if (!s || sscanf(s, "%llu:%llu%n", &x, &y, &used) != 2 || s[used] || x > y || *s == '-')
+  unsigned long long x = 0, y = 0;
+  char *end = NULL, *end2 = NULL;
+  errno = 0;
+  /* digits:digits only: sscanf's %llu took "1:-2" (LAST wrapped to 2^64 - 2), " 1:2", "1:+2" */
+  if (s && isdigit((unsigned char)*s)) x = strtoull(s, &end, 10);
+  if (end && *end == ':' && isdigit((unsigned char)end[1])) y = strtoull(end + 1, &end2, 10);
+  if (!end2 || *end2 || errno || x > y)
     return sf_cli_usage_error(verbose, "%s: expected FIRST:LAST frame indices with FIRST <= LAST, got '%s'",
                               opt, s ? s : "");
   *a = (size_t)x;

@@ -16,7 +16,7 @@ int sf_cli_choice(int verbose, const char *opt, const char *s, const char *const
 /* Comma-separated list of up to max doubles, each >= 0. */
 int sf_cli_double_list(int verbose, const char *opt, const char *s, double *out, size_t max,
                        size_t *n);
-/* "A:B" with A <= B (both inclusive, non-negative). */
+/* "A:B" with A <= B (both inclusive, decimal digits only). */
 int sf_cli_range(int verbose, const char *opt, const char *s, size_t *a, size_t *b);
 
 struct option;
