@@ -1,4 +1,5 @@
 #include "mpi/engine.h"
+#include "mpi/kill_point.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -238,7 +239,8 @@ static int read_step(sweep *sw, size_t s) {
   b->slot = q;
   b->dtype = sw->dtype;
   b->unit_elems = sw->ue;
-  if (s < sw->ns) {
+  if (s < sw->ns && !(sw->st->kind == SF_STEP_PER_UNIT && sw->st->done &&
+                      sw->st->done(sw->p->ctx, (long)(sw->s0 + s)))) {
     b->segment = (long)(sw->s0 + s);
     sf_plan_segment(sw->plan, sw->s0 + s, &b->first, &b->count);
     size_t end = sw->plan->first_unit + sw->plan->n_units, last = b->first + b->count;
@@ -337,6 +339,7 @@ static void quiet_barrier(sweep *sw) {
 
 /* Commit of step s's batch, then progress. Collective. */
 static int commit_step(sweep *sw, size_t s) {
+  sf_kill_point("commit", sw->rank);
   int status = 0;
   if (sw->st->commit) {
     double t = now_s();
@@ -353,6 +356,7 @@ static int commit_step(sweep *sw, size_t s) {
 /* After compute(s): every rank there (quietly), its status agreed, then the interrupt
  * check. Collective. */
 static int agree_step(sweep *sw, int rc, size_t s) {
+  if (sw->st->kind == SF_STEP_REDUCE) sf_kill_point("reduce", sw->rank);
   quiet_barrier(sw);
   int status = sf_mpi_agree(rc, sw->comm);
   if (status < 0) return status;
@@ -532,6 +536,7 @@ cleanup:
 static int run_once(const sf_pipeline *p, const sf_step *st) {
   int status = 0, rank;
   SF_MPI(MPI_Comm_rank(p->comm, &rank));
+  sf_kill_point("once", rank);
   if (rank == 0 && st->once) status = st->once(p->ctx);
   SF_MPI(MPI_Bcast(&status, 1, MPI_INT, 0, p->comm));
   if (status == 0 && st->result && st->result_bytes)

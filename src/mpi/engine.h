@@ -92,6 +92,10 @@ typedef struct sf_step {
   /* Optional device version of prepare + unit + finish for one batch, run instead of them
    * when the executor drives a device. */
   int (*device)(void *ctx, const sf_batch *b, double *partial);
+  /* SF_STEP_PER_UNIT, optional: nonzero when segment seg is already done (a resumed output
+   * holds it): its batch is neither read nor computed, and commit() gets it empty. Asked on
+   * the I/O thread after start(). */
+  int (*done)(void *ctx, long seg);
   /* Progress: units done are reported to prog (may be NULL) as progress_base + done. */
   sf_progress *prog;
   size_t progress_base;

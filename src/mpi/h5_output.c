@@ -14,6 +14,7 @@
 
 #include "io/h5_check.h"
 #include "io/h5_util.h"
+#include "mpi/kill_point.h"
 #include "mpi/mpi_agree.h"
 #include "mpi/mpi_check.h"
 #include "node/node_memory.h"
@@ -30,7 +31,141 @@ struct sf_output {
   int held;              /* the reservation is blocks held by the file (fallocate), not a
                             reading of the free space; rank 0's view, broadcast */
   char path[PATH_MAX], partial[PATH_MAX + 16];
+  int resumed;           /* opened an existing NAME.partial (--resume) */
+  int flushed;           /* metadata flushed since the last change (before any raw write) */
+  unsigned char *marks;  /* resumed: the done marks found, n_segments */
+  size_t n_segments;
 };
+
+/* --resume and the run's identity (sf_output_set_resume), the same on every rank. */
+static int g_resume;
+static char g_identity[16384];
+
+void sf_output_set_resume(int resume, const char *identity) {
+  g_resume = resume;
+  snprintf(g_identity, sizeof g_identity, "%s", identity ? identity : "");
+}
+
+int sf_output_resumed(const sf_output *o) { return o && o->resumed; }
+
+int sf_output_segment_done(const sf_output *o, long seg) {
+  return o && o->marks && seg >= 0 && (size_t)seg < o->n_segments && o->marks[seg];
+}
+
+size_t sf_output_segments_done(const sf_output *o) {
+  size_t n = 0;
+  for (size_t s = 0; o && o->marks && s < o->n_segments; s++) n += o->marks[s] != 0;
+  return n;
+}
+
+/* The first word where two identities differ, for the message. */
+static void first_difference(const char *a, const char *b, char *out, size_t n) {
+  size_t i = 0;
+  while (a[i] && a[i] == b[i]) i++;
+  size_t s = i;
+  while (s > 0 && a[s - 1] != ' ') s--;
+  size_t ea = s, eb = s;
+  while (a[ea] && a[ea] != ' ') ea++;
+  while (b[eb] && b[eb] != ' ') eb++;
+  snprintf(out, n, "'%.*s' now, '%.*s' in the partial output", (int)(ea - s), a + s, (int)(eb - s), b + s);
+}
+
+/* Reads a string attribute of the root group into buf ("" when absent). Local. */
+static void read_string_attr(hid_t file, const char *name, char *buf, size_t n) {
+  buf[0] = '\0';
+  if (H5Aexists(file, name) <= 0) return;
+  hid_t a = H5Aopen(file, name, H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
+  if (t >= 0 && H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t) && H5Tget_size(t) < n) {
+    hid_t mt = H5Tcopy(t);
+    H5Aread(a, mt, buf);
+    buf[H5Tget_size(t)] = '\0';
+    H5Tclose(mt);
+  }
+  if (t >= 0) H5Tclose(t);
+  if (a >= 0) H5Aclose(a);
+}
+
+/* --resume: opens NAME.partial with the MPI-IO driver (fapl) and checks that it is this run's:
+ * not complete, the same identity, the same segments; reads its done marks. Collective;
+ * reported once. */
+static int resume_open(sf_output *o, size_t n_segments, hid_t fapl) {
+  int status = 0;
+  char why[512] = "", *found = NULL;
+  o->file = H5Fopen(o->partial, H5F_ACC_RDWR, fapl);
+  if (o->file < 0) sf_h5_error_text(why, sizeof why);
+  status = sf_mpi_agree(o->file >= 0 ? 0 : SF_ERR_INPUT, o->comm);
+  if (status < 0) {
+    if (o->rank == 0)
+      sf_error_report(status, __FILE__, __LINE__, __func__,
+                      "%s: cannot be resumed: not a readable HDF5 file (%s); run without --resume to start again",
+                      o->partial, why);
+    return status;
+  }
+  found = malloc(sizeof g_identity);
+  int ok = found != NULL;
+  if (ok) read_string_attr(o->file, "resume_identity", found, sizeof g_identity);
+  long long complete = -1;
+  if (ok && H5Aexists(o->file, "complete") > 0) {
+    hid_t a = H5Aopen(o->file, "complete", H5P_DEFAULT);
+    if (a < 0 || H5Aread(a, H5T_NATIVE_LLONG, &complete) < 0) complete = -1;
+    if (a >= 0) H5Aclose(a);
+  }
+  int verdict = !ok ? SF_ERR_NOMEM : complete != 0 ? 1 : strcmp(found, g_identity) ? 2 : 0;
+  o->done = H5Dopen2(o->file, "/slabflow/done", H5P_DEFAULT);
+  hsize_t nd = 0;
+  if (verdict == 0) {
+    hid_t sp = o->done >= 0 ? H5Dget_space(o->done) : H5I_INVALID_HID;
+    if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 1 || (H5Sget_simple_extent_dims(sp, &nd, NULL), nd) != n_segments)
+      verdict = 3;
+    if (sp >= 0) H5Sclose(sp);
+  }
+  if (verdict == 0) {
+    o->marks = calloc(n_segments ? n_segments : 1, 1);
+    if (!o->marks || H5Dread(o->done, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, o->marks) < 0) verdict = 4;
+  }
+  /* every rank read the same file: rank 0's verdict rules */
+  SF_MPI(MPI_Bcast(&verdict, 1, MPI_INT, 0, o->comm));
+  if (verdict != 0) {
+    status = verdict == SF_ERR_NOMEM ? SF_ERR_NOMEM : SF_ERR_INPUT;
+    if (o->rank == 0) {
+      char diff[1024] = "";
+      if (verdict == 2) first_difference(g_identity, found, diff, sizeof diff);
+      if (verdict == 1)
+        sf_error_report(status, __FILE__, __LINE__, __func__,
+                        "%s: cannot be resumed: its 'complete' attribute is %lld, not 0", o->partial, complete);
+      else if (verdict == 2)
+        sf_error_report(status, __FILE__, __LINE__, __func__,
+                        "%s: cannot be resumed: it was made from another input or with other options (%s); run "
+                        "without --resume to start again",
+                        o->partial, diff);
+      else if (verdict == 3)
+        sf_error_report(status, __FILE__, __LINE__, __func__,
+                        "%s: cannot be resumed: its /slabflow/done has %llu segments, this run has %zu", o->partial,
+                        (unsigned long long)nd, n_segments);
+      else if (verdict == 4)
+        sf_error_report(status, __FILE__, __LINE__, __func__, "%s: cannot be resumed: its done marks are unreadable",
+                        o->partial);
+    }
+    goto cleanup;
+  }
+  SF_MPI(MPI_Bcast(o->marks, (int)n_segments, MPI_UNSIGNED_CHAR, 0, o->comm));
+  o->resumed = 1;
+  o->flushed = 1;
+cleanup:
+  free(found);
+  return status;
+}
+
+/* Flushes metadata and raw data to the file system (H5Fflush: HDF5's caches, then
+ * MPI_File_sync). Collective. */
+static int flush_output(sf_output *o) {
+  herr_t rc = H5Fflush(o->file, H5F_SCOPE_GLOBAL);
+  int status = sf_mpi_agree(rc < 0 ? SF_ERR_IO : 0, o->comm);
+  if (status < 0 && o->rank == 0)
+    sf_error_report(status, __FILE__, __LINE__, __func__, "%s: cannot flush the output to disk", o->partial);
+  if (status == 0) o->flushed = 1;
+  return status;
+}
 
 /* The lock beside the output (OUT.lock) this process holds: an open descriptor with an
  * fcntl write lock on it. Rank 0 only. */
@@ -324,6 +459,23 @@ int sf_output_create(MPI_Comm comm, const char *out_path, size_t n_segments, sf_
                           "%s: cannot set the MPI-IO driver", o->partial);
   status = sf_mpi_agree(status, comm);
   if (status < 0) goto cleanup;
+  o->n_segments = n_segments;
+  if (g_resume) {
+    int exists = 0;
+    if (o->rank == 0) {
+      struct stat st;
+      exists = stat(o->partial, &st) == 0 && S_ISREG(st.st_mode);
+      if (!exists)
+        fprintf(stderr, "slabflow: --resume: no %s to resume; starting from the beginning\n", o->partial);
+    }
+    SF_MPI(MPI_Bcast(&exists, 1, MPI_INT, 0, comm));
+    if (exists) {
+      SF_CALL(resume_open(o, n_segments, fapl));
+      *out = o;
+      o = NULL;
+      goto cleanup;
+    }
+  }
   /* A stale NAME.partial is removed rather than truncated, so that a link never leads the
    * new file's writes into another file. */
   if (o->rank == 0) unlink(o->partial);
@@ -354,6 +506,9 @@ int sf_output_create(MPI_Comm comm, const char *out_path, size_t n_segments, sf_
                       o->partial, why);
     goto cleanup;
   }
+  /* what a later --resume checks, and "not complete" from the start */
+  SF_CALL(sf_mpi_agree(sf_h5_attr_string(o->file, "resume_identity", g_identity), comm));
+  SF_CALL(sf_mpi_agree(sf_h5_attr_int(o->file, "complete", 0), comm));
   *out = o;
   o = NULL;
 cleanup:
@@ -400,10 +555,46 @@ cleanup:
   return status;
 }
 
+/* Resumed: opens dataset name and checks its type and shape. Collective. */
+static int reopen_dataset(sf_output *o, const char *name, hid_t type, int ndims, const hsize_t *dims,
+                          int *id) {
+  int status = 0, ok = 1;
+  hid_t d = H5I_INVALID_HID, sp = H5I_INVALID_HID, t = H5I_INVALID_HID;
+  if (o->ndsets == o->cap) {
+    int cap = o->cap ? 2 * o->cap : 16;
+    hid_t *p = realloc(o->dsets, (size_t)cap * sizeof *p);
+    if (p) o->dsets = p, o->cap = cap;
+    ok = p != NULL;
+  }
+  hsize_t got[8] = {0};
+  if (ok) d = H5Lexists(o->file, name, H5P_DEFAULT) > 0 ? H5Dopen2(o->file, name, H5P_DEFAULT) : H5I_INVALID_HID;
+  if (d >= 0) sp = H5Dget_space(d), t = H5Dget_type(d);
+  ok = ok && d >= 0 && sp >= 0 && t >= 0 && H5Tequal(t, type) > 0 && H5Sget_simple_extent_ndims(sp) == ndims &&
+       ndims <= 8 && H5Sget_simple_extent_dims(sp, got, NULL) >= 0;
+  for (int i = 0; ok && i < ndims; i++) ok = got[i] == dims[i];
+  status = sf_mpi_agree(ok ? 0 : SF_ERR_INPUT, o->comm);
+  if (status < 0) {
+    if (o->rank == 0)
+      sf_error_report(status, __FILE__, __LINE__, __func__,
+                      "%s: cannot be resumed: dataset %s is missing or of another type or shape", o->partial, name);
+    goto cleanup;
+  }
+  *id = o->ndsets;
+  o->dsets[o->ndsets++] = d;
+  d = H5I_INVALID_HID;
+cleanup:
+  if (t >= 0) H5Tclose(t);
+  if (sp >= 0) H5Sclose(sp);
+  if (d >= 0) H5Dclose(d);
+  return status;
+}
+
 int sf_output_add(sf_output *o, const char *name, hid_t type, int ndims, const hsize_t *dims,
                   const hsize_t *chunk, int *id) {
   int status = 0;
   hid_t sp = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, lcpl = H5I_INVALID_HID, d = H5I_INVALID_HID;
+  if (o->resumed) return reopen_dataset(o, name, type, ndims, dims, id);
+  o->flushed = 0;
   /* Agreed before the collectives (reserve_space, H5Dcreate2), as in sf_output_create. */
   status = sf_mpi_agree(dataset_plists(o, name, ndims, dims, chunk, &sp, &lcpl, &dcpl), o->comm);
   if (status < 0) goto cleanup;
@@ -470,6 +661,9 @@ static void abort_stalled(sf_output *o, const char *what, const char *why) {
 static int write_slab_strided(sf_output *o, hid_t d, const char *what, size_t first, size_t count,
                               hid_t mtype, const void *buf, size_t stride) {
   int status = 0;
+  /* every dataset and attribute made so far on disk before raw data: a crash from here on
+   * leaves a file HDF5 opens, whatever the raw writes had reached */
+  if (!o->flushed && (status = flush_output(o)) < 0) return status;
   hid_t fsp = H5Dget_space(d), msp = H5I_INVALID_HID;
   hsize_t dims[8], start[8] = {0}, cnt[8];
   int nd = H5Sget_simple_extent_dims(fsp, dims, NULL);
@@ -552,8 +746,13 @@ int sf_output_write_all(sf_output *o, int id, hid_t mtype, const void *buf) {
 
 int sf_output_mark_done(sf_output *o, long seg) {
   unsigned char one = 1;
-  return write_slab(o, o->done, "/slabflow/done", seg >= 0 ? (size_t)seg : 0, seg >= 0 ? 1 : 0,
-                    H5T_NATIVE_UINT8, &one);
+  /* the batch's data on disk before its mark (a crash never leaves a mark without its data) */
+  int status = flush_output(o);
+  if (status < 0) return status;
+  status = write_slab(o, o->done, "/slabflow/done", seg >= 0 ? (size_t)seg : 0, seg >= 0 ? 1 : 0,
+                      H5T_NATIVE_UINT8, &one);
+  if (seg >= 0) sf_kill_point("mark", o->rank);
+  return status;
 }
 
 hid_t sf_output_root(const sf_output *o) { return o->file; }
@@ -561,6 +760,7 @@ hid_t sf_output_root(const sf_output *o) { return o->file; }
 int sf_output_finish(sf_output **po, int status) {
   if (!po || !*po) return status;
   sf_output *o = *po;
+  if (status == 0) sf_kill_point("finish", o->rank);
   status = sf_mpi_agree(status, o->comm);
   if (status == 0 && o->file >= 0) {
     int rc = sf_h5_attr_int(o->file, "complete", 1);
@@ -577,6 +777,7 @@ int sf_output_finish(sf_output **po, int status) {
   for (int i = 0; i < o->ndsets; i++)
     H5Dclose(o->dsets[i]);
   free(o->dsets);
+  free(o->marks);
   if (o->done >= 0) H5Dclose(o->done);
   if (o->dxpl >= 0) H5Pclose(o->dxpl);
   herr_t crc = o->file >= 0 ? H5Fclose(o->file) : 0;

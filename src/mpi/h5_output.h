@@ -23,9 +23,28 @@ int sf_output_check_path(MPI_Comm comm, const char *out_path, const char *const 
  * error cannot leave the lock file behind). Local. */
 void sf_output_release_lock(void);
 
-/* Creates out_path + ".partial" (truncating a stale one) with the MPI-IO driver and a
- * /slabflow/done mark per segment (n_segments, uint8, 0 = not done). Collective. */
+/* Creates out_path + ".partial" (removing a stale one) with the MPI-IO driver, a
+ * /slabflow/done mark per segment (n_segments, uint8, 0 = not done) and the root attributes
+ * resume_identity (see sf_output_set_resume) and complete = 0. Everything HDF5 keeps in its
+ * caches is flushed before the first raw write after a dataset or attribute was made, and
+ * every batch's data before its done mark (sf_output_mark_done): a process killed at any
+ * point leaves a .partial that HDF5 opens, whose marked segments hold their final bytes.
+ * With --resume set (sf_output_set_resume) and an existing out_path + ".partial", that file
+ * is opened instead: refused (SF_ERR_INPUT, one message, "run without --resume") when it is
+ * not readable HDF5, complete is not 0, its resume_identity differs from this run's or its
+ * segment count differs; its done marks are read (sf_output_segment_done) and sf_output_add
+ * opens the existing datasets (same type and shape, else refused). Without a .partial,
+ * --resume starts afresh with a note. Collective. */
 int sf_output_create(MPI_Comm comm, const char *out_path, size_t n_segments, sf_output **out);
+/* The next sf_output_create's mode: resume (nonzero: continue an existing .partial) and the
+ * run's identity: a string naming everything a result depends on (the input's path, size and
+ * modification time, every option that changes results, the segment size) and nothing it
+ * does not (ranks, threads). The same on every rank. Local. */
+void sf_output_set_resume(int resume, const char *identity);
+/* Whether o continues a .partial; whether segment seg was marked done there; how many. Local. */
+int sf_output_resumed(const sf_output *o);
+int sf_output_segment_done(const sf_output *o, long seg);
+size_t sf_output_segments_done(const sf_output *o);
 
 /* Creates dataset name (parents created as needed) of HDF5 type type with ndims dims; chunk
  * may be NULL for a contiguous layout. Returns its index in *id. Collective. */
@@ -46,7 +65,8 @@ int sf_output_write_rows_strided(sf_output *o, int id, size_t first, size_t coun
 /* Writes a whole dataset from rank 0's buf (other ranks pass anything). Collective. */
 int sf_output_write_all(sf_output *o, int id, hid_t mtype, const void *buf);
 
-/* Marks segment seg done (seg < 0: this rank marks nothing at this step). Collective. */
+/* Marks segment seg done (seg < 0: this rank marks nothing at this step), after flushing the
+ * data written so far to disk. Collective. */
 int sf_output_mark_done(sf_output *o, long seg);
 
 /* Root group, for provenance attributes (every rank writes the same values). */

@@ -59,7 +59,7 @@ typedef struct eeg_opts {
   const char *regex, *trig_channel, *ref_channel, *channels, *exclude;
   double trig_threshold, offset, hp, lp, aas_threshold;
   size_t upsample, aas_window;
-  int obs, anc, threads;
+  int obs, anc, threads, resume;
 } eeg_opts;
 
 /* One acquisition block: triggers [i0, i1), native samples [a0, a1) processed upsampled. */
@@ -168,12 +168,15 @@ static void eeg_help(void) {
       "  --anc                      adaptive noise cancellation after the low-pass [off]\n"
       "  --channels A,B,...         channels to correct (labels) [EEG channels]\n"
       "  --exclude A,B,...          channels not to correct\n"
-      "  --threads N                OpenMP threads per rank [OMP_NUM_THREADS or all]\n");
+      "  --threads N                OpenMP threads per rank [OMP_NUM_THREADS or all]\n"
+      "  --resume                   continue OUT.h5.partial of an interrupted run (same input and\n"
+      "                             options; any rank and thread count): channels marked done are\n"
+      "                             kept, the others computed\n");
 }
 
 static int eeg_parse(int argc, char **argv, int verbose, eeg_opts *o, int *help) {
   enum { O_EDF = 256, O_REGEX, O_TCH, O_TTH, O_OFF, O_UP, O_HP, O_LP, O_AW, O_AT, O_REF,
-         O_OBS, O_ANC, O_CH, O_EX, O_THR };
+         O_OBS, O_ANC, O_CH, O_EX, O_THR, O_RESUME };
   static const struct option lo[] = {
       {"output", required_argument, 0, 'o'},
       {"edf-out", required_argument, 0, O_EDF},
@@ -192,6 +195,7 @@ static int eeg_parse(int argc, char **argv, int verbose, eeg_opts *o, int *help)
       {"channels", required_argument, 0, O_CH},
       {"exclude", required_argument, 0, O_EX},
       {"threads", required_argument, 0, O_THR},
+      {"resume", no_argument, 0, O_RESUME},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int status = 0, c;
@@ -230,6 +234,7 @@ static int eeg_parse(int argc, char **argv, int verbose, eeg_opts *o, int *help)
     case O_CH: o->channels = optarg; break;
     case O_EX: o->exclude = optarg; break;
     case O_THR: SF_CALL(sf_cli_size(verbose, "--threads", optarg, 1, 4096, &v)); o->threads = (int)v; break;
+    case O_RESUME: o->resume = 1; break;
     case '?':
     default:
       status = sf_cli_bad_option(verbose, "eeg", c, argc, argv, lo);
@@ -901,53 +906,37 @@ static int channel_unit(void *ctx, void *ws, const sf_batch *bt, size_t k) {
   return j->status;
 }
 
-static int channels_start(void *ctx) {
-  eeg_job *j = ctx;
-  int status = 0;
-  for (int q = 0; q < 2; q++) {
-    j->outbuf[q] = malloc(j->n * sizeof(float));
-    j->metrics[q] = malloc(4 * sizeof(double));
-    if (!j->outbuf[q] || !j->metrics[q]) status = SF_ERR_NOMEM;
-  }
-  if (j->obs) {
-    /* OBS workspaces per block: their artifact lengths are known after the alignment */
-    j->obs_ws = calloc((size_t)j->sh.nb, sizeof *j->obs_ws);
-    if (!j->obs_ws) status = SF_ERR_NOMEM;
-    for (long long b = 0; status == 0 && b < j->sh.nb; b++) {
-      const eeg_block *kb = &j->blk[b];
-      status = sf_obs_ws_create(j->obs, (size_t)(kb->a1 - kb->a0) * j->o.upsample, (size_t)(kb->i1 - kb->i0),
-                                (size_t)kb->L_up, &j->obs_ws[b]);
-    }
-  }
-  SF_CALL(sf_mpi_agree(status, j->comm));
-  SF_CALL(sf_output_create(j->comm, j->o.out, j->plan.n_segments, &j->out));
-  hsize_t dims[2] = {j->nsel, j->n}, one[1] = {j->nsel};
-  SF_CALL(sf_output_add(j->out, "/corrected", H5T_IEEE_F32LE, 2, dims, NULL, &j->id_corr));
-  for (int m = 0; m < 4; m++) {
-    char name[64];
-    snprintf(name, sizeof name, "/metrics/%s", k_metric_names[m]);
-    SF_CALL(sf_output_add(j->out, name, H5T_IEEE_F64LE, 1, one, NULL, &j->id_m[m]));
-  }
-  sf_progress_start(&j->prog, j->rank == 0, "eeg", "channels", j->nsel);
-cleanup:
-  return status;
+/* The options that change results, as one string (provenance and the resume identity). */
+static void options_string(const eeg_opts *o, char *buf, size_t n) {
+  char off[64];
+  if (o->offset == o->offset) snprintf(off, sizeof off, "%.17g", o->offset);
+  else snprintf(off, sizeof off, "auto");
+  snprintf(buf, n,
+           "trigger=%s%s threshold=%.17g hp=%.17g lp=%.17g upsample=%zu aas-window=%zu aas-threshold=%.17g "
+           "artifact-offset=%s ref-channel=%s obs=%d anc=%d",
+           o->trig_channel ? "channel:" : "regex:", o->trig_channel ? o->trig_channel : o->regex, o->trig_threshold,
+           o->hp, o->lp, o->upsample, o->aas_window, o->aas_threshold, off, o->ref_channel ? o->ref_channel : "-",
+           o->obs, o->anc);
 }
 
-static int channels_commit(void *ctx, const sf_batch *b) {
-  eeg_job *j = ctx;
-  int status = 0, q = b->slot;
-  SF_CALL(sf_output_write_rows(j->out, j->id_corr, b->first, b->count, H5T_NATIVE_FLOAT, j->outbuf[q]));
-  for (int m = 0; m < 4; m++) {
-    double v[1] = {b->count ? j->metrics[q][m] : 0.0};
-    SF_CALL(sf_output_write_rows(j->out, j->id_m[m], b->first, b->count, H5T_NATIVE_DOUBLE, v));
-  }
-  SF_CALL(sf_output_mark_done(j->out, b->segment));
-cleanup:
-  return status;
+/* The run's identity for --resume: the input (path, size, modification time), the corrected
+ * channels and every option that changes results. */
+static void resume_identity(const eeg_job *j, char *buf, size_t n) {
+  struct stat st;
+  char opts[4096];
+  size_t k = 0;
+  memset(&st, 0, sizeof st);
+  stat(j->o.in, &st);
+  options_string(&j->o, opts, sizeof opts);
+  k += (size_t)snprintf(buf + k, n - k, "eeg input=%s size=%lld mtime=%lld.%09ld %s channels=", j->o.in,
+                        (long long)st.st_size, (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec, opts);
+  for (size_t c = 0; c < j->nsel && k < n; c++)
+    k += (size_t)snprintf(buf + k, n - k, "%s%s", c ? "," : "", j->rec->signals[j->sel[c]].label);
 }
 
-/* The channel-independent datasets and the attributes. Collective. */
-static int write_rest(eeg_job *j, double total) {
+/* The datasets that do not depend on the channels' results: /channels, /triggers and
+ * /triggers_aligned, made and written at the start. Collective. */
+static int write_fixed(eeg_job *j) {
   int status = 0, id_ch = -1, id_t = -1, id_ta = -1;
   hid_t st = H5Tcopy(H5T_C_S1);
   char *names = NULL;
@@ -968,15 +957,78 @@ static int write_rest(eeg_job *j, double total) {
   SF_CALL(sf_output_write_all(j->out, id_ch, st, names));
   SF_CALL(sf_output_write_all(j->out, id_t, H5T_NATIVE_LLONG, j->trig));
   SF_CALL(sf_output_write_all(j->out, id_ta, H5T_NATIVE_DOUBLE, ta));
+cleanup:
+  H5Tclose(st);
+  free(names);
+  free(ta);
+  return sf_mpi_agree(status, j->comm);
+}
+
+static int channels_start(void *ctx) {
+  eeg_job *j = ctx;
+  int status = 0;
+  for (int q = 0; q < 2; q++) {
+    j->outbuf[q] = malloc(j->n * sizeof(float));
+    j->metrics[q] = malloc(4 * sizeof(double));
+    if (!j->outbuf[q] || !j->metrics[q]) status = SF_ERR_NOMEM;
+  }
+  if (j->obs) {
+    /* OBS workspaces per block: their artifact lengths are known after the alignment */
+    j->obs_ws = calloc((size_t)j->sh.nb, sizeof *j->obs_ws);
+    if (!j->obs_ws) status = SF_ERR_NOMEM;
+    for (long long b = 0; status == 0 && b < j->sh.nb; b++) {
+      const eeg_block *kb = &j->blk[b];
+      status = sf_obs_ws_create(j->obs, (size_t)(kb->a1 - kb->a0) * j->o.upsample, (size_t)(kb->i1 - kb->i0),
+                                (size_t)kb->L_up, &j->obs_ws[b]);
+    }
+  }
+  SF_CALL(sf_mpi_agree(status, j->comm));
+  {
+    char *id = malloc(16384);
+    if (id) resume_identity(j, id, 16384);
+    sf_output_set_resume(j->o.resume, id ? id : "");
+    free(id);
+  }
+  SF_CALL(sf_output_create(j->comm, j->o.out, j->plan.n_segments, &j->out));
+  hsize_t dims[2] = {j->nsel, j->n}, one[1] = {j->nsel};
+  SF_CALL(sf_output_add(j->out, "/corrected", H5T_IEEE_F32LE, 2, dims, NULL, &j->id_corr));
+  for (int m = 0; m < 4; m++) {
+    char name[64];
+    snprintf(name, sizeof name, "/metrics/%s", k_metric_names[m]);
+    SF_CALL(sf_output_add(j->out, name, H5T_IEEE_F64LE, 1, one, NULL, &j->id_m[m]));
+  }
+  SF_CALL(write_fixed(j));
+  if (sf_output_resumed(j->out) && j->rank == 0)
+    fprintf(stderr, "slabflow: eeg: resuming %s.partial: %zu of %zu channels already done\n", j->o.out,
+            sf_output_segments_done(j->out), j->nsel);
+  sf_progress_start(&j->prog, j->rank == 0, "eeg", "channels", j->nsel);
+cleanup:
+  return status;
+}
+
+static int channels_done(void *ctx, long seg) { return sf_output_segment_done(((eeg_job *)ctx)->out, seg); }
+
+static int channels_commit(void *ctx, const sf_batch *b) {
+  eeg_job *j = ctx;
+  int status = 0, q = b->slot;
+  SF_CALL(sf_output_write_rows(j->out, j->id_corr, b->first, b->count, H5T_NATIVE_FLOAT, j->outbuf[q]));
+  for (int m = 0; m < 4; m++) {
+    double v[1] = {b->count ? j->metrics[q][m] : 0.0};
+    SF_CALL(sf_output_write_rows(j->out, j->id_m[m], b->first, b->count, H5T_NATIVE_DOUBLE, v));
+  }
+  SF_CALL(sf_output_mark_done(j->out, b->segment));
+cleanup:
+  return status;
+}
+
+/* The attributes, at the end. Collective. */
+static int write_rest(eeg_job *j, double total) {
+  int status = 0;
   {
     hid_t root = sf_output_root(j->out);
-    char cmd[8192], opts[2048];
+    char cmd[8192], opts[4096];
     sf_cli_join(j->argc, j->argv, cmd, sizeof cmd);
-    const eeg_opts *o = &j->o;
-    snprintf(opts, sizeof opts,
-             "trigger=%s%s hp=%g lp=%g upsample=%zu aas-window=%zu aas-threshold=%g artifact-offset=%s obs=%d anc=%d",
-             o->trig_channel ? "channel:" : "regex:", o->trig_channel ? o->trig_channel : o->regex, o->hp, o->lp,
-             o->upsample, o->aas_window, o->aas_threshold, o->offset == o->offset ? "given" : "auto", o->obs, o->anc);
+    options_string(&j->o, opts, sizeof opts);
     SF_CALL(sf_h5_attr_string(root, "slabflow_version", SF_VERSION));
     SF_CALL(sf_h5_attr_string(root, "command", "eeg"));
     SF_CALL(sf_h5_attr_string(root, "command_line", cmd));
@@ -1008,9 +1060,6 @@ static int write_rest(eeg_job *j, double total) {
     if (j->obs) SF_CALL(sf_h5_attr_int(root, "obs_components", j->obs_k));
   }
 cleanup:
-  H5Tclose(st);
-  free(names);
-  free(ta);
   return sf_mpi_agree(status, j->comm);
 }
 
@@ -1200,7 +1249,7 @@ int sf_cmd_eeg(int argc, char **argv) {
     sf_step steps[2] = {
         {.name = "alignment", .kind = SF_STEP_ONCE, .once = step_align, .share = share_align},
         {.name = "channels", .kind = SF_STEP_PER_UNIT, .start = channels_start, .unit = channel_unit,
-         .commit = channels_commit, .overlap = 1, .prog = &j->prog}};
+         .commit = channels_commit, .overlap = 1, .done = channels_done, .prog = &j->prog}};
     sf_pipeline p2 = {j->comm, j, j->exec, j->src, &j->plan, steps, 2};
     status = sf_pipeline_run(&p2, &info);
     sf_progress_end(&j->prog);

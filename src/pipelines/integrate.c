@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli_args.h"
 #include "io/h5_check.h"
@@ -46,7 +47,7 @@ enum { ERR_POISSON = 0, ERR_AZIMUTHAL = 1, ERR_NONE = 2 };
 typedef struct in_opts {
   const char *in, *out, *dataset, *poni, *mask, *dark, *flat;
   size_t bins, azim_bins, buffer;
-  int unit, split, error_model, solid_angle, save_sums, threads;
+  int unit, split, error_model, solid_angle, save_sums, threads, resume;
   double polarization, dummy, delta_dummy;
   double radial[2], azimuth[2];
 } in_opts;
@@ -126,10 +127,13 @@ static void in_help(void) {
       "                              (T, bins) float64\n"
       "  --threads N                 OpenMP threads per rank [OMP_NUM_THREADS or all cores]\n"
       "  --buffer-size N             frames per segment [32]\n"
+      "  --resume                    continue OUT.h5.partial of an interrupted run (same inputs and\n"
+      "                              options; any rank and thread count): segments marked done\n"
+      "                              are kept, the others computed\n"
       "  -h, --help                  this text\n"
       "\n"
       "Exit codes: 0 done, 2 bad usage or input, 3 I/O error (a corrupt chunk), 4 out of\n"
-      "memory, 5 interrupted.\n");
+      "memory, 5 interrupted (OUT.h5.partial kept for --resume).\n");
 }
 
 /* "LO:HI" of two finite doubles with LO < HI. */
@@ -151,7 +155,7 @@ static int parse_range(int verbose, const char *opt, const char *s, double *r) {
 
 static int in_parse(int argc, char **argv, int verbose, in_opts *o, int *help) {
   enum { O_PONI = 256, O_DATASET, O_MASK, O_DUMMY, O_DDUMMY, O_DARK, O_FLAT, O_BINS, O_UNIT,
-         O_SPLIT, O_POL, O_NOSA, O_ERR, O_RR, O_AR, O_AB, O_SUMS, O_THR, O_BUF };
+         O_SPLIT, O_POL, O_NOSA, O_ERR, O_RR, O_AR, O_AB, O_SUMS, O_THR, O_BUF, O_RESUME };
   static const struct option lo[] = {
       {"output", required_argument, 0, 'o'},       {"poni", required_argument, 0, O_PONI},
       {"dataset", required_argument, 0, O_DATASET}, {"mask", required_argument, 0, O_MASK},
@@ -163,6 +167,7 @@ static int in_parse(int argc, char **argv, int verbose, in_opts *o, int *help) {
       {"radial-range", required_argument, 0, O_RR}, {"azimuth-range", required_argument, 0, O_AR},
       {"azimuth-bins", required_argument, 0, O_AB}, {"save-sums", no_argument, 0, O_SUMS},
       {"threads", required_argument, 0, O_THR},     {"buffer-size", required_argument, 0, O_BUF},
+      {"resume", no_argument, 0, O_RESUME},
       {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
   int status = 0, c;
   memset(o, 0, sizeof *o);
@@ -204,6 +209,7 @@ static int in_parse(int argc, char **argv, int verbose, in_opts *o, int *help) {
     case O_SUMS: o->save_sums = 1; break;
     case O_THR: SF_CALL(sf_cli_size(verbose, "--threads", optarg, 1, 4096, &th)); o->threads = (int)th; break;
     case O_BUF: SF_CALL(sf_cli_size(verbose, "--buffer-size", optarg, 1, 1u << 20, &o->buffer)); break;
+    case O_RESUME: o->resume = 1; break;
     case '?':
     default:
       status = sf_cli_bad_option(verbose, "integrate", c, argc, argv, lo);
@@ -552,6 +558,8 @@ static int frame_unit(void *ctx, void *wsp, const sf_batch *b, size_t k) {
 }
 
 /* Collective: the batch's rows of every per-frame dataset, and its done mark. */
+static int frames_done(void *ctx, long seg) { return sf_output_segment_done(((in_job *)ctx)->out, seg); }
+
 static int frames_commit(void *ctx, const sf_batch *b) {
   in_job *j = ctx;
   int status = 0, q = b->slot;
@@ -569,20 +577,39 @@ cleanup:
   return status;
 }
 
+/* The options that change results, as one string (provenance and the resume identity). */
+static void options_string(const in_opts *o, char *opts, size_t n) {
+  snprintf(opts, n,
+           "dataset=%s poni=%s mask=%s dark=%s flat=%s bins=%zu unit=%s split=%s polarization=%.17g "
+           "solid-angle=%d error-model=%s radial-range=%.17g:%.17g azimuth-range=%.17g:%.17g azimuth-bins=%zu "
+           "dummy=%.17g delta-dummy=%.17g buffer-size=%zu save-sums=%d",
+           o->dataset, o->poni, o->mask ? o->mask : "-", o->dark ? o->dark : "-", o->flat ? o->flat : "-",
+           o->bins, k_units[o->unit], k_splits[o->split], o->polarization, o->solid_angle,
+           k_errmodels[o->error_model], o->radial[0], o->radial[1], o->azimuth[0], o->azimuth[1],
+           o->azim_bins, o->dummy, o->delta_dummy, o->buffer, o->save_sums);
+}
+
+/* Path, size and modification time of a file ("-" for NULL), for the resume identity. */
+static int file_identity(const char *spec, char *buf, size_t n) {
+  struct stat st;
+  char path[4096];
+  if (!spec) return snprintf(buf, n, " -");
+  snprintf(path, sizeof path, "%s", spec);
+  char *colon = strstr(path, ":/");
+  if (colon) *colon = '\0';
+  memset(&st, 0, sizeof st);
+  stat(path, &st);
+  return snprintf(buf, n, " %s:%lld:%lld.%09ld", spec, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                  (long)st.st_mtim.tv_nsec);
+}
+
 static int write_attrs(in_job *j, const char *backend, const double *t) {
   int status = 0;
   hid_t root = sf_output_root(j->out);
   char cmd[8192], opts[2048];
   const in_opts *o = &j->o;
   sf_cli_join(j->argc, j->argv, cmd, sizeof cmd);
-  snprintf(opts, sizeof opts,
-           "dataset=%s poni=%s mask=%s dark=%s flat=%s bins=%zu unit=%s split=%s polarization=%g "
-           "solid-angle=%d error-model=%s radial-range=%g:%g azimuth-range=%g:%g azimuth-bins=%zu "
-           "dummy=%g delta-dummy=%g buffer-size=%zu",
-           o->dataset, o->poni, o->mask ? o->mask : "-", o->dark ? o->dark : "-", o->flat ? o->flat : "-",
-           o->bins, k_units[o->unit], k_splits[o->split], o->polarization, o->solid_angle,
-           k_errmodels[o->error_model], o->radial[0], o->radial[1], o->azimuth[0], o->azimuth[1],
-           o->azim_bins, o->dummy, o->delta_dummy, o->buffer);
+  options_string(o, opts, sizeof opts);
   SF_CALL(sf_h5_attr_string(root, "slabflow_version", SF_VERSION));
   SF_CALL(sf_h5_attr_string(root, "command", "integrate"));
   SF_CALL(sf_h5_attr_string(root, "command_line", cmd));
@@ -618,6 +645,17 @@ static int frames_start(void *ctx) {
       status = SF_ERR_NOMEM;
   }
   SF_CALL(sf_mpi_agree(status, j->comm));
+  {
+    /* --resume: the inputs (frames, geometry, mask, dark, flat) and every option that changes
+     * results */
+    char id[16384], opts[4096];
+    size_t k = (size_t)snprintf(id, sizeof id, "integrate inputs");
+    const char *files[5] = {j->o.in, j->o.poni, j->o.mask, j->o.dark, j->o.flat};
+    for (int f = 0; f < 5 && k < sizeof id; f++) k += (size_t)file_identity(files[f], id + k, sizeof id - k);
+    options_string(&j->o, opts, sizeof opts);
+    if (k < sizeof id) snprintf(id + k, sizeof id - k, " %s", opts);
+    sf_output_set_resume(j->o.resume, id);
+  }
   SF_CALL(sf_output_create(j->comm, j->o.out, j->plan.n_segments, &j->out));
   hsize_t dims[3] = {T, nb, 0}, chunk[3] = {1, nb, 0}, one[1] = {nb};
   SF_CALL(sf_output_add(j->out, "/radial", H5T_NATIVE_DOUBLE, 1, one, NULL, &j->id_radial));
@@ -747,6 +785,7 @@ int sf_cmd_integrate(int argc, char **argv) {
     sf_step frames = {.name = "frames", .kind = SF_STEP_PER_UNIT,
                       .payload = j->raw ? SF_PAYLOAD_RAW : SF_PAYLOAD_NATIVE, .start = frames_start,
                       .unit = frame_unit, .commit = frames_commit, .overlap = 1, .stop = frames_stop,
+                      .done = frames_done,
                       .prog = &j->prog};
     sf_pipeline p2 = {j->comm, j, j->exec, src, &j->plan, &frames, 1};
     SF_CALL(sf_pipeline_run(&p2, &info));

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli_args.h"
 #include "io/h5_check.h"
@@ -65,6 +67,9 @@ static void reg_help(void) {
       "  --buffer-size N             frames per segment: unit of distribution, of the initial\n"
       "                              flow and of the done marks [flow 128, rigid 64]\n"
       "  --threads N                 OpenMP threads per rank [OMP_NUM_THREADS or all cores]\n"
+      "  --resume                    continue OUT.h5.partial of an interrupted run (same input and\n"
+      "                              options; any rank and thread count): its reference and the\n"
+      "                              segments marked done are kept, the others computed\n"
       "flow options:\n"
       "  --quality fast|balanced|quality  finest pyramid level 6, 4 or 0 [quality]\n"
       "  --min-level N               finest pyramid level, overrides --quality [-1: preset]\n"
@@ -119,7 +124,7 @@ static int parse_pos_list(int verbose, const char *opt, const char *s, double lo
 static int reg_parse(int argc, char **argv, int verbose, reg_opts *o, int *help) {
   enum { O_METHOD = 256, O_DATASET, O_REFFR, O_REFFILE, O_CCUP, O_CCSIG, O_INTERP, O_BUF, O_THR, O_W,
          O_QUAL, O_MINL, O_ALPHA, O_LEVELS, O_ETA, O_ITER, O_LAG, O_ADATA, O_ASMOOTH, O_SIGMA,
-         O_CONST, O_NORM, O_SFLOW, O_SVALID, O_CCINIT, O_CCHW };
+         O_CONST, O_NORM, O_SFLOW, O_SVALID, O_CCINIT, O_CCHW, O_RESUME };
   static const struct option lo[] = {
       {"output", required_argument, 0, 'o'},    {"method", required_argument, 0, O_METHOD},
       {"dataset", required_argument, 0, O_DATASET}, {"reference-frames", required_argument, 0, O_REFFR},
@@ -134,7 +139,8 @@ static int reg_parse(int argc, char **argv, int verbose, reg_opts *o, int *help)
       {"sigma", required_argument, 0, O_SIGMA}, {"constancy", required_argument, 0, O_CONST},
       {"normalization", required_argument, 0, O_NORM}, {"save-flow", no_argument, 0, O_SFLOW},
       {"save-valid", no_argument, 0, O_SVALID}, {"cc-init", no_argument, 0, O_CCINIT},
-      {"cc-hw", required_argument, 0, O_CCHW},  {"help", no_argument, 0, 'h'},
+      {"cc-hw", required_argument, 0, O_CCHW},  {"resume", no_argument, 0, O_RESUME},
+      {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int status = 0, c;
   memset(o, 0, sizeof *o);
@@ -209,6 +215,7 @@ static int reg_parse(int argc, char **argv, int verbose, reg_opts *o, int *help)
     case O_SVALID: o->save_valid = 1; break;
     case O_CCINIT: o->cc_init = 1; break;
     case O_CCHW: SF_CALL(sf_cli_size(verbose, "--cc-hw", optarg, 8, 1u << 16, &o->cc_hw)); break;
+    case O_RESUME: o->resume = 1; break;
     case '?':
     default:
       status = sf_cli_bad_option(verbose, "register", c, argc, argv, lo);
@@ -318,29 +325,95 @@ cleanup:
   return status;
 }
 
+/* The options that change results, as one string (provenance and the resume identity). */
+static void options_string(const reg_job *j, char *opts, size_t n) {
+  const reg_opts *o = &j->o;
+  int used = snprintf(opts, n,
+                      "method=%s dataset=%s reference-frames=%zu:%zu reference-file=%s cc-up=%zu "
+                      "cc-sigma=%.17g interp=%s buffer-size=%zu save-flow=%d save-valid=%d weights=",
+                      k_methods[o->method], o->dataset, o->ref_a, o->ref_b,
+                      o->ref_file ? o->ref_file : "-", o->cc_up, o->cc_sigma, k_interps[o->interp], o->buffer,
+                      o->save_flow, o->save_valid);
+  for (size_t k = 0; k < (size_t)j->nch && used < (int)n; k++)
+    used += snprintf(opts + used, n - (size_t)used, "%s%.9g", k ? "," : "", (double)j->wch[k]);
+  if (o->method == REG_FLOW && used < (int)n) {
+    used += snprintf(opts + used, n - (size_t)used,
+                     " quality=%s min-level=%d alpha=%.17g,%.17g levels=%ld eta=%.17g iterations=%ld update-lag=%ld "
+                     "a-smooth=%.17g sigma=%.17g,%.17g,%.17g constancy=%s normalization=%s cc-init=%d cc-hw=%zu a-data=",
+                     k_quality[o->quality], sf_flow_pyramid(j->fp)->min_level, o->alpha[0], o->alpha[1],
+                     o->levels, o->eta, o->iterations, o->update_lag, o->a_smooth, o->sigma[0], o->sigma[1],
+                     o->sigma[2], k_constancy[o->constancy], k_norm[o->separate_norm], o->cc_init, o->cc_hw);
+    for (size_t k = 0; k < o->n_a_data && used < (int)n; k++)
+      used += snprintf(opts + used, n - (size_t)used, "%s%.17g", k ? "," : "", o->a_data[k]);
+  }
+}
+
+/* The run's identity for --resume: the input (path, size, modification time), the reference
+ * file's, and every option that changes results. */
+static void resume_identity(const reg_job *j, char *id, size_t n) {
+  struct stat a, b;
+  char opts[4096];
+  memset(&a, 0, sizeof a);
+  memset(&b, 0, sizeof b);
+  stat(j->m->path, &a);
+  if (j->o.ref_file) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s", j->o.ref_file);
+    char *colon = strstr(path, ":/");
+    if (colon) *colon = '\0';
+    stat(path, &b);
+  }
+  options_string(j, opts, sizeof opts);
+  snprintf(id, n, "register input=%s:%s size=%lld mtime=%lld.%09ld reference-file-size=%lld mtime=%lld.%09ld %s",
+           j->m->path, j->m->dataset, (long long)a.st_size, (long long)a.st_mtim.tv_sec, (long)a.st_mtim.tv_nsec,
+           (long long)b.st_size, (long long)b.st_mtim.tv_sec, (long)b.st_mtim.tv_nsec, opts);
+}
+
+/* --resume: rank 0 looks in OUT.h5.partial for this run's reference (written at the start of
+ * the main pass, then marked reference_done); when it is there, every rank gets it in j->ref
+ * and the reference steps are not run again. Returns 1 (reused), 0 (compute it) or SF_ERR_*.
+ * Collective. */
+static int reuse_reference(reg_job *j) {
+  int status = 0, found = 0;
+  if (j->rank == 0) {
+    char partial[4200], *id = malloc(16384), *have = malloc(16384);
+    snprintf(partial, sizeof partial, "%s.partial", j->o.out);
+    hid_t f = access(partial, R_OK) == 0 ? H5Fopen(partial, H5F_ACC_RDONLY, H5P_DEFAULT) : H5I_INVALID_HID;
+    if (f >= 0 && id && have && H5Aexists(f, "reference_done") > 0 && H5Aexists(f, "resume_identity") > 0) {
+      resume_identity(j, id, 16384);
+      hid_t a = H5Aopen(f, "resume_identity", H5P_DEFAULT), t = H5Aget_type(a);
+      size_t len = H5Tget_size(t);
+      if (len < 16384 && H5Aread(a, t, have) >= 0) {
+        have[len] = '\0';
+        if (!strcmp(id, have)) {
+          hid_t d = H5Dopen2(f, "/reference", H5P_DEFAULT);
+          found = d >= 0 && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, j->ref) >= 0;
+          if (d >= 0) H5Dclose(d);
+        }
+      }
+      H5Tclose(t);
+      H5Aclose(a);
+    }
+    if (f >= 0) H5Fclose(f);
+    free(id);
+    free(have);
+  }
+  SF_MPI(MPI_Bcast(&found, 1, MPI_INT, 0, MPI_COMM_WORLD));
+  if (found) SF_CALL(sf_mpi_bcast_big(j->ref, j->ue, MPI_FLOAT, 0, MPI_COMM_WORLD));
+  if (found && j->rank == 0) fprintf(stderr, "slabflow: register: --resume: the reference from %s.partial\n", j->o.out);
+  return found;
+cleanup:
+  return status;
+}
+
 /* Writes the provenance attributes on / (every rank, same values). */
 static int write_provenance(reg_job *j, int argc, char **argv, int nranks, const double *t,
                             const char *backend) {
   int status = 0;
   hid_t root = sf_output_root(j->out);
-  char cmd[8192], opts[2048];
-  const reg_opts *o = &j->o;
+  char cmd[8192], opts[4096];
   sf_cli_join(argc, argv, cmd, sizeof cmd);
-  int used = snprintf(opts, sizeof opts,
-                      "method=%s dataset=%s reference-frames=%zu:%zu reference-file=%s cc-up=%zu "
-                      "cc-sigma=%g interp=%s buffer-size=%zu",
-                      k_methods[o->method], o->dataset, o->ref_a, o->ref_b,
-                      o->ref_file ? o->ref_file : "-", o->cc_up, o->cc_sigma, k_interps[o->interp], o->buffer);
-  if (o->method == REG_FLOW) {
-    used += snprintf(opts + used, sizeof opts - (size_t)used,
-                     " quality=%s min-level=%d alpha=%g,%g levels=%ld eta=%g iterations=%ld update-lag=%ld "
-                     "a-smooth=%g sigma=%g,%g,%g constancy=%s normalization=%s cc-init=%d cc-hw=%zu a-data=",
-                     k_quality[o->quality], sf_flow_pyramid(j->fp)->min_level, o->alpha[0], o->alpha[1],
-                     o->levels, o->eta, o->iterations, o->update_lag, o->a_smooth, o->sigma[0], o->sigma[1],
-                     o->sigma[2], k_constancy[o->constancy], k_norm[o->separate_norm], o->cc_init, o->cc_hw);
-    for (size_t k = 0; k < o->n_a_data && used < (int)sizeof opts; k++)
-      used += snprintf(opts + used, sizeof opts - (size_t)used, "%s%g", k ? "," : "", o->a_data[k]);
-  }
+  options_string(j, opts, sizeof opts);
   SF_CALL(sf_h5_attr_string(root, "slabflow_version", SF_VERSION));
   SF_CALL(sf_h5_attr_string(root, "command", "register"));
   SF_CALL(sf_h5_attr_string(root, "command_line", cmd));
@@ -397,24 +470,37 @@ static int main_start(void *ctx) {
   int status = 0;
   SF_CALL(j->meth->set_reference(j));
   j->t_ref = MPI_Wtime() - j->t_start - j->t_setup;
+  {
+    char *id = malloc(16384);
+    if (id) resume_identity(j, id, 16384);
+    sf_output_set_resume(j->o.resume, id ? id : "");
+    free(id);
+  }
   SF_CALL(sf_output_create(MPI_COMM_WORLD, j->o.out, j->plan.n_segments, &j->out));
   hsize_t dims[4] = {j->m->t, j->m->h, j->m->w, j->m->c}, chunk[4] = {1, j->m->h, j->m->w, j->m->c};
   hsize_t rdims[3] = {j->m->h, j->m->w, j->m->c};
   SF_CALL(sf_output_add(j->out, "/registered", sf_h5_native_type(j->m->dtype), j->m->ndims, dims, chunk, &j->id_reg));
   SF_CALL(sf_output_add(j->out, "/reference", H5T_NATIVE_FLOAT, j->m->ndims - 1, rdims, NULL, &j->id_ref));
   SF_CALL(j->meth->add_outputs(j));
+  /* the reference kept in the file from the start: a --resume reuses it */
+  SF_CALL(sf_output_write_all(j->out, j->id_ref, H5T_NATIVE_FLOAT, j->ref));
+  SF_CALL(sf_mpi_agree(sf_h5_attr_int(sf_output_root(j->out), "reference_done", 1), MPI_COMM_WORLD));
+  if (sf_output_resumed(j->out) && j->rank == 0)
+    fprintf(stderr, "slabflow: register: resuming %s.partial: %zu of %zu segments already done\n", j->o.out,
+            sf_output_segments_done(j->out), j->plan.n_segments);
   sf_progress_start(&j->prog, j->rank == 0, "register", "frames", j->m->t);
 cleanup:
   return status;
 }
 
-/* The main step's stop: the reference written once every frame is. Collective. */
+/* The main step's stop. Collective. */
 static int main_stop(void *ctx, int status) {
   reg_job *j = ctx;
   sf_progress_end(&j->prog);
-  if (status < 0) return status;
-  return sf_output_write_all(j->out, j->id_ref, H5T_NATIVE_FLOAT, j->ref);
+  return status;
 }
+
+static int main_done(void *ctx, long seg) { return sf_output_segment_done(((reg_job *)ctx)->out, seg); }
 
 
 int sf_cmd_register(int argc, char **argv) {
@@ -489,7 +575,11 @@ int sf_cmd_register(int argc, char **argv) {
    * never read what an earlier commit wrote). */
   sf_step steps[2 + REG_MAX_REF_STEPS];
   size_t n = 0;
-  if (j->o.ref_file)
+  int reused = j->o.resume ? reuse_reference(j) : 0;
+  if (reused < 0) SF_CALL(reused);
+  if (reused)
+    ; /* the reference from the partial output */
+  else if (j->o.ref_file)
     steps[n++] = (sf_step){.name = "reference file", .kind = SF_STEP_ONCE,
                            .once = load_reference_file, .result = j->ref,
                            .result_bytes = j->ue * sizeof(float)};
@@ -499,7 +589,7 @@ int sf_cmd_register(int argc, char **argv) {
   steps[n++] = (sf_step){.name = "register", .kind = SF_STEP_PER_UNIT, .start = main_start,
                          .prepare = j->meth->prepare, .unit = j->meth->unit,
                          .finish = j->meth->finish, .commit = main_commit, .overlap = 1,
-                         .stop = main_stop, .prog = &j->prog};
+                         .stop = main_stop, .done = main_done, .prog = &j->prog};
   sf_phase_times tm[2 + REG_MAX_REF_STEPS];
   sf_run_info info = {tm, ""};
   sf_pipeline pl = {MPI_COMM_WORLD, j, j->exec, src, &j->plan, steps, n};

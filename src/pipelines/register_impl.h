@@ -47,6 +47,7 @@ typedef struct reg_opts {
   int separate_norm;     /* 0 joint, 1 per channel */
   int save_flow, save_valid, cc_init;
   size_t cc_hw;
+  int resume;
 } reg_opts;
 
 /* One thread's buffers. */

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli_args.h"
 #include "io/h5_util.h"
@@ -137,7 +138,10 @@ static void slices_help(void) {
       "  --seed S                      split seed (numpy's legacy permutation) [42]\n"
       "  --nan-fill V                  replace non-finite voxels by V [off: they are an error]\n"
       "  --buffer-size N               slices per segment [32]\n"
-      "  --threads N                   OpenMP threads per rank [OMP_NUM_THREADS or all cores]\n",
+      "  --threads N                   OpenMP threads per rank [OMP_NUM_THREADS or all cores]\n"
+      "  --resume                      continue OUT.h5.partial of an interrupted run (same inputs\n"
+      "                                and options; any rank and thread count): segments marked\n"
+      "                                done are kept, the others written\n",
       SL_MAX_WINDOW);
 }
 
@@ -156,7 +160,7 @@ static int parse_split(int verbose, const char *s, double r[3]) {
 
 static int parse_opts(int argc, char **argv, int verbose, sl_opts *o) {
   enum { O_AXIS = 256, O_WIN, O_PAD, O_CLIP, O_CLIPP, O_NONORM, O_SKIP, O_SPLIT, O_SEED,
-         O_NAN, O_BUF, O_THR };
+         O_NAN, O_BUF, O_THR, O_RESUME };
   static const struct option lo[] = {
       {"output", required_argument, 0, 'o'}, {"axis", required_argument, 0, O_AXIS},
       {"window", required_argument, 0, O_WIN}, {"pad", required_argument, 0, O_PAD},
@@ -164,11 +168,12 @@ static int parse_opts(int argc, char **argv, int verbose, sl_opts *o) {
       {"no-normalize", no_argument, 0, O_NONORM}, {"skip-empty", no_argument, 0, O_SKIP},
       {"split", required_argument, 0, O_SPLIT}, {"seed", required_argument, 0, O_SEED},
       {"nan-fill", required_argument, 0, O_NAN}, {"buffer-size", required_argument, 0, O_BUF},
-      {"threads", required_argument, 0, O_THR}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+      {"threads", required_argument, 0, O_THR}, {"resume", no_argument, 0, O_RESUME},
+      {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   int status = 0, c, pad = SF_PAD_REPLICATE;
   size_t v = 0;
   *o = (sl_opts){NULL, NULL, 2, 2, SF_PAD_REPLICATE, SL_CLIP_NONE, 0, 0, 1, 0, {1, 0, 0}, 42,
-                 0, 0, 0, 32};
+                 0, 0, 0, 32, 0};
   opterr = 0;
   optind = 1;
   while ((c = getopt_long(argc, argv, ":o:h", lo, NULL)) != -1) { /* ':': see sf_cli_bad_option */
@@ -203,6 +208,7 @@ static int parse_opts(int argc, char **argv, int verbose, sl_opts *o) {
     case O_NAN: SF_CALL(sf_cli_double(verbose, "--nan-fill", optarg, -3e38, 3e38, &o->nan_fill)); o->nan_fill_set = 1; break;
     case O_BUF: SF_CALL(sf_cli_size(verbose, "--buffer-size", optarg, 1, 1 << 20, &o->buffer)); break;
     case O_THR: SF_CALL(sf_cli_size(verbose, "--threads", optarg, 1, 4096, &v)); o->threads = (int)v; break;
+    case O_RESUME: o->resume = 1; break;
     default:
       SF_CALL(sf_cli_bad_option(verbose, "slices", c, argc, argv, lo));
     }
@@ -660,6 +666,8 @@ static int output_prepare(void *ctx, sf_exec *x, const sf_batch *b) {
 
 /* Collective: for every case any rank writes at this step (known from the plan), each rank
  * writes its rows of it, or an empty selection. */
+static int output_done(void *ctx, long seg) { return sf_output_segment_done(((sl_job *)ctx)->output, seg); }
+
 static int output_commit(void *ctx, const sf_batch *b) {
   sl_job *j = ctx;
   int status = 0;
@@ -705,12 +713,50 @@ cleanup:
 
 /* A fixed-size array attribute of doubles. Collective (same values on every rank). */
 static int attr_doubles(hid_t obj, const char *name, const double *v, int nd, const hsize_t *dims) {
+  if (H5Aexists(obj, name) > 0) H5Adelete(obj, name); /* a resumed output has it */
   hid_t sp = H5Screate_simple(nd, dims, NULL);
   hid_t a = H5Acreate2(obj, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
   herr_t rc = a >= 0 ? H5Awrite(a, H5T_NATIVE_DOUBLE, v) : -1;
   if (a >= 0) H5Aclose(a);
   H5Sclose(sp);
   return rc < 0 ? SF_ERR_IO : 0;
+}
+
+/* The options that change results, as one string (provenance and the resume identity). */
+static void options_string(const sl_job *j, char *opts, size_t n) {
+  snprintf(opts, n,
+           "axis=%d window=%zu pad=%s clip=%s clip-values=%.17g,%.17g normalize=%s skip_empty=%d "
+           "split=%.17g,%.17g,%.17g seed=%llu nan_fill=%s buffer-size=%zu",
+           j->o.axis, j->o.window, pad_names[j->o.pad],
+           j->o.clip == SL_CLIP_NONE ? "none" : j->o.clip == SL_CLIP_VALUES ? "values" : "percentiles",
+           j->o.clip_lo, j->o.clip_hi, j->o.normalize ? "zscore-foreground" : "none", j->o.skip_empty,
+           j->o.split[0], j->o.split[1], j->o.split[2], (unsigned long long)j->o.seed,
+           j->o.nan_fill_set ? "set" : "off", j->o.buffer);
+}
+
+/* The run's identity for --resume: every case's image and label files (path, size,
+ * modification time) and every option that changes results. */
+static char *resume_identity(const sl_job *j) {
+  size_t n = 4096 + j->ncases * 2200, k = 0;
+  char *id = malloc(n), opts[1024];
+  if (!id) return NULL;
+  options_string(j, opts, sizeof opts);
+  k += (size_t)snprintf(id + k, n - k, "slices input=%s %s cases=%zu", j->o.in, opts, j->ncases);
+  for (size_t c = 0; c < j->ncases && k < n; c++) {
+    const char *files[2] = {j->cases[c].image, j->cases[c].label};
+    for (int f = 0; f < 2 && k < n; f++) {
+      struct stat st;
+      char path[1100];
+      memset(&st, 0, sizeof st);
+      snprintf(path, sizeof path, "%s", files[f]);
+      char *colon = strstr(path, ":/");
+      if (colon) *colon = '\0';
+      if (path[0]) stat(path, &st);
+      k += (size_t)snprintf(id + k, n - k, " %s:%lld:%lld.%09ld", files[f][0] ? files[f] : "-", (long long)st.st_size,
+                            (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+    }
+  }
+  return id;
 }
 
 /* Datasets, attributes, /index and /cases. Collective. */
@@ -720,7 +766,15 @@ static int create_output(sl_job *j, int argc, char **argv) {
   char *names = NULL;
   hid_t g = H5I_INVALID_HID, st = H5I_INVALID_HID;
   size_t nch = 2 * j->o.window + 1, total = 0;
+  {
+    char *id = resume_identity(j);
+    sf_output_set_resume(j->o.resume, id ? id : "");
+    free(id);
+  }
   SF_CALL(sf_output_create(j->comm, j->o.out, j->plan.n_segments, &j->output));
+  if (sf_output_resumed(j->output) && j->rank == 0)
+    fprintf(stderr, "slabflow: slices: resuming %s.partial: %zu of %zu segments already done\n", j->o.out,
+            sf_output_segments_done(j->output), j->plan.n_segments);
   SF_ALLOC(j->img_id, j->ncases);
   SF_ALLOC(j->lab_id, j->ncases);
   int32_t lmin = 0, lmax = 0;
@@ -796,14 +850,7 @@ static int create_output(sl_job *j, int argc, char **argv) {
   hid_t root = sf_output_root(j->output);
   char cmd[4096], opts[1024];
   sf_cli_join(argc, argv, cmd, sizeof cmd);
-  snprintf(opts, sizeof opts,
-           "axis=%d window=%zu pad=%s clip=%s normalize=%s skip_empty=%d split=%g,%g,%g seed=%llu "
-           "nan_fill=%s",
-           j->o.axis, j->o.window, pad_names[j->o.pad],
-           j->o.clip == SL_CLIP_NONE ? "none" : j->o.clip == SL_CLIP_VALUES ? "values" : "percentiles",
-           j->o.normalize ? "zscore-foreground" : "none", j->o.skip_empty, j->o.split[0],
-           j->o.split[1], j->o.split[2], (unsigned long long)j->o.seed,
-           j->o.nan_fill_set ? "set" : "off");
+  options_string(j, opts, sizeof opts);
   SF_CALL(sf_h5_attr_string(root, "slabflow_version", SF_VERSION));
   SF_CALL(sf_h5_attr_string(root, "command", "slices"));
   SF_CALL(sf_h5_attr_string(root, "command_line", cmd));
@@ -1113,7 +1160,7 @@ int sf_cmd_slices(int argc, char **argv) {
          .start = moments_start, .unit = stats_unit, .stop = moments_stop},
         {.name = "slices", .kind = SF_STEP_PER_UNIT, .halo = j->o.window, .start = output_start,
          .prepare = output_prepare, .unit = output_unit, .commit = output_commit, .overlap = 1,
-         .stop = output_stop, .prog = &j->prog},
+         .stop = output_stop, .done = output_done, .prog = &j->prog},
     };
     sf_pipeline pl = {j->comm, j, j->exec, j->src, &j->plan, steps, sizeof steps / sizeof *steps};
     SF_CALL(sf_pipeline_run(&pl, NULL));

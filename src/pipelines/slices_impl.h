@@ -24,6 +24,7 @@ typedef struct sl_opts {
   double nan_fill;
   int threads;
   size_t buffer;          /* slices per segment */
+  int resume;
 } sl_opts;
 
 static const char *const sl_split_names[] = {"train", "val", "test", NULL};
