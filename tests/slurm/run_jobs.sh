@@ -212,6 +212,8 @@ requeue)
   same long-ref.h5 long-out.h5
   if [ "$have_resume" = 1 ]; then
     grep -q '^command: .* --resume' "$log" || { cat "$log" >&2; fail "job $id's restart did not pass --resume"; }
+    grep -Eq '^slabflow: register: resuming long-out.h5.partial: [1-9][0-9]* of [0-9]+ segments already done' "$log" \
+      || { cat "$log" >&2; fail "job $id's restart did not keep the segments done before the requeue"; }
     echo "ok: job $id requeued mid-run, resumed with --resume and ended identical"
   else
     echo "SKIP: job $id was requeued mid-run, restarted by itself and ended identical, but it" \
