@@ -32,6 +32,7 @@ struct sf_output {
                             reading of the free space; rank 0's view, broadcast */
   char path[PATH_MAX], partial[PATH_MAX + 16];
   int resumed;           /* opened an existing NAME.partial (--resume) */
+  int keep;              /* a failure leaves NAME.partial as it is (resumed, or a refused resume) */
   int flushed;           /* metadata flushed since the last change (before any raw write) */
   unsigned char *marks;  /* resumed: the done marks found, n_segments */
   size_t n_segments;
@@ -90,8 +91,10 @@ static void read_string_attr(hid_t file, const char *name, char *buf, size_t n) 
  * reported once. */
 static int resume_open(sf_output *o, size_t n_segments, hid_t fapl) {
   int status = 0;
+  o->keep = 1;
   char why[512] = "", *found = NULL;
-  o->file = H5Fopen(o->partial, H5F_ACC_RDWR, fapl);
+  /* checked read-only first: a refused resume leaves the partial's bytes as they were */
+  o->file = H5Fopen(o->partial, H5F_ACC_RDONLY, fapl);
   if (o->file < 0) sf_h5_error_text(why, sizeof why);
   status = sf_mpi_agree(o->file >= 0 ? 0 : SF_ERR_INPUT, o->comm);
   if (status < 0) {
@@ -149,6 +152,18 @@ static int resume_open(sf_output *o, size_t n_segments, hid_t fapl) {
     goto cleanup;
   }
   SF_MPI(MPI_Bcast(o->marks, (int)n_segments, MPI_UNSIGNED_CHAR, 0, o->comm));
+  H5Dclose(o->done);
+  H5Fclose(o->file);
+  o->done = H5I_INVALID_HID;
+  o->file = H5Fopen(o->partial, H5F_ACC_RDWR, fapl);
+  if (o->file >= 0) o->done = H5Dopen2(o->file, "/slabflow/done", H5P_DEFAULT);
+  if (o->file < 0 || o->done < 0) sf_h5_error_text(why, sizeof why);
+  status = sf_mpi_agree(o->file >= 0 && o->done >= 0 ? 0 : SF_ERR_IO, o->comm);
+  if (status < 0) {
+    if (o->rank == 0)
+      sf_error_report(status, __FILE__, __LINE__, __func__, "%s: cannot open it for writing: %s", o->partial, why);
+    goto cleanup;
+  }
   o->resumed = 1;
   o->flushed = 1;
 cleanup:
@@ -767,6 +782,8 @@ int sf_output_finish(sf_output **po, int status) {
     status = sf_mpi_agree(rc, o->comm);
   } else if (o->file >= 0 && status == SF_ERR_INTERRUPTED) {
     sf_h5_attr_int(o->file, "complete", 0); /* kept for a later resume */
+  } else if (o->file >= 0 && o->keep) {
+    /* a resumed (or refused) partial stays for another --resume */
   } else if (o->file >= 0) {
     /* The file is removed below; emptying it first frees its space, so that HDF5's close
      * can write what it must even when the disk filled up. */
@@ -789,7 +806,7 @@ int sf_output_finish(sf_output **po, int status) {
         rc = sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
                              "%s: cannot rename the finished output to %s: %s", o->partial, o->path,
                              strerror(errno));
-    } else if (status != SF_ERR_INTERRUPTED) {
+    } else if (status != SF_ERR_INTERRUPTED && !o->keep) {
       unlink(o->partial);
     }
     unlock_output();

@@ -7,6 +7,9 @@
  *                                             /truth/flow with BORDER px cropped; fails above
  *                                             MAXEPE or when EPE * RATIO > the zero-flow error
  *   sf_h5check attr FILE NAME                 prints a numeric attribute of /
+ *   sf_h5check done-rows REF PARTIAL DSET SEG  every segment marked done in PARTIAL's
+ *                                             /slabflow/done (SEG rows of DSET each) holds
+ *                                             REF's bytes
  *   sf_h5check mkbad KIND FILE                KIND: 2d, zero-frames, int32, float16, nan, float-ok,
  *                                             compound, tiny, ref-wrong-shape */
 #include <hdf5.h>
@@ -60,6 +63,29 @@ static int cmd_same(int argc, char **argv) {
     free(a); free(b);
   }
   return bad;
+}
+
+static int cmd_done_rows(int argc, char **argv) {
+  if (argc < 6) return 2;
+  size_t na, nb, nm, seg = (size_t)atol(argv[5]);
+  hsize_t da[8], db[8], dm[8];
+  int nda, ndb, ndm;
+  unsigned char *a = read_raw(argv[2], argv[4], &na, da, &nda), *b = read_raw(argv[3], argv[4], &nb, db, &ndb);
+  unsigned char *m = read_raw(argv[3], "/slabflow/done", &nm, dm, &ndm);
+  if (!a || !b || !m || na != nb || !da[0] || !seg) { fprintf(stderr, "cannot read %s or the done marks\n", argv[4]); return 1; }
+  size_t row = na / da[0], done = 0, bad = 0;
+  for (size_t s = 0; s < nm; s++) {
+    if (!m[s]) continue;
+    size_t r0 = s * seg, r1 = r0 + seg < da[0] ? r0 + seg : da[0];
+    done++;
+    if (r0 < r1 && memcmp(a + r0 * row, b + r0 * row, (r1 - r0) * row)) {
+      fprintf(stderr, "%s: segment %zu (rows %zu..%zu) is marked done but differs\n", argv[4], s, r0, r1 - 1);
+      bad++;
+    }
+  }
+  printf("%s: %zu of %zu segments marked done, %zu differ\n", argv[4], done, nm, bad);
+  free(a), free(b), free(m);
+  return bad ? 1 : 0;
 }
 
 static int cmd_shift_rms(int argc, char **argv) {
@@ -209,6 +235,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "same") && argc >= 5) return cmd_same(argc, argv);
   if (!strcmp(argv[1], "shift-rms")) return cmd_shift_rms(argc, argv);
   if (!strcmp(argv[1], "attr")) return cmd_attr(argc, argv);
+  if (!strcmp(argv[1], "done-rows")) return cmd_done_rows(argc, argv);
   if (!strcmp(argv[1], "epe")) return cmd_epe(argc, argv);
   if (!strcmp(argv[1], "mkbad")) return cmd_mkbad(argc, argv);
   fprintf(stderr, "usage: see the comment at the top of sf_h5check.c\n");
