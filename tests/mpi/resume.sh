@@ -122,5 +122,27 @@ if [ "$cmd" = eeg ]; then
     { cat trunc.log; fail "a truncated partial was not refused"; }
   # without --resume a stale partial is replaced
   sf_mpirun 2 "$SLABFLOW" "${run[@]}" -o out.h5 >/dev/null 2>&1 || fail "a fresh run over a stale partial failed"
+  # SIGTERM as Slurm sends it (scancel, the time limit) to mpirun, which passes it on: every
+  # rank stops at the next batch within seconds ("interrupted", exit 5 from slabflow; mpirun
+  # itself reports 1 for a terminated job), leaving a partial a resume on one rank finishes
+  # identically
+  "$SLABFLOW" synth eeg -o big.edf --channels 64 --rate 2048 --seconds 120 --seed 6 >/dev/null
+  OMP_NUM_THREADS=1 sf_mpirun 2 "$SLABFLOW" eeg big.edf -o bigref.h5 --threads 1 >/dev/null
+  rm -f out.h5 out.h5.partial
+  setsid mpirun -np 2 --oversubscribe --bind-to none "$SLABFLOW" eeg big.edf -o out.h5 --threads 1 >term.log 2>&1 &
+  pid=$!
+  for _ in $(seq 400); do [ -e out.h5.partial ] && break; sleep 0.05; done
+  sleep 0.3
+  t0=$(date +%s)
+  kill -TERM "$pid"
+  set +e; wait "$pid"; code=$?; set -e
+  [ "$code" -ne 0 ] && grep -q "interrupted by a signal" term.log || { cat term.log; fail "SIGTERM: exit $code, not stopped by the signal"; }
+  [ $(( $(date +%s) - t0 )) -le 10 ] || fail "SIGTERM: took more than 10 s to stop"
+  [ "$("$SF_H5CHECK" attr out.h5.partial complete)" = 0 ] || fail "SIGTERM: the partial is not resumable"
+  OMP_NUM_THREADS=2 sf_mpirun 1 "$SLABFLOW" eeg big.edf -o out.h5 --threads 2 --resume >resume.log 2>&1 ||
+    { cat resume.log; fail "SIGTERM: the resume failed"; }
+  "$SF_H5CHECK" same bigref.h5 out.h5 /corrected /metrics/snr /triggers_aligned >/dev/null ||
+    fail "SIGTERM: the resumed output differs"
+  echo "eeg SIGTERM to mpirun: stopped ($(grep -o 'stopping after.*' term.log)), resumed at np 1: identical ($(grep -o 'resuming.*' resume.log))"
 fi
 echo "resume $cmd: ok"
