@@ -3,7 +3,8 @@
 #   run_jobs.sh BUILD WORK jobs     every jobs/*.sbatch with the default srun launcher (which
 #                                   must pick srun --mpi=pmix: the site's MpiDefault is none)
 #                                   and with SLABFLOW_LAUNCHER=mpirun, each output
-#                                   byte-identical to a direct `mpirun -np 2` run
+#                                   byte-identical to a direct `mpirun -np 2` run; and the
+#                                   fallback to mpirun when srun lacks the plugin
 #   run_jobs.sh BUILD WORK array    a job array over three recordings from a --list file
 #                                   (outputs named from the inputs, comments and blank lines
 #                                   skipped), each identical to a direct run; and --list's
@@ -119,6 +120,10 @@ jobs)
     ids[$c.mpirun]=$(submit "$c-mpirun" --export=ALL,SLABFLOW_LAUNCHER=mpirun -- \
       "$src/jobs/$c.sbatch" "${in[$c]}" "$c-mpirun.h5" "${o[@]}")
   done
+  # an srun without the plugin asked for: the script starts the ranks with mpirun instead
+  read -r -a o <<< "${opts[register]}"
+  ids[fallback]=$(submit register-fallback --export=ALL,SLABFLOW_SRUN_MPI=no_such_plugin -- \
+    "$src/jobs/register.sbatch" vid.h5 register-fallback.h5 "${o[@]}")
   # the direct runs while the jobs queue up
   for c in "${cmds[@]}"; do
     read -r -a o <<< "${opts[$c]}"
@@ -138,6 +143,13 @@ jobs)
       echo "ok: $c under sbatch with $want (job $id)"
     done
   done
+  id=${ids[fallback]}
+  wait_done "$id"
+  log=$(log_of "$id")
+  grep -q "srun has no --mpi=no_such_plugin plugin" "$log" && grep -q "^launcher:  mpirun, 2 task(s)" "$log" \
+    || { cat "$log" >&2; fail "register job $id: no fallback to mpirun without the srun plugin"; }
+  same register-ref.h5 register-fallback.h5
+  echo "ok: register under sbatch falls back to mpirun when srun lacks the MPI plugin (job $id)"
   ;;
 
 array)
