@@ -20,6 +20,16 @@ struct sf_exec {
   char device_name[256];
 };
 
+int sf_exec_cuda_available(const char **why) {
+  const char *w = NULL;
+  if (!sf_gpu_built())
+    w = "this build has no CUDA";
+  else if (sf_gpu_device_count() <= 0)
+    w = "no CUDA device visible";
+  if (why) *why = w;
+  return w == NULL;
+}
+
 /* The CUDA slot: device = local rank mod visible devices, made current on the calling
  * thread. Without one, a line (unless quiet) and e stays an OpenMP executor. */
 static int exec_pick_device(sf_exec *e, const sf_exec_config *cfg) {

@@ -48,6 +48,11 @@ typedef struct sf_exec_config {
  * or SF_ERR_INTERNAL for an unknown kind or a negative local rank (CUDA). Local. */
 int sf_exec_create(const sf_exec_config *cfg, sf_exec **out);
 
+/* Whether this rank can drive a CUDA device: 1 when the build has CUDA and a device is visible,
+ * 0 otherwise with *why (may be NULL) saying which is missing ("this build has no CUDA", "no
+ * CUDA device visible"). Starts nothing; any error of the runtime counts as no device. Local. */
+int sf_exec_cuda_available(const char **why);
+
 /* The kind actually running units on the CPU side (a CUDA executor without a device reports
  * SF_EXEC_OPENMP). */
 sf_exec_kind sf_exec_get_kind(const sf_exec *e);

@@ -39,6 +39,7 @@ static const char *const k_quality[] = {"fast", "balanced", "quality", NULL};
 static const char *const k_constancy[] = {"gc", "gray", NULL};
 static const char *const k_norm[] = {"joint", "separate", NULL};
 static const char *const k_interps[] = {"linear", "cubic", NULL};
+static const char *const k_backends[] = {"cpu", "cuda", "auto", NULL}; /* REG_BACKEND_* */
 
 /* Prints `slabflow register --help`. */
 static void reg_help(void) {
@@ -67,6 +68,11 @@ static void reg_help(void) {
       "  --buffer-size N             frames per segment: unit of distribution, of the initial\n"
       "                              flow and of the done marks [flow 128, rigid 64]\n"
       "  --threads N                 OpenMP threads per rank [OMP_NUM_THREADS or all cores]\n"
+      "  --backend cpu|cuda|auto     where the per-frame step runs: cuda puts each rank on\n"
+      "                              device (local rank mod devices) and stops (exit 2) when a\n"
+      "                              rank sees none; auto uses the CPU on such ranks, with a\n"
+      "                              warning [cpu]. --method rigid has a device version (not\n"
+      "                              yet validated on a device); flow runs on the CPU\n"
       "  --resume                    continue OUT.h5.partial of an interrupted run (same input and\n"
       "                              options; any rank and thread count): its reference and the\n"
       "                              segments marked done are kept, the others computed\n"
@@ -124,7 +130,7 @@ static int parse_pos_list(int verbose, const char *opt, const char *s, double lo
 static int reg_parse(int argc, char **argv, int verbose, reg_opts *o, int *help) {
   enum { O_METHOD = 256, O_DATASET, O_REFFR, O_REFFILE, O_CCUP, O_CCSIG, O_INTERP, O_BUF, O_THR, O_W,
          O_QUAL, O_MINL, O_ALPHA, O_LEVELS, O_ETA, O_ITER, O_LAG, O_ADATA, O_ASMOOTH, O_SIGMA,
-         O_CONST, O_NORM, O_SFLOW, O_SVALID, O_CCINIT, O_CCHW, O_RESUME };
+         O_CONST, O_NORM, O_SFLOW, O_SVALID, O_CCINIT, O_CCHW, O_RESUME, O_BACKEND };
   static const struct option lo[] = {
       {"output", required_argument, 0, 'o'},    {"method", required_argument, 0, O_METHOD},
       {"dataset", required_argument, 0, O_DATASET}, {"reference-frames", required_argument, 0, O_REFFR},
@@ -140,6 +146,7 @@ static int reg_parse(int argc, char **argv, int verbose, reg_opts *o, int *help)
       {"normalization", required_argument, 0, O_NORM}, {"save-flow", no_argument, 0, O_SFLOW},
       {"save-valid", no_argument, 0, O_SVALID}, {"cc-init", no_argument, 0, O_CCINIT},
       {"cc-hw", required_argument, 0, O_CCHW},  {"resume", no_argument, 0, O_RESUME},
+      {"backend", required_argument, 0, O_BACKEND},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int status = 0, c;
@@ -216,6 +223,7 @@ static int reg_parse(int argc, char **argv, int verbose, reg_opts *o, int *help)
     case O_CCINIT: o->cc_init = 1; break;
     case O_CCHW: SF_CALL(sf_cli_size(verbose, "--cc-hw", optarg, 8, 1u << 16, &o->cc_hw)); break;
     case O_RESUME: o->resume = 1; break;
+    case O_BACKEND: SF_CALL(sf_cli_choice(verbose, "--backend", optarg, k_backends, &o->backend)); break;
     case '?':
     default:
       status = sf_cli_bad_option(verbose, "register", c, argc, argv, lo);
@@ -503,6 +511,50 @@ static int main_stop(void *ctx, int status) {
 static int main_done(void *ctx, long seg) { return sf_output_segment_done(((reg_job *)ctx)->out, seg); }
 
 
+/* --backend, decided before any work (issue 16 point 4): every rank asks whether it sees a
+ * CUDA device. cuda: a usage error (exit 2) reported once by rank 0 when any rank sees none;
+ * auto: ranks without one run on the CPU, named in one warning line by rank 0; cpu: nothing is
+ * asked. Sets *kind to the executor kind of this rank. Collective. */
+static int reg_pick_backend(reg_job *j, sf_exec_kind *kind) {
+  int status = 0;
+  const char *why = NULL;
+  int have = 0, n_have = 0, first_without = 0, mine;
+  *kind = SF_EXEC_OPENMP;
+  if (j->o.backend == REG_BACKEND_CPU) return 0;
+  have = sf_exec_cuda_available(&why);
+  mine = have ? j->nranks : j->rank;
+  SF_MPI(MPI_Allreduce(&have, &n_have, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD));
+  SF_MPI(MPI_Allreduce(&mine, &first_without, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
+  if (n_have < j->nranks) {
+    /* the reason as rank 0 would give it: the build is the same on every rank */
+    if (!why) why = "no CUDA device visible";
+    if (j->o.backend == REG_BACKEND_CUDA) {
+      if (n_have == 0)
+        status = sf_cli_usage_error(j->rank == 0, "--backend cuda: %s (%d rank(s)); use --backend cpu or auto",
+                                    why, j->nranks);
+      else
+        status = sf_cli_usage_error(j->rank == 0,
+                                    "--backend cuda: no CUDA device visible on %d of %d rank(s), rank %d "
+                                    "first; use --backend cpu or auto",
+                                    j->nranks - n_have, j->nranks, first_without);
+      goto cleanup;
+    }
+    if (j->rank == 0) {
+      fprintf(stderr, "slabflow: warning: --backend auto: %s on %d of %d rank(s); they run on the CPU\n",
+              why, j->nranks - n_have, j->nranks);
+      fflush(stderr);
+    }
+  }
+  if (have) *kind = SF_EXEC_CUDA;
+  if (have && !j->meth->device && j->rank == 0 && j->o.backend == REG_BACKEND_CUDA) {
+    fprintf(stderr, "slabflow: warning: --backend cuda: --method %s has no device version yet; it runs on the CPU\n",
+            k_methods[j->o.method]);
+    fflush(stderr);
+  }
+cleanup:
+  return status;
+}
+
 int sf_cmd_register(int argc, char **argv) {
   int status = 0, rank, size, help = 0;
   reg_job job, *j = &job;
@@ -521,6 +573,8 @@ int sf_cmd_register(int argc, char **argv) {
   }
   if (status < 0) return status;
   j->meth = j->o.method == REG_RIGID ? &reg_rigid_method : &reg_flow_method;
+  sf_exec_kind exec_kind = SF_EXEC_OPENMP;
+  SF_CALL(reg_pick_backend(j, &exec_kind));
   /* Validation before any work: input, output path, reference file, weights. */
   SF_CALL(sf_source_open(MPI_COMM_WORLD, j->o.in, j->o.dataset, 8, &src));
   j->m = sf_source_get_meta(src);
@@ -555,7 +609,8 @@ int sf_cmd_register(int argc, char **argv) {
   {
     int local_rank = 0, local_size = 1;
     SF_CALL(sf_mpi_local_rank(MPI_COMM_WORLD, &local_rank, &local_size));
-    sf_exec_config xc = {SF_EXEC_OPENMP, j->o.threads, local_rank, reg_ws_create, reg_ws_destroy, j, rank != 0};
+    /* quiet: reg_pick_backend has said what runs where */
+    sf_exec_config xc = {exec_kind, j->o.threads, local_rank, reg_ws_create, reg_ws_destroy, j, 1};
     status = sf_exec_create(&xc, &j->exec);
     SF_CALL(sf_mpi_agree(status, MPI_COMM_WORLD));
   }
@@ -588,7 +643,8 @@ int sf_cmd_register(int argc, char **argv) {
   size_t main_step = n;
   steps[n++] = (sf_step){.name = "register", .kind = SF_STEP_PER_UNIT, .start = main_start,
                          .prepare = j->meth->prepare, .unit = j->meth->unit,
-                         .finish = j->meth->finish, .commit = main_commit, .overlap = 1,
+                         .finish = j->meth->finish, .device = j->meth->device,
+                         .commit = main_commit, .overlap = 1,
                          .stop = main_stop, .done = main_done, .prog = &j->prog};
   sf_phase_times tm[2 + REG_MAX_REF_STEPS];
   sf_run_info info = {tm, ""};
@@ -630,6 +686,7 @@ int sf_cmd_register(int argc, char **argv) {
   }
 cleanup:
   status = sf_output_finish(&j->out, status);
+  if (j->meth && j->meth->device_release) j->meth->device_release(j);
   sf_exec_destroy(&j->exec);
   if (j->meth) j->meth->teardown(j);
   for (int s = 0; s < 2; s++) free(j->slot[s].outbuf);

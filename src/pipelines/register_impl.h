@@ -22,6 +22,7 @@
 #define REG_MAX_REF_STEPS 2 /* reference steps of a method */
 
 enum { REG_RIGID = 0, REG_FLOW = 1 };
+enum { REG_BACKEND_CPU = 0, REG_BACKEND_CUDA = 1, REG_BACKEND_AUTO = 2 }; /* --backend */
 
 typedef struct reg_opts {
   const char *in, *out, *dataset, *ref_file;
@@ -48,6 +49,7 @@ typedef struct reg_opts {
   int save_flow, save_valid, cc_init;
   size_t cc_hw;
   int resume;
+  int backend;           /* REG_BACKEND_* */
 } reg_opts;
 
 /* One thread's buffers. */
@@ -99,6 +101,11 @@ typedef struct reg_method {
   int (*prepare)(void *ctx, sf_exec *x, const sf_batch *b);
   sf_unit_fn unit;
   int (*finish)(void *ctx, const sf_batch *b, double *partial);
+  /* The per-frame step's device version (sf_step.device; NULL: none, the step runs on the
+   * CPU also with --backend cuda) and the release of what it made on the device (called on
+   * the thread the executor made the device current on; may be NULL). */
+  int (*device)(void *ctx, const sf_batch *b, double *partial);
+  void (*device_release)(reg_job *j);
   /* The method's datasets: created with the output, written by each batch's commit. */
   int (*add_outputs)(reg_job *j);
   int (*commit)(reg_job *j, const sf_batch *b);
