@@ -248,17 +248,11 @@ static int read_markers(sf_eeg_rec *r, const char *mpath, long long rd, long lon
            "%s: not a BrainVision marker file: the first line is not \"Brain Vision Data "
            "Exchange Marker File, Version 1.0\" (or 2.0)",
            mpath);
-  size_t count = 0;
+  /* The array grows as markers are parsed: a separate counting pass that judged lines
+   * otherwise than the parser (" Mk1=" with a blank, a "[" line without "]" inside [Marker
+   * Infos]) allocated too few and the parser wrote past them. */
+  size_t cap = 0;
   int in = 0;
-  for (size_t i = 1; i < t.n; i++) {
-    const char *l = t.line[i];
-    if (l[0] == '[')
-      in = strncasecmp(l, "[Marker Infos]", 14) == 0;
-    else if (in && strncasecmp(l, "Mk", 2) == 0 && l[2] >= '0' && l[2] <= '9')
-      count++;
-  }
-  SF_ALLOC(r->annotations, count);
-  in = 0;
   for (size_t i = 1; i < t.n; i++) {
     char *l = t.line[i], *key, *val, *sec = section_of(l);
     if (sec) {
@@ -287,6 +281,13 @@ static int read_markers(sf_eeg_rec *r, const char *mpath, long long rd, long lon
     }
     unescape_commas(fld[0]);
     unescape_commas(fld[1]);
+    if (r->nannotations == cap) {
+      size_t c = cap ? 2 * cap : 64;
+      sf_eeg_annotation *grown = realloc(r->annotations, c * sizeof *grown);
+      SF_CHECK(grown, SF_ERR_NOMEM, "out of memory reading %s", mpath);
+      r->annotations = grown;
+      cap = c;
+    }
     sf_eeg_annotation *a = &r->annotations[r->nannotations];
     a->onset = samples_to_time(pos - 1, rd, spr);
     a->duration = size >= 0 ? samples_to_time(size, rd, spr) : -1;

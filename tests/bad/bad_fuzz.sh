@@ -13,6 +13,14 @@ case "$case_" in
   cli-range-negative) video "$dir/in.h5"
     cmd=(register "$dir/in.h5" -o "$out" --reference-frames 1:-2)
     want_msg="--reference-frames: expected FIRST:LAST frame indices with FIRST <= LAST, got '1:-2'" ;;
+  # a "[" line without "]" inside [Marker Infos]: the counting pass stopped counting there,
+  # the parser did not, and wrote marker 1 through a NULL array (SIGSEGV)
+  vhdr-marker-line) "$SLABFLOW" synth eeg -o "$dir/in.vhdr" --channels 2 --rate 100 --seconds 2 \
+                      --tr 0.5 --slices 2 >/dev/null
+    printf '%s\r\n' 'Brain Vision Data Exchange Marker File, Version 1.0' '[Marker Infos]' \
+      '[Marker r File Version 2.4' 'Mk1=New Segment,,1,1,0' 'Mk2=Stimulus,S  1,99999,1,0' > "$dir/in.vmrk"
+    cmd=(eeg "$dir/in.vhdr" -o "$out")
+    want_msg="in.vmrk: marker Mk2 at position 99999: out of range" ;;
   *) fail "unknown case $case_" ;;
 esac
 set +e
