@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The MPI integration tests against an ASan + UBSan build (cmake -DSF_SANITIZE=ON, whole
-# project built): determinism (every rank and thread count gives the same bytes), interrupt
-# and resume, and a cross-section of the bad-input corpus (each reader's and check's error
-# paths), at np 1 and 2 only.
+# project built): determinism (every rank and thread count gives the same bytes), resume
+# (resume.*: killed at np 3, resumed at np 1 and 2) and a cross-section of the bad-input corpus
+# (each reader's and check's error paths), at np 1 and 2 (tests named np3 and up left out;
+# eeg.determinism also runs np 3 and 4 inside).
 #   tests/sanitize/mpi_tests.sh BUILD_ASAN [extra ctest options...]
 # Sanitizer settings: no leak check (Open MPI and HDF5 keep allocations until exit);
 # allocator_may_return_null=1 so that the huge-allocation tests (bad.limits.*) get NULL and
