@@ -12,9 +12,9 @@
 
 struct sf_updown {
   size_t n, U, L, pad0, pad1;
-  fftw_plan fwd_ip, inv_ip; /* r2c and c2r of length L in place, on rows of stride(L) doubles
-                             * (two plans only: planning a long transform costs about as
-                             * much as running it) */
+  fftw_plan fwd, inv; /* r2c and c2r of length L out of place, executed on new arrays (two
+                       * plans only, out of place: planning a long transform costs about as
+                       * much as running it, in place twice that) */
 };
 
 struct sf_updown_ws {
@@ -51,6 +51,7 @@ int sf_updown_plan(size_t n, size_t U, sf_updown **out) {
   int status = 0;
   sf_updown *p = NULL;
   double *r = NULL;
+  fftw_complex *c = NULL;
   if (out) *out = NULL;
   if (!out || n < 2 || U < 2 || U > 64 || n > (size_t)INT_MAX / 128) SF_FAIL_QUIET(SF_ERR_INPUT);
   size_t min_add = (n / 8 < 100 ? n / 8 : 100) * 2, L = smooth_length(n + min_add);
@@ -59,15 +60,17 @@ int sf_updown_plan(size_t n, size_t U, sf_updown **out) {
   p->n = n, p->U = U, p->L = L;
   p->pad0 = (L - n) / 2, p->pad1 = L - n - p->pad0;
   r = fftw_malloc(row_stride(L) * sizeof *r);
-  if (!r) SF_FAIL_QUIET(SF_ERR_NOMEM);
-  p->fwd_ip = fftw_plan_dft_r2c_1d((int)L, r, (fftw_complex *)r, FFTW_ESTIMATE);
-  SF_FFTW(p->fwd_ip);
-  p->inv_ip = fftw_plan_dft_c2r_1d((int)L, (fftw_complex *)r, r, FFTW_ESTIMATE);
-  SF_FFTW(p->inv_ip);
+  c = fftw_malloc((L / 2 + 1) * sizeof *c);
+  if (!r || !c) SF_FAIL_QUIET(SF_ERR_NOMEM);
+  p->fwd = fftw_plan_dft_r2c_1d((int)L, r, c, FFTW_ESTIMATE);
+  SF_FFTW(p->fwd);
+  p->inv = fftw_plan_dft_c2r_1d((int)L, c, r, FFTW_ESTIMATE);
+  SF_FFTW(p->inv);
   *out = p;
   p = NULL;
 cleanup:
   fftw_free(r);
+  fftw_free(c);
   sf_updown_destroy(&p);
   return status;
 }
@@ -83,8 +86,8 @@ int sf_updown_ws_create(size_t max_L, sf_updown_ws **out) {
   if (!w) SF_FAIL_QUIET(SF_ERR_NOMEM);
   w->max_L = max_L;
   w->r = fftw_malloc(row_stride(max_L) * sizeof *w->r);
-  w->s = NULL;
-  if (!w->r) SF_FAIL_QUIET(SF_ERR_NOMEM);
+  w->s = fftw_malloc((max_L / 2 + 1) * sizeof *w->s);
+  if (!w->r || !w->s) SF_FAIL_QUIET(SF_ERR_NOMEM);
   *out = w;
   w = NULL;
 cleanup:
@@ -155,20 +158,18 @@ int sf_updown_up(const sf_updown *p, const double *x, double *u, sf_updown_buf *
     o += n;
     for (size_t k = 1; k <= e1; k++) xp[o++] = 2.0 * x[n - 1] - x[n - 1 - k];
     for (size_t k = 0; k < z1; k++) xp[o++] = 0.0;
-    fftw_execute_dft_r2c(p->fwd_ip, xp, (fftw_complex *)xp);
-    memcpy(buf->X, xp, (L / 2 + 1) * sizeof *buf->X);
+    fftw_execute_dft_r2c(p->fwd, xp, buf->X);
     buf->X[0][1] = 0.0;
     buf->X[L / 2][1] = 0.0;
   }
   /* phase r: the spectrum turned, its irfft of length L in place in row r */
 #pragma omp for schedule(static)
   for (size_t r = 0; r < U; r++) {
-    fftw_complex *row = (fftw_complex *)(buf->Q + r * S);
-    turn(buf->X, row, 0, L / 2, r, U * L, 1.0);
+    turn(buf->X, ws->s, 0, L / 2, r, U * L, 1.0);
     /* the Nyquist bin of L, halved and paired with its mirror: X cos(pi r / U) */
-    row[L / 2][0] = buf->X[L / 2][0] * cos(M_PI * (double)r / (double)U);
-    row[L / 2][1] = 0.0;
-    fftw_execute_dft_c2r(p->inv_ip, row, (double *)row);
+    ws->s[L / 2][0] = buf->X[L / 2][0] * cos(M_PI * (double)r / (double)U);
+    ws->s[L / 2][1] = 0.0;
+    fftw_execute_dft_c2r(p->inv, ws->s, buf->Q + r * S);
   }
   /* interleave: u[U m + r] = row r [m] / L */
   const double inv = 1.0 / (double)L;
@@ -188,7 +189,7 @@ int sf_updown_down(const sf_updown *p, const double *u, double *y, sf_updown_buf
   const size_t n = p->n, L = p->L, U = p->U, nb = L / 2 + 1, S = row_stride(L);
   const size_t nmb = (L + MBLOCK - 1) / MBLOCK;
   if (!fits(p, buf, ws)) return SF_ERR_INPUT;
-  /* polyphase components: row r [m] = u[U m + r] */
+  /* polyphase components: row r [m] = u[U m + r] (blocked, cache-friendly) */
 #pragma omp for schedule(static)
   for (size_t b = 0; b < nmb; b++) {
     size_t m1 = (b + 1) * MBLOCK < L ? (b + 1) * MBLOCK : L;
@@ -197,12 +198,11 @@ int sf_updown_down(const sf_updown *p, const double *u, double *y, sf_updown_buf
       for (size_t m = b * MBLOCK; m < m1; m++) q[m] = u[U * m + r];
     }
   }
-  /* each component's rfft, turned by its phase */
+  /* each component's rfft, turned by its phase, back into its row */
 #pragma omp for schedule(static)
   for (size_t r = 0; r < U; r++) {
-    fftw_complex *row = (fftw_complex *)(buf->Q + r * S);
-    fftw_execute_dft_r2c(p->fwd_ip, (double *)row, row);
-    turn(row, row, 0, nb, r, U * L, -1.0);
+    fftw_execute_dft_r2c(p->fwd, buf->Q + r * S, ws->s);
+    turn(ws->s, (fftw_complex *)(buf->Q + r * S), 0, nb, r, U * L, -1.0);
   }
   /* summed over the phases in order */
 #pragma omp for schedule(static)
@@ -223,8 +223,7 @@ int sf_updown_down(const sf_updown *p, const double *u, double *y, sf_updown_buf
     buf->X[L / 2][0] *= 2.0;
     buf->X[L / 2][1] = 0.0;
     buf->X[0][1] = 0.0;
-    memcpy(ws->r, buf->X, (L / 2 + 1) * sizeof *buf->X);
-    fftw_execute_dft_c2r(p->inv_ip, (fftw_complex *)ws->r, ws->r);
+    fftw_execute_dft_c2r(p->inv, buf->X, ws->r);
     const double inv = 1.0 / (double)(U * L);
     for (size_t i = 0; i < n; i++) y[i] = ws->r[p->pad0 + i] * inv;
   }
@@ -234,6 +233,7 @@ int sf_updown_down(const sf_updown *p, const double *u, double *y, sf_updown_buf
 void sf_updown_ws_destroy(sf_updown_ws **ws) {
   if (!ws || !*ws) return;
   fftw_free((*ws)->r);
+  fftw_free((*ws)->s);
   free(*ws);
   *ws = NULL;
 }
@@ -248,8 +248,8 @@ void sf_updown_buf_destroy(sf_updown_buf **b) {
 
 void sf_updown_destroy(sf_updown **p) {
   if (!p || !*p) return;
-  if ((*p)->fwd_ip) fftw_destroy_plan((*p)->fwd_ip);
-  if ((*p)->inv_ip) fftw_destroy_plan((*p)->inv_ip);
+  if ((*p)->fwd) fftw_destroy_plan((*p)->fwd);
+  if ((*p)->inv) fftw_destroy_plan((*p)->inv);
   free(*p);
   *p = NULL;
 }
