@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels/fftw_check.h"
+#include "kernels/xcorr_rigid_hd.h"
 #include "sf_error.h"
 
 struct sf_xcorr_plan {
@@ -30,11 +31,6 @@ struct sf_xcorr_ws {
   float *surf;          /* n_up * n_up upsampled correlation */
 };
 
-/* Signed frequency of FFT bin k of an n-point transform. */
-static inline double signed_freq(size_t k, size_t n) {
-  return (k > n / 2) ? (double)k - (double)n : (double)k;
-}
-
 int sf_xcorr_plan_create(size_t h, size_t w, int up, float sigma, sf_xcorr_plan **out) {
   int status = 0;
   sf_xcorr_plan *p = NULL;
@@ -48,32 +44,19 @@ int sf_xcorr_plan_create(size_t h, size_t w, int up, float sigma, sf_xcorr_plan 
   p->w = w;
   p->wc = w / 2 + 1;
   p->up = up;
-  p->n_up = 2 * (size_t)ceil(0.6 * up) + 1; /* +-0.6 px: the coarse peak is within 0.5 */
+  p->n_up = sf_hd_updft_points(up);
   p->win = fftwf_malloc(sizeof(float) * h * w);
   p->gain = fftwf_malloc(sizeof(float) * h * p->wc);
   p->ref = fftwf_malloc(sizeof(fftwf_complex) * h * p->wc);
   rbuf = fftwf_malloc(sizeof(float) * h * w);
   cbuf = fftwf_malloc(sizeof(fftwf_complex) * h * p->wc);
   if (!p->win || !p->gain || !p->ref || !rbuf || !cbuf) SF_FAIL_QUIET(SF_ERR_NOMEM);
-  /* Symmetric Hann window 0.5 - 0.5 cos(2 pi n / (N-1)), outer product of rows and columns. */
-  for (size_t y = 0; y < h; y++) {
-    double wy = 0.5 - 0.5 * cos(2.0 * M_PI * (double)y / (double)(h - 1));
-    for (size_t x = 0; x < w; x++) {
-      double wx = 0.5 - 0.5 * cos(2.0 * M_PI * (double)x / (double)(w - 1));
-      p->win[y * w + x] = (float)(wy * wx);
-    }
-  }
-  /* Gaussian smoothing of the correlation surface = multiplying its spectrum by the
-   * Gaussian's transform exp(-2 pi^2 sigma^2 f^2); the normalisation 1/(h w) of the
-   * inverse transform is folded in. */
-  for (size_t ky = 0; ky < h; ky++) {
-    double fy = signed_freq(ky, h) / (double)h;
-    for (size_t kx = 0; kx < p->wc; kx++) {
-      double fx = (double)kx / (double)w;
-      double g = exp(-2.0 * M_PI * M_PI * sigma * sigma * (fx * fx + fy * fy));
-      p->gain[ky * p->wc + kx] = (float)(g / ((double)h * (double)w));
-    }
-  }
+  /* Hann window, and the Gaussian smoothing of the correlation surface as a weight of its
+   * spectrum (the bodies in xcorr_rigid_hd.h, shared with the device). */
+  for (size_t y = 0; y < h; y++)
+    for (size_t x = 0; x < w; x++) p->win[y * w + x] = sf_hd_hann2(y, x, h, w);
+  for (size_t ky = 0; ky < h; ky++)
+    for (size_t kx = 0; kx < p->wc; kx++) p->gain[ky * p->wc + kx] = sf_hd_xcorr_gain(ky, kx, h, w, sigma);
   p->fwd = fftwf_plan_dft_r2c_2d((int)h, (int)w, rbuf, cbuf, FFTW_ESTIMATE);
   SF_FFTW(p->fwd);
   p->inv = fftwf_plan_dft_c2r_2d((int)h, (int)w, cbuf, rbuf, FFTW_ESTIMATE);
@@ -148,7 +131,7 @@ static void windowed_spectrum(const sf_xcorr_plan *p, sf_xcorr_ws *ws, const flo
   double sum = 0.0;
   for (size_t i = 0; i < n; i++) sum += img[i];
   float mean = (float)(sum / (double)n);
-  for (size_t i = 0; i < n; i++) ws->real[i] = (img[i] - mean) * p->win[i];
+  for (size_t i = 0; i < n; i++) ws->real[i] = sf_hd_xcorr_windowed(img[i], mean, p->win[i]);
   fftwf_execute_dft_r2c(p->fwd, ws->real, ws->spec);
 }
 
@@ -166,14 +149,6 @@ static size_t argmax(const float *a, size_t n) {
   return best;
 }
 
-/* Vertex offset in (-0.5, 0.5) of the parabola through (-1,a), (0,b), (1,c); 0 if flat. */
-static float parabola_vertex(float a, float b, float c) {
-  float d = a - 2.0f * b + c;
-  if (!(d < 0.0f)) return 0.0f;
-  float t = 0.5f * (a - c) / d;
-  return t > 0.5f ? 0.5f : (t < -0.5f ? -0.5f : t);
-}
-
 /* Upsampled DFT of the smoothed cross-power spectrum in ws->spec on an n x n grid of spacing
  * 1/up centred on (px, py): c(y,x) = Re sum_ky e^{2 pi i ky y/h} sum_kx m_kx S e^{2 pi i kx x/w},
  * multiplicity m_kx = 2 for bins whose Hermitian twin is not stored. Writes the refined peak
@@ -182,13 +157,13 @@ static float parabola_vertex(float a, float b, float c) {
 static int upsampled_peak(const sf_xcorr_plan *p, sf_xcorr_ws *ws, double px, double py,
                           double *bx, double *by) {
   const size_t h = p->h, w = p->w, wc = p->wc, n = p->n_up;
-  const double half = (double)(n / 2), step = 1.0 / p->up;
-  /* Twiddles by complex recurrence in double (exact enough, and no sin/cos per bin). */
+  /* Twiddles by complex recurrence in double (exact enough, and no sin/cos per bin; the
+   * device computes each directly, sf_hd_updft_twiddle_x/_y). */
   for (size_t j = 0; j < n; j++) {
-    double xj = px + ((double)j - half) * step, yj = py + ((double)j - half) * step;
+    double xj = sf_hd_updft_pos(px, j, n, p->up), yj = sf_hd_updft_pos(py, j, n, p->up);
     double complex z = 1.0, r = cexp(I * 2.0 * M_PI * xj / (double)w);
     for (size_t kx = 0; kx < wc; kx++) {
-      double m = (kx == 0 || (w % 2 == 0 && kx == w / 2)) ? 1.0 : 2.0;
+      double m = sf_hd_hermitian_mult(kx, w);
       ws->exr[kx * n + j] = (float)(m * creal(z));
       ws->exi[kx * n + j] = (float)(m * cimag(z));
       z *= r;
@@ -229,15 +204,7 @@ static int upsampled_peak(const sf_xcorr_plan *p, sf_xcorr_ws *ws, double px, do
       for (size_t j = 0; j < n; j++) srow[j] += cr * s1r[j] - ci * s1i[j];
     }
   }
-  size_t best = argmax(surf, n * n);
-  size_t bi = best / n, bj = best % n;
-  double fy = 0.0, fx = 0.0;
-  if (bi > 0 && bi + 1 < n)
-    fy = parabola_vertex(surf[(bi - 1) * n + bj], surf[best], surf[(bi + 1) * n + bj]);
-  if (bj > 0 && bj + 1 < n) fx = parabola_vertex(surf[best - 1], surf[best], surf[best + 1]);
-  *bx = px + ((double)bj - half + fx) * step;
-  *by = py + ((double)bi - half + fy) * step;
-  return bi == 0 || bj == 0 || bi + 1 == n || bj + 1 == n;
+  return sf_hd_updft_peak(surf, n, p->up, px, py, bx, by);
 }
 
 /* Whether the normalised cross-power spectrum is zero everywhere: a frame or a reference
@@ -249,21 +216,41 @@ __attribute__((noinline)) static int spectrum_is_flat(const float complex *spec,
   return i == n;
 }
 
+/* No contraction into FMAs here: the cross-power's products are rounded to float before they
+ * are summed, as in the C complex product this loop computed before the body was shared
+ * (GCC does not contract its lowering), so that the shifts keep their bytes. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define SF_NO_CONTRACT __attribute__((optimize("fp-contract=off")))
+#else
+#define SF_NO_CONTRACT
+#endif
+
+/* The normalised, smoothed cross-power spectrum of ws->spec and the reference into ws->spec
+ * and ws->spec2 (the copy the c2r transform destroys). */
+SF_NO_CONTRACT static void cross_power(const sf_xcorr_plan *p, sf_xcorr_ws *ws, size_t nsp) {
+#ifdef __clang__
+#pragma clang fp contract(off)
+#endif
+  float *spec = (float *)ws->spec, *spec2 = (float *)ws->spec2;
+  const float *ref = (const float *)p->ref;
+  for (size_t i = 0; i < nsp; i++) {
+    sf_hd_xcorr_cross_power(spec[2 * i], spec[2 * i + 1], ref[2 * i], ref[2 * i + 1], p->gain[i],
+                            &spec[2 * i], &spec[2 * i + 1]);
+    spec2[2 * i] = spec[2 * i];
+    spec2[2 * i + 1] = spec[2 * i + 1];
+  }
+}
+
 void sf_xcorr_execute(const sf_xcorr_plan *p, sf_xcorr_ws *ws, const float *frame, float shift[2]) {
   const size_t h = p->h, w = p->w, wc = p->wc, nsp = h * wc;
   windowed_spectrum(p, ws, frame);
   /* Phase correlation: normalised cross-power spectrum F_mov conj(F_ref), smoothed. Its
    * inverse transform peaks at +d when frame(p) = ref(p - d), i.e. at (u, v). */
-  for (size_t i = 0; i < nsp; i++) {
-    float complex r = ws->spec[i] * conjf(p->ref[i]);
-    double re = crealf(r), im = cimagf(r), m2 = re * re + im * im;
-    r = (m2 > 0.0) ? r * (float)(p->gain[i] / sqrt(m2)) : 0.0f;
-    ws->spec[i] = r;
-    ws->spec2[i] = r;
-  }
+  cross_power(p, ws, nsp);
   fftwf_execute_dft_c2r(p->inv, ws->spec2, ws->real);
   size_t pk = argmax(ws->real, h * w);
-  double py = signed_freq(pk / w, h), px = signed_freq(pk % w, w);
+  double px, py;
+  sf_hd_xcorr_coarse(pk, h, w, &px, &py);
   if (p->up <= 1) {
     shift[0] = (float)px;
     shift[1] = (float)py;

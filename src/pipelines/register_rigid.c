@@ -10,6 +10,7 @@
 #include "kernels/dtype_convert.h"
 #include "kernels/warp_shift.h"
 #include "kernels/xcorr_rigid.h"
+#include "kernels/xcorr_rigid_hd.h"
 #include "mpi/mpi_agree.h"
 #include "pipelines/register_impl.h"
 #include "sf_error.h"
@@ -23,11 +24,7 @@ static void combine_channels(const reg_job *j, const float *frame, float *gray) 
     memcpy(gray, frame, j->hw * sizeof(float));
     return;
   }
-  for (size_t i = 0; i < j->hw; i++) {
-    float s = 0.0f;
-    for (size_t k = 0; k < c; k++) s += j->wch[k] * frame[i * c + k];
-    gray[i] = s;
-  }
+  for (size_t i = 0; i < j->hw; i++) gray[i] = sf_hd_combine(frame, i, c, j->wch);
 }
 
 /* Sets the correlation reference from a (H,W,C) image. */
