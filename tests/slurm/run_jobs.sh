@@ -113,6 +113,10 @@ jobs)
   in[integrate]=det.h5 opts[integrate]="--poni det.poni --bins 200 --buffer-size 2"
   in[eeg]=rec.edf opts[eeg]=""
   cmds=(register slices integrate eeg)
+  # every job script is tested here: a new one needs its input and options above
+  have=$(cd "$src/jobs" && ls -- *.sbatch | sed 's/\.sbatch$//' | sort | tr '\n' ' ')
+  [ "$have" = "$(printf '%s\n' "${cmds[@]}" | sort | tr '\n' ' ')" ] \
+    || fail "jobs/ has the scripts '$have', this test covers '${cmds[*]}'"
   declare -A ids
   for c in "${cmds[@]}"; do
     read -r -a o <<< "${opts[$c]}"
