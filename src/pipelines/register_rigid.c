@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gpu/gpu_rigid.h"
 #include "kernels/dtype_convert.h"
 #include "kernels/warp_shift.h"
 #include "kernels/xcorr_rigid.h"
@@ -69,6 +70,35 @@ static int main_finish(void *ctx, const sf_batch *b, double *partial) {
   }
   return 0;
 }
+
+/* Main pass on the device (sf_step.device, --backend cuda): the batch's frames go to the
+ * device once, the whole per-frame pipeline runs there batched (gpu_rigid.h), the warped frames
+ * and shifts come back once; the conversion to the input dtype and the display statistics
+ * stay on the host. The plan is made at the first batch, on the compute thread the executor
+ * made the device current on. Not yet run on a device (issue 16: blocked on the device run). */
+static int main_device(void *ctx, const sf_batch *b, double *partial) {
+  reg_job *j = ctx;
+  int status = 0;
+  const float *out = NULL, *sh = NULL;
+  reg_slot *sl = reg_slot_of(j, b);
+  size_t esz = sf_dtype_size(j->m->dtype);
+  if (!j->gpu) {
+    SF_CALL(sf_gpu_rigid_create(j->m->h, j->m->w, j->m->c, j->o.buffer, (int)j->o.cc_up,
+                                (float)j->o.cc_sigma, j->wch, j->interp == SF_INTERP_LINEAR, &j->gpu));
+    SF_CALL(sf_gpu_rigid_set_reference(j->gpu, j->fill));
+  }
+  SF_CALL(sf_gpu_rigid_execute(j->gpu, b->in, b->count, &out, &sh));
+  memcpy(sl->shifts, sh, 2 * b->count * sizeof(float));
+  for (size_t k = 0; k < b->count; k++)
+    sf_dtype_from_float(j->m->dtype, out + k * j->ue, (char *)sl->outbuf + k * j->ue * esz, j->ue);
+  SF_CALL(main_finish(ctx, b, partial));
+cleanup:
+  return status;
+}
+
+/* Frees the device plan (on the main thread, which the executor also made the device current
+ * on). */
+static void rigid_device_release(reg_job *j) { sf_gpu_rigid_destroy(&j->gpu); }
 
 /* Partial sum of a batch's frames in frame order (double). */
 static void sum_frames(const reg_job *j, const sf_batch *b, const float *frames, double *p) {
@@ -239,6 +269,8 @@ const reg_method reg_rigid_method = {
     .set_reference = rigid_set_reference,
     .unit = main_unit,
     .finish = main_finish,
+    .device = main_device,
+    .device_release = rigid_device_release,
     .add_outputs = rigid_add_outputs,
     .commit = rigid_commit,
 };

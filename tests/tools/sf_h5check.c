@@ -6,6 +6,8 @@
  *   sf_h5check epe OUT.h5 IN.h5 BORDER MAXEPE [RATIO]  mean endpoint error of /flow against
  *                                             /truth/flow with BORDER px cropped; fails above
  *                                             MAXEPE or when EPE * RATIO > the zero-flow error
+ *   sf_h5check close A.h5 B.h5 DSET ABS REL   exit 0 if max |A-B| <= ABS + REL * max |A| over DSET
+ *                                             (e.g. GPU against CPU results)
  *   sf_h5check attr FILE NAME                 prints a numeric attribute of /
  *   sf_h5check done-rows REF PARTIAL DSET SEG  every segment marked done in PARTIAL's
  *                                             /slabflow/done (SEG rows of DSET each) holds
@@ -147,6 +149,24 @@ static int cmd_epe(int argc, char **argv) {
   return epe <= tol && (ratio <= 0 || epe * ratio <= zero) ? 0 : 1;
 }
 
+static int cmd_close(int argc, char **argv) {
+  if (argc < 7) return 2;
+  size_t n1, n2;
+  double *a = read_f64(argv[2], argv[4], &n1), *b = read_f64(argv[3], argv[4], &n2);
+  if (!a || !b || n1 != n2) { fprintf(stderr, "%s: cannot read it from both files, or sizes differ\n", argv[4]); return 2; }
+  double amax = 0, dmax = 0;
+  size_t at = 0;
+  for (size_t i = 0; i < n1; i++) {
+    if (fabs(a[i]) > amax) amax = fabs(a[i]);
+    double d = fabs(a[i] - b[i]);
+    if (d > dmax || d != d) { dmax = d != d ? INFINITY : d; at = i; }
+  }
+  double tol = atof(argv[5]) + atof(argv[6]) * amax;
+  printf("%s: %zu values, max |difference| %.6g at %zu (max |A| %.6g, tolerance %.6g)\n", argv[4], n1, dmax, at, amax, tol);
+  free(a); free(b);
+  return dmax <= tol ? 0 : 1;
+}
+
 static int cmd_attr(int argc, char **argv) {
   if (argc < 4) return 2;
   hid_t f = H5Fopen(argv[2], H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -235,6 +255,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "same") && argc >= 5) return cmd_same(argc, argv);
   if (!strcmp(argv[1], "shift-rms")) return cmd_shift_rms(argc, argv);
   if (!strcmp(argv[1], "attr")) return cmd_attr(argc, argv);
+  if (!strcmp(argv[1], "close")) return cmd_close(argc, argv);
   if (!strcmp(argv[1], "done-rows")) return cmd_done_rows(argc, argv);
   if (!strcmp(argv[1], "epe")) return cmd_epe(argc, argv);
   if (!strcmp(argv[1], "mkbad")) return cmd_mkbad(argc, argv);
