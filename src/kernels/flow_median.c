@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "kernels/flow_hd.h"
+
 /* Pixels per network pass. The network is straight-line code on arrays of MED_V floats, so
  * gcc keeps them in vector registers (a table-driven loop over the same network with its
  * values in memory was 2.8 times slower). */
@@ -11,12 +13,9 @@
 
 size_t sf_median5_scratch(size_t h, size_t w) { return (h + 4) * (w + 4) + 5 * (w + 4 + MED_V); }
 
-/* Mirror without repeating the edge sample; for n >= 3 one reflection covers -2 .. n+1. */
-static size_t mirror(long i, long n) {
-  if (i < 0) i = -i;
-  if (i >= n) i = 2 * (n - 1) - i;
-  return (size_t)i;
-}
+/* Mirror without repeating the edge sample; for n >= 3 one reflection covers -2 .. n+1 (the
+ * body the device shares, flow_hd.h). */
+static size_t mirror(long i, long n) { return sf_hd_mirror(i, n); }
 
 #define CE(x, y)                                                                                   \
   do {                                                                                             \
