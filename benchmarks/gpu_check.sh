@@ -6,7 +6,7 @@
 #      present, otherwise the prebuilt ones of build-gpu-carry/sf-gpu-carry.tar.xz (made by
 #      benchmarks/gpu_carry.sh on the build machine, carried with the run), unpacked into
 #      build-gpu-carry/carry with Open MPI relocated there (OPAL_PREFIX);
-#   3. tests.log: the GPU tests — gpu.selftest, unit.rigid_hd, gpu.rigid (the device
+#   3. tests.log: the GPU tests — gpu.selftest, unit.rigid_hd, unit.flow_hd, gpu.rigid (the device
 #      pipeline against the CPU kernels) and gpu.register_agree (--backend cuda against cpu
 #      at np 1 and 2: shifts 0.01 px, frames 1e-3) — and register.backend with a device;
 #      with a build here also `ctest -L gpu`;
@@ -61,12 +61,12 @@ if [ "${MODE:-}" != carried ] && command -v nvcc >/dev/null && command -v cmake 
   if cmake -S . -B build-gpu-dev -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
        > "$OUT/build.log" 2>&1 &&
      grep -q 'slabflow: CUDA backend ON' "$OUT/build.log" &&
-     cmake --build build-gpu-dev -j"$JOBS" --target slabflow sf_h5check test_gpu test_gpu_rigid test_rigid_hd \
+     cmake --build build-gpu-dev -j"$JOBS" --target slabflow sf_h5check test_gpu test_gpu_rigid test_rigid_hd test_flow_hd \
        >> "$OUT/build.log" 2>&1; then
     mode=build
     BIN=$root/build-gpu-dev
     SLABFLOW=$BIN/slabflow SF_H5CHECK=$BIN/tests/sf_h5check
-    T_GPU=$BIN/tests/test_gpu T_GPU_RIGID=$BIN/tests/test_gpu_rigid T_RIGID_HD=$BIN/tests/test_rigid_hd
+    T_GPU=$BIN/tests/test_gpu T_GPU_RIGID=$BIN/tests/test_gpu_rigid T_RIGID_HD=$BIN/tests/test_rigid_hd T_FLOW_HD=$BIN/tests/test_flow_hd
     grep -E 'warning' "$OUT/build.log" | head -20 > "$OUT/build_warnings.txt"
   else
     log "the build here failed (build.log); trying the carried binaries"
@@ -85,7 +85,7 @@ if [ -z "$mode" ] && [ -f build-gpu-carry/sf-gpu-carry.tar.xz ]; then
   export OMPI_MCA_mca_base_component_path=$C$carry_pkglibdir
   mode=carried
   SLABFLOW=$C/bin/slabflow SF_H5CHECK=$C/bin/sf_h5check
-  T_GPU=$C/bin/test_gpu T_GPU_RIGID=$C/bin/test_gpu_rigid T_RIGID_HD=$C/bin/test_rigid_hd
+  T_GPU=$C/bin/test_gpu T_GPU_RIGID=$C/bin/test_gpu_rigid T_RIGID_HD=$C/bin/test_rigid_hd T_FLOW_HD=$C/bin/test_flow_hd
   log "carried binaries of commit $carry_commit (built $carry_built)"
   { echo "== carried ldd"; ldd "$SLABFLOW"; ldd "$(command -v mpirun)"; } >> "$OUT/env.txt" 2>&1
 fi
@@ -105,6 +105,7 @@ runtest() { # runtest NAME CMD...: 0 passed, 77 skipped
 }
 runtest gpu.selftest "$T_GPU"
 runtest unit.rigid_hd "$T_RIGID_HD"
+runtest unit.flow_hd "$T_FLOW_HD"
 runtest gpu.rigid "$T_GPU_RIGID"
 runtest gpu.register_agree bash tests/mpi/gpu_agree.sh "$OUT/work/agree" "$T_GPU"
 runtest register.backend.np1 bash tests/mpi/backend.sh "$OUT/work/backend1" 1 "$T_GPU"
