@@ -663,6 +663,13 @@ int sf_cmd_register(int argc, char **argv) {
     SF_MPI(MPI_Allreduce(&j->max_shift, &gmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
     double total = MPI_Wtime() - j->t_start;
     SF_MPI(MPI_Bcast(&total, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    {
+      /* The backend as one value on every rank (an attribute every rank writes): the
+       * device of the lowest rank whose batches ran on one, or "cpu". */
+      int mine = strncmp(info.backend, "cuda:", 5) == 0 ? rank : size, root = size;
+      SF_MPI(MPI_Allreduce(&mine, &root, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
+      if (root < size) SF_MPI(MPI_Bcast(info.backend, (int)sizeof info.backend, MPI_CHAR, root, MPI_COMM_WORLD));
+    }
     double times[7] = {j->t_setup, j->t_ref, mx[0], mx[1], mx[2], mx[3], total};
     SF_CALL(write_provenance(j, argc, argv, size, times, info.backend));
     status = sf_output_finish(&j->out, 0);
