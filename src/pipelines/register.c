@@ -372,9 +372,12 @@ static void resume_identity(const reg_job *j, char *id, size_t n) {
     stat(path, &b);
   }
   options_string(j, opts, sizeof opts);
-  snprintf(id, n, "register input=%s:%s size=%lld mtime=%lld.%09ld reference-file-size=%lld mtime=%lld.%09ld %s",
+  snprintf(id, n,
+           "register input=%s:%s size=%lld mtime=%lld.%09ld reference-file-size=%lld mtime=%lld.%09ld %s "
+           "per-frame=%s",
            j->m->path, j->m->dataset, (long long)a.st_size, (long long)a.st_mtim.tv_sec, (long)a.st_mtim.tv_nsec,
-           (long long)b.st_size, (long long)b.st_mtim.tv_sec, (long)b.st_mtim.tv_nsec, opts);
+           (long long)b.st_size, (long long)b.st_mtim.tv_sec, (long)b.st_mtim.tv_nsec, opts,
+           j->on_device ? "device" : "cpu");
 }
 
 /* --resume: rank 0 looks in OUT.h5.partial for this run's reference (written at the start of
@@ -546,6 +549,7 @@ static int reg_pick_backend(reg_job *j, sf_exec_kind *kind) {
     }
   }
   if (have) *kind = SF_EXEC_CUDA;
+  j->on_device = n_have > 0 && j->meth->device != NULL;
   if (have && !j->meth->device && j->rank == 0 && j->o.backend == REG_BACKEND_CUDA) {
     fprintf(stderr, "slabflow: warning: --backend cuda: --method %s has no device version yet; it runs on the CPU\n",
             k_methods[j->o.method]);

@@ -138,6 +138,8 @@ struct reg_job {
   sf_xcorr_plan *xc;         /* also the flow method's --cc-init correlation */
   float *mean0;              /* plain mean of the reference frames */
   float *warped;             /* seg x ue: the reference pass's warped frames */
+  int on_device;             /* some rank runs the per-frame step on a device (its results may differ
+                                in the last bits from the CPU's: part of the resume identity) */
   struct sf_gpu_rigid *gpu;  /* --backend cuda: the device's rigid plan (made at the first batch) */
   /* flow */
   sf_flow_plan *fp;          /* the main pass's flow plan */
