@@ -126,13 +126,14 @@ if [ "$cmd" = eeg ]; then
   # rank stops at the next batch within seconds ("interrupted", exit 5 from slabflow; mpirun
   # itself reports 1 for a terminated job), leaving a partial a resume on one rank finishes
   # identically
-  "$SLABFLOW" synth eeg -o big.edf --channels 40 --rate 2048 --seconds 90 --seed 6 >/dev/null
+  "$SLABFLOW" synth eeg -o big.edf --channels 64 --rate 2048 --seconds 120 --seed 6 >/dev/null
   OMP_NUM_THREADS=1 sf_mpirun 2 "$SLABFLOW" eeg big.edf -o bigref.h5 --threads 1 >/dev/null
   rm -f out.h5 out.h5.partial
   setsid mpirun -np 2 --oversubscribe --bind-to none "$SLABFLOW" eeg big.edf -o out.h5 --threads 1 >term.log 2>&1 &
   pid=$!
-  for _ in $(seq 400); do [ -e out.h5.partial ] && break; sleep 0.05; done
-  sleep 0.3
+  # the partial appears once the run-once steps are done: the channels (about 2 s of work at
+  # the least) are still ahead when the signal comes
+  for _ in $(seq 1000); do [ -e out.h5.partial ] && break; sleep 0.02; done
   t0=$(date +%s)
   kill -TERM "$pid"
   set +e; wait "$pid"; code=$?; set -e
