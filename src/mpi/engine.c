@@ -13,6 +13,7 @@
 #include "kernels/dtype_convert.h"
 #include "mpi/mpi_agree.h"
 #include "mpi/mpi_check.h"
+#include "mpi/once_journal.h"
 #include "sf_error.h"
 
 /* ---- the compute thread -------------------------------------------------------------
@@ -546,21 +547,70 @@ cleanup:
   return status;
 }
 
+/* --resume: which steps the journal of run-once results holds a result for (the steps a
+ * keeping step covers), and that result's bytes at the keeping step. Collective. */
+static int find_kept(const sf_pipeline *p, unsigned char *covered, void **data, size_t *len) {
+  int status = 0, rank;
+  SF_MPI(MPI_Comm_rank(p->comm, &rank));
+  for (size_t i = 0; i < p->n_steps; i++) {
+    const sf_step *st = &p->steps[i];
+    if (!st->restore) continue;
+    int found = sf_journal_load(p->comm, st->name, &data[i], &len[i]);
+    SF_CALL(found);
+    if (!found) continue;
+    size_t k = st->keep_steps ? st->keep_steps : 1, first = i + 1 >= k ? i + 1 - k : 0;
+    for (size_t c = first; c <= i; c++) covered[c] = 1;
+    if (rank == 0 && first < i)
+      fprintf(stderr, "slabflow: --resume: the steps from %s to %s kept by the interrupted run, not run again\n",
+              p->steps[first].name, st->name);
+    else if (rank == 0)
+      fprintf(stderr, "slabflow: --resume: the step %s kept by the interrupted run, not run again\n", st->name);
+  }
+cleanup:
+  return status;
+}
+
+/* After step st succeeded or was skipped: its result into the journal. Collective. */
+static int keep_result(const sf_pipeline *p, const sf_step *st) {
+  int status = 0, rank;
+  void *bytes = NULL;
+  size_t n = 0;
+  SF_MPI(MPI_Comm_rank(p->comm, &rank));
+  if (rank == 0) status = st->keep(p->ctx, &bytes, &n);
+  SF_CALL(sf_mpi_agree(status, p->comm));
+  SF_CALL(sf_journal_store(p->comm, st->name, bytes, n));
+cleanup:
+  free(bytes);
+  return status;
+}
+
 int sf_pipeline_run(const sf_pipeline *p, sf_run_info *info) {
   int status = 0;
   worker w;
   in_bufs bufs;
+  unsigned char *covered = calloc(p->n_steps + 1, 1);
+  void **kept = calloc(p->n_steps + 1, sizeof *kept);
+  size_t *kept_len = calloc(p->n_steps + 1, sizeof *kept_len);
   memset(&w, 0, sizeof w);
   memset(&bufs, 0, sizeof bufs);
   if (info) snprintf(info->backend, sizeof info->backend, "cpu");
-  status = sf_mpi_agree(worker_start(&w, p->exec), p->comm);
-  if (status < 0) return status;
+  status = sf_mpi_agree(covered && kept && kept_len ? 0 : SF_ERR_NOMEM, p->comm);
+  if (status == 0) status = find_kept(p, covered, kept, kept_len);
+  if (status == 0) status = sf_mpi_agree(worker_start(&w, p->exec), p->comm);
+  if (status < 0) goto out;
   for (size_t i = 0; i < p->n_steps && status == 0; i++) {
     const sf_step *st = &p->steps[i];
     sf_phase_times dummy, *tm = info && info->times ? &info->times[i] : &dummy;
     memset(tm, 0, sizeof *tm);
+    if (covered[i]) {
+      if (kept[i]) status = sf_mpi_agree(st->restore(p->ctx, kept[i], kept_len[i]), p->comm);
+      continue;
+    }
     int skip = st->skip ? st->skip(p->ctx) : 0;
-    if (skip) continue;
+    if (skip) {
+      if (st->keep) status = keep_result(p, st);
+      continue;
+    }
     if (st->start) status = sf_mpi_agree(st->start(p->ctx), p->comm);
     if (status < 0) break;
     if (st->kind == SF_STEP_ONCE) {
@@ -573,6 +623,7 @@ int sf_pipeline_run(const sf_pipeline *p, sf_run_info *info) {
       sweep_free(&sw);
     }
     if (st->stop) status = sf_mpi_agree(st->stop(p->ctx, status), p->comm);
+    if (status == 0 && st->keep) status = keep_result(p, st);
   }
   worker_stop(&w);
   in_bufs_free(&bufs);
@@ -580,5 +631,10 @@ int sf_pipeline_run(const sf_pipeline *p, sf_run_info *info) {
     const char *name = sf_exec_device_name(p->exec);
     snprintf(info->backend, sizeof info->backend, "cuda:%s", name && *name ? name : "device");
   }
+out:
+  for (size_t i = 0; kept && i < p->n_steps; i++) free(kept[i]);
+  free(kept);
+  free(kept_len);
+  free(covered);
   return status;
 }

@@ -96,6 +96,16 @@ typedef struct sf_step {
    * holds it): its batch is neither read nor computed, and commit() gets it empty. Asked on
    * the I/O thread after start(). */
   int (*done)(void *ctx, long seg);
+  /* Optional, for --resume: the step's result kept in the output's journal of run-once
+   * results (once_journal.h) under the step's name. keep_steps: how many steps, ending with
+   * this one, made that result (0 counts as 1). After this step succeeded or was skipped,
+   * rank 0's keep() gives the result as bytes (*bytes malloc'ed, freed by the engine), which
+   * are written to the journal before the next step. A run whose journal holds them for its
+   * identity (a --resume) runs none of those steps: every rank's restore() gets the bytes
+   * instead, at this step's place. Both collective in status (agreed). */
+  int (*keep)(void *ctx, void **bytes, size_t *n);
+  int (*restore)(void *ctx, const void *bytes, size_t n);
+  size_t keep_steps;
   /* Progress: units done are reported to prog (may be NULL) as progress_base + done. */
   sf_progress *prog;
   size_t progress_base;

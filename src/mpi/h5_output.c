@@ -17,6 +17,7 @@
 #include "mpi/kill_point.h"
 #include "mpi/mpi_agree.h"
 #include "mpi/mpi_check.h"
+#include "mpi/once_journal.h"
 #include "node/node_memory.h"
 #include "sf_error.h"
 
@@ -38,14 +39,9 @@ struct sf_output {
   size_t n_segments;
 };
 
-/* --resume and the run's identity (sf_output_set_resume), the same on every rank. */
+/* --resume and the run's identity (sf_output_begin), the same on every rank. */
 static int g_resume;
 static char g_identity[16384];
-
-void sf_output_set_resume(int resume, const char *identity) {
-  g_resume = resume;
-  snprintf(g_identity, sizeof g_identity, "%s", identity ? identity : "");
-}
 
 int sf_output_resumed(const sf_output *o) { return o && o->resumed; }
 
@@ -86,6 +82,92 @@ static void read_string_attr(hid_t file, const char *name, char *buf, size_t n) 
   if (a >= 0) H5Aclose(a);
 }
 
+/* Whether an open NAME.partial is this run's: 0, or 1 (its complete is not 0), 2 (another
+ * identity, found in found: sizeof g_identity bytes), 3 (another segment count: *nd), 4 (its
+ * done marks unreadable). Reads the marks into marks (n_segments) when given. Local. */
+static int judge_partial(hid_t file, size_t n_segments, unsigned char *marks, char *found, long long *complete,
+                         hsize_t *nd) {
+  read_string_attr(file, "resume_identity", found, sizeof g_identity);
+  *complete = -1;
+  *nd = 0;
+  if (H5Aexists(file, "complete") > 0) {
+    hid_t a = H5Aopen(file, "complete", H5P_DEFAULT);
+    if (a < 0 || H5Aread(a, H5T_NATIVE_LLONG, complete) < 0) *complete = -1;
+    if (a >= 0) H5Aclose(a);
+  }
+  int verdict = *complete != 0 ? 1 : strcmp(found, g_identity) ? 2 : 0;
+  hid_t done = verdict == 0 ? H5Dopen2(file, "/slabflow/done", H5P_DEFAULT) : H5I_INVALID_HID;
+  if (verdict == 0) {
+    hid_t sp = done >= 0 ? H5Dget_space(done) : H5I_INVALID_HID;
+    if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 1 || (H5Sget_simple_extent_dims(sp, nd, NULL), *nd) != n_segments)
+      verdict = 3;
+    if (sp >= 0) H5Sclose(sp);
+  }
+  if (verdict == 0 && marks && H5Dread(done, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, marks) < 0) verdict = 4;
+  if (done >= 0) H5Dclose(done);
+  return verdict;
+}
+
+/* The message of a refused resume (judge_partial's verdict). Returns SF_ERR_INPUT. Local. */
+static int report_refusal(int verdict, const char *partial, const char *why, const char *found, long long complete,
+                          hsize_t nd, size_t n_segments) {
+  int status = SF_ERR_INPUT;
+  char diff[1024] = "";
+  if (verdict == 2) first_difference(g_identity, found, diff, sizeof diff);
+  if (verdict == 5)
+    sf_error_report(status, __FILE__, __LINE__, __func__,
+                    "%s: cannot be resumed: not a readable HDF5 file (%s); run without --resume to start again",
+                    partial, why);
+  else if (verdict == 1)
+    sf_error_report(status, __FILE__, __LINE__, __func__,
+                    "%s: cannot be resumed: its 'complete' attribute is %lld, not 0", partial, complete);
+  else if (verdict == 2)
+    sf_error_report(status, __FILE__, __LINE__, __func__,
+                    "%s: cannot be resumed: it was made from another input or with other options (%s); run "
+                    "without --resume to start again",
+                    partial, diff);
+  else if (verdict == 3)
+    sf_error_report(status, __FILE__, __LINE__, __func__,
+                    "%s: cannot be resumed: its /slabflow/done has %llu segments, this run has %zu", partial,
+                    (unsigned long long)nd, n_segments);
+  else
+    sf_error_report(status, __FILE__, __LINE__, __func__, "%s: cannot be resumed: its done marks are unreadable",
+                    partial);
+  return status;
+}
+
+int sf_output_begin(MPI_Comm comm, const char *out_path, int resume, const char *identity, size_t n_segments) {
+  int status = 0, rank;
+  SF_MPI(MPI_Comm_rank(comm, &rank));
+  g_resume = resume;
+  snprintf(g_identity, sizeof g_identity, "%s", identity ? identity : "");
+  if (resume && rank == 0) {
+    /* the partial checked now, read-only, before any work: a refusal comes at once and
+     * leaves it (and its journal) as they were */
+    char partial[PATH_MAX + 16], why[512] = "";
+    struct stat st;
+    snprintf(partial, sizeof partial, "%s.partial", out_path);
+    if (stat(partial, &st) == 0 && S_ISREG(st.st_mode)) {
+      char *found = malloc(sizeof g_identity);
+      hid_t f = found ? H5Fopen(partial, H5F_ACC_RDONLY, H5P_DEFAULT) : H5I_INVALID_HID;
+      long long complete = -1;
+      hsize_t nd = 0;
+      if (found && f < 0) sf_h5_error_text(why, sizeof why);
+      int verdict = !found ? SF_ERR_NOMEM : f < 0 ? 5 : judge_partial(f, n_segments, NULL, found, &complete, &nd);
+      if (f >= 0) H5Fclose(f);
+      if (verdict < 0)
+        status = verdict;
+      else if (verdict > 0)
+        status = report_refusal(verdict, partial, why, found, complete, nd, n_segments);
+      free(found);
+    }
+  }
+  SF_CALL(sf_mpi_agree(status, comm));
+  SF_CALL(sf_journal_begin(comm, out_path, resume, identity));
+cleanup:
+  return status;
+}
+
 /* --resume: opens NAME.partial with the MPI-IO driver (fapl) and checks that it is this run's:
  * not complete, the same identity, the same segments; reads its done marks. Collective;
  * reported once. */
@@ -98,61 +180,22 @@ static int resume_open(sf_output *o, size_t n_segments, hid_t fapl) {
   if (o->file < 0) sf_h5_error_text(why, sizeof why);
   status = sf_mpi_agree(o->file >= 0 ? 0 : SF_ERR_INPUT, o->comm);
   if (status < 0) {
-    if (o->rank == 0)
-      sf_error_report(status, __FILE__, __LINE__, __func__,
-                      "%s: cannot be resumed: not a readable HDF5 file (%s); run without --resume to start again",
-                      o->partial, why);
+    if (o->rank == 0) report_refusal(5, o->partial, why, "", 0, 0, n_segments);
     return status;
   }
   found = malloc(sizeof g_identity);
-  int ok = found != NULL;
-  if (ok) read_string_attr(o->file, "resume_identity", found, sizeof g_identity);
+  o->marks = calloc(n_segments ? n_segments : 1, 1);
   long long complete = -1;
-  if (ok && H5Aexists(o->file, "complete") > 0) {
-    hid_t a = H5Aopen(o->file, "complete", H5P_DEFAULT);
-    if (a < 0 || H5Aread(a, H5T_NATIVE_LLONG, &complete) < 0) complete = -1;
-    if (a >= 0) H5Aclose(a);
-  }
-  int verdict = !ok ? SF_ERR_NOMEM : complete != 0 ? 1 : strcmp(found, g_identity) ? 2 : 0;
-  o->done = H5Dopen2(o->file, "/slabflow/done", H5P_DEFAULT);
   hsize_t nd = 0;
-  if (verdict == 0) {
-    hid_t sp = o->done >= 0 ? H5Dget_space(o->done) : H5I_INVALID_HID;
-    if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 1 || (H5Sget_simple_extent_dims(sp, &nd, NULL), nd) != n_segments)
-      verdict = 3;
-    if (sp >= 0) H5Sclose(sp);
-  }
-  if (verdict == 0) {
-    o->marks = calloc(n_segments ? n_segments : 1, 1);
-    if (!o->marks || H5Dread(o->done, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, o->marks) < 0) verdict = 4;
-  }
+  int verdict = !found || !o->marks ? SF_ERR_NOMEM : judge_partial(o->file, n_segments, o->marks, found, &complete, &nd);
   /* every rank read the same file: rank 0's verdict rules */
   SF_MPI(MPI_Bcast(&verdict, 1, MPI_INT, 0, o->comm));
   if (verdict != 0) {
     status = verdict == SF_ERR_NOMEM ? SF_ERR_NOMEM : SF_ERR_INPUT;
-    if (o->rank == 0) {
-      char diff[1024] = "";
-      if (verdict == 2) first_difference(g_identity, found, diff, sizeof diff);
-      if (verdict == 1)
-        sf_error_report(status, __FILE__, __LINE__, __func__,
-                        "%s: cannot be resumed: its 'complete' attribute is %lld, not 0", o->partial, complete);
-      else if (verdict == 2)
-        sf_error_report(status, __FILE__, __LINE__, __func__,
-                        "%s: cannot be resumed: it was made from another input or with other options (%s); run "
-                        "without --resume to start again",
-                        o->partial, diff);
-      else if (verdict == 3)
-        sf_error_report(status, __FILE__, __LINE__, __func__,
-                        "%s: cannot be resumed: its /slabflow/done has %llu segments, this run has %zu", o->partial,
-                        (unsigned long long)nd, n_segments);
-      else if (verdict == 4)
-        sf_error_report(status, __FILE__, __LINE__, __func__, "%s: cannot be resumed: its done marks are unreadable",
-                        o->partial);
-    }
+    if (o->rank == 0 && verdict > 0) report_refusal(verdict, o->partial, why, found, complete, nd, n_segments);
     goto cleanup;
   }
   SF_MPI(MPI_Bcast(o->marks, (int)n_segments, MPI_UNSIGNED_CHAR, 0, o->comm));
-  H5Dclose(o->done);
   H5Fclose(o->file);
   o->done = H5I_INVALID_HID;
   o->file = H5Fopen(o->partial, H5F_ACC_RDWR, fapl);
@@ -289,16 +332,29 @@ static int stat_input(const char *spec, struct stat *st) {
   return stat(file, st);
 }
 
-/* Refuses when NAME, NAME.partial or NAME.lock is one of the inputs: device and inode after
+void sf_output_identity_file(char *buf, size_t n, size_t *k, const char *spec) {
+  struct stat st;
+  memset(&st, 0, sizeof st);
+  if (*k >= n) return;
+  if (!spec) {
+    *k += (size_t)snprintf(buf + *k, n - *k, " -");
+    return;
+  }
+  stat_input(spec, &st);
+  *k += (size_t)snprintf(buf + *k, n - *k, " %s:%lld:%lld.%09ld", spec, (long long)st.st_size,
+                         (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+}
+
+/* Refuses when NAME, NAME.partial, NAME.lock or NAME.once is one of the inputs: device and inode after
  * symbolic links, so links and hard links count. Local. */
 static int check_inputs(const char *out_path, const char *const *inputs, size_t n) {
   int status = 0;
-  static const char *suffix[3] = {"", ".partial", ".lock"};
-  static const char *what[3] = {"the output", "the output's temporary file",
-                                "the output's lock file"};
-  struct stat so[3];
-  int have[3];
-  for (int k = 0; k < 3; k++) {
+  static const char *suffix[4] = {"", ".partial", ".lock", ".once"};
+  static const char *what[4] = {"the output", "the output's temporary file",
+                                "the output's lock file", "the output's journal"};
+  struct stat so[4];
+  int have[4];
+  for (int k = 0; k < 4; k++) {
     char p[PATH_MAX + 16];
     snprintf(p, sizeof p, "%s%s", out_path, suffix[k]);
     have[k] = stat(p, &so[k]) == 0;
@@ -306,7 +362,7 @@ static int check_inputs(const char *out_path, const char *const *inputs, size_t 
   for (size_t i = 0; i < n; i++) {
     struct stat si;
     if (!inputs[i] || stat_input(inputs[i], &si) != 0) continue;
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 4; k++)
       SF_CHECK(!(have[k] && si.st_dev == so[k].st_dev && si.st_ino == so[k].st_ino), SF_ERR_USAGE,
                "%s: %s would overwrite the input file %s; choose another output name", out_path,
                what[k], inputs[i]);
@@ -806,8 +862,11 @@ int sf_output_finish(sf_output **po, int status) {
         rc = sf_error_report(SF_ERR_IO, __FILE__, __LINE__, __func__,
                              "%s: cannot rename the finished output to %s: %s", o->partial, o->path,
                              strerror(errno));
+      else
+        sf_journal_remove(); /* the run-once results go with the partial */
     } else if (status != SF_ERR_INTERRUPTED && !o->keep) {
       unlink(o->partial);
+      sf_journal_remove();
     }
     unlock_output();
     if (rc < 0) status = rc;

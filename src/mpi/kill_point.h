@@ -3,7 +3,8 @@
  * a node failure or Slurm's final SIGKILL would. Points: "once" (a run-once step begins),
  * "reduce" (a reduction sweep has computed a batch), "commit" (a batch is about to be
  * written), "mark" (a batch's done mark is written), "finish" (the output is about to be
- * completed). Unset (production): a getenv once, then nothing. */
+ * completed), "keep" (a run-once result has been written to the
+ * journal). Unset (production): a getenv once, then nothing. */
 #ifndef SF_KILL_POINT_H
 #define SF_KILL_POINT_H
 

@@ -749,6 +749,39 @@ cleanup:
   return status;
 }
 
+/* The alignment's result, kept for --resume: the aligned and realigned triggers and the
+ * blocks with their artifact lengths and offsets. */
+static int keep_align(void *ctx, void **bytes, size_t *n) {
+  eeg_job *j = ctx;
+  int status = 0;
+  size_t nt = (size_t)j->sh.nt, nb = (size_t)j->sh.nb, m = 2 * nt * sizeof(long long) + nb * sizeof(eeg_block);
+  unsigned char *b = NULL;
+  SF_ALLOC(b, m);
+  memcpy(b, j->t_al, nt * sizeof(long long));
+  memcpy(b + nt * sizeof(long long), j->t_re, nt * sizeof(long long));
+  memcpy(b + 2 * nt * sizeof(long long), j->blk, nb * sizeof(eeg_block));
+  *bytes = b;
+  *n = m;
+cleanup:
+  return status;
+}
+
+static int restore_align(void *ctx, const void *bytes, size_t n) {
+  eeg_job *j = ctx;
+  int status = 0;
+  size_t nt = (size_t)j->sh.nt, nb = (size_t)j->sh.nb, m = 2 * nt * sizeof(long long) + nb * sizeof(eeg_block);
+  const unsigned char *b = bytes;
+  SF_CHECK(n == m, SF_ERR_INPUT, "%s.once: the alignment kept has %zu bytes, this run needs %zu; remove it, or run "
+           "without --resume", j->o.out, n, m);
+  SF_ALLOC(j->t_al, nt ? nt : 1);
+  SF_ALLOC(j->t_re, nt ? nt : 1);
+  memcpy(j->t_al, b, nt * sizeof(long long));
+  memcpy(j->t_re, b + nt * sizeof(long long), nt * sizeof(long long));
+  memcpy(j->blk, b + 2 * nt * sizeof(long long), nb * sizeof(eeg_block));
+cleanup:
+  return status;
+}
+
 /* ---- step 3: per channel ------------------------------------------------------------------- */
 
 /* The reader of the custom source: channels [first, first + count) of the selection as
@@ -922,14 +955,11 @@ static void options_string(const eeg_opts *o, char *buf, size_t n) {
 /* The run's identity for --resume: the input (path, size, modification time), the corrected
  * channels and every option that changes results. */
 static void resume_identity(const eeg_job *j, char *buf, size_t n) {
-  struct stat st;
   char opts[4096];
-  size_t k = 0;
-  memset(&st, 0, sizeof st);
-  stat(j->o.in, &st);
+  size_t k = (size_t)snprintf(buf, n, "eeg input");
+  sf_output_identity_file(buf, n, &k, j->o.in);
   options_string(&j->o, opts, sizeof opts);
-  k += (size_t)snprintf(buf + k, n - k, "eeg input=%s size=%lld mtime=%lld.%09ld %s channels=", j->o.in,
-                        (long long)st.st_size, (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec, opts);
+  if (k < n) k += (size_t)snprintf(buf + k, n - k, " %s channels=", opts);
   for (size_t c = 0; c < j->nsel && k < n; c++)
     k += (size_t)snprintf(buf + k, n - k, "%s%s", c ? "," : "", j->rec->signals[j->sel[c]].label);
 }
@@ -983,12 +1013,6 @@ static int channels_start(void *ctx) {
     }
   }
   SF_CALL(sf_mpi_agree(status, j->comm));
-  {
-    char *id = malloc(16384);
-    if (id) resume_identity(j, id, 16384);
-    sf_output_set_resume(j->o.resume, id ? id : "");
-    free(id);
-  }
   SF_CALL(sf_output_create(j->comm, j->o.out, j->plan.n_segments, &j->out));
   hsize_t dims[2] = {j->nsel, j->n}, one[1] = {j->nsel};
   SF_CALL(sf_output_add(j->out, "/corrected", H5T_IEEE_F32LE, 2, dims, NULL, &j->id_corr));
@@ -1221,6 +1245,13 @@ int sf_cmd_eeg(int argc, char **argv) {
   sf_plan_init(&j->plan, 0, j->nsel, 1, j->nranks);
   SF_CALL(sf_plan_bcast(&j->plan, j->comm));
   {
+    char *id = malloc(16384);
+    if (id) resume_identity(j, id, 16384);
+    status = sf_output_begin(j->comm, j->o.out, j->o.resume, id ? id : "", j->plan.n_segments);
+    free(id);
+    SF_CALL(status);
+  }
+  {
     sf_step s1 = {.name = "triggers", .kind = SF_STEP_ONCE, .once = step_triggers, .result = &j->sh,
                   .result_bytes = sizeof j->sh, .share = share_triggers};
     sf_pipeline p1 = {j->comm, j, j->exec, j->src, &j->plan, &s1, 1};
@@ -1247,7 +1278,8 @@ int sf_cmd_eeg(int argc, char **argv) {
   sf_run_info info = {tm, ""};
   {
     sf_step steps[2] = {
-        {.name = "alignment", .kind = SF_STEP_ONCE, .once = step_align, .share = share_align},
+        {.name = "alignment", .kind = SF_STEP_ONCE, .once = step_align, .share = share_align,
+         .keep = keep_align, .restore = restore_align},
         {.name = "channels", .kind = SF_STEP_PER_UNIT, .start = channels_start, .unit = channel_unit,
          .commit = channels_commit, .overlap = 1, .done = channels_done, .prog = &j->prog}};
     sf_pipeline p2 = {j->comm, j, j->exec, j->src, &j->plan, steps, 2};

@@ -589,20 +589,6 @@ static void options_string(const in_opts *o, char *opts, size_t n) {
            o->azim_bins, o->dummy, o->delta_dummy, o->buffer, o->save_sums);
 }
 
-/* Path, size and modification time of a file ("-" for NULL), for the resume identity. */
-static int file_identity(const char *spec, char *buf, size_t n) {
-  struct stat st;
-  char path[4096];
-  if (!spec) return snprintf(buf, n, " -");
-  snprintf(path, sizeof path, "%s", spec);
-  char *colon = strstr(path, ":/");
-  if (colon) *colon = '\0';
-  memset(&st, 0, sizeof st);
-  stat(path, &st);
-  return snprintf(buf, n, " %s:%lld:%lld.%09ld", spec, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
-                  (long)st.st_mtim.tv_nsec);
-}
-
 static int write_attrs(in_job *j, const char *backend, const double *t) {
   int status = 0;
   hid_t root = sf_output_root(j->out);
@@ -645,17 +631,6 @@ static int frames_start(void *ctx) {
       status = SF_ERR_NOMEM;
   }
   SF_CALL(sf_mpi_agree(status, j->comm));
-  {
-    /* --resume: the inputs (frames, geometry, mask, dark, flat) and every option that changes
-     * results */
-    char id[16384], opts[4096];
-    size_t k = (size_t)snprintf(id, sizeof id, "integrate inputs");
-    const char *files[5] = {j->o.in, j->o.poni, j->o.mask, j->o.dark, j->o.flat};
-    for (int f = 0; f < 5 && k < sizeof id; f++) k += (size_t)file_identity(files[f], id + k, sizeof id - k);
-    options_string(&j->o, opts, sizeof opts);
-    if (k < sizeof id) snprintf(id + k, sizeof id - k, " %s", opts);
-    sf_output_set_resume(j->o.resume, id);
-  }
   SF_CALL(sf_output_create(j->comm, j->o.out, j->plan.n_segments, &j->out));
   hsize_t dims[3] = {T, nb, 0}, chunk[3] = {1, nb, 0}, one[1] = {nb};
   SF_CALL(sf_output_add(j->out, "/radial", H5T_NATIVE_DOUBLE, 1, one, NULL, &j->id_radial));
@@ -770,6 +745,17 @@ int sf_cmd_integrate(int argc, char **argv) {
   }
   sf_plan_init(&j->plan, 0, j->m->t, j->o.buffer, j->nranks);
   SF_CALL(sf_plan_bcast(&j->plan, j->comm));
+  {
+    /* --resume: the inputs (frames, geometry, mask, dark, flat) and every option that changes
+     * results */
+    char id[16384], opts[4096];
+    size_t k = (size_t)snprintf(id, sizeof id, "integrate inputs");
+    const char *files[5] = {j->o.in, j->o.poni, j->o.mask, j->o.dark, j->o.flat};
+    for (int f = 0; f < 5; f++) sf_output_identity_file(id, sizeof id, &k, files[f]);
+    options_string(&j->o, opts, sizeof opts);
+    if (k < sizeof id) snprintf(id + k, sizeof id - k, " %s", opts);
+    SF_CALL(sf_output_begin(j->comm, j->o.out, j->o.resume, id, j->plan.n_segments));
+  }
   j->t_setup = MPI_Wtime() - j->t_start;
   double t_table = 0;
   sf_phase_times tm[2];

@@ -359,60 +359,35 @@ static void options_string(const reg_job *j, char *opts, size_t n) {
 /* The run's identity for --resume: the input (path, size, modification time), the reference
  * file's, and every option that changes results. */
 static void resume_identity(const reg_job *j, char *id, size_t n) {
-  struct stat a, b;
   char opts[4096];
-  memset(&a, 0, sizeof a);
-  memset(&b, 0, sizeof b);
-  stat(j->m->path, &a);
-  if (j->o.ref_file) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s", j->o.ref_file);
-    char *colon = strstr(path, ":/");
-    if (colon) *colon = '\0';
-    stat(path, &b);
-  }
   options_string(j, opts, sizeof opts);
-  snprintf(id, n,
-           "register input=%s:%s size=%lld mtime=%lld.%09ld reference-file-size=%lld mtime=%lld.%09ld %s "
-           "per-frame=%s",
-           j->m->path, j->m->dataset, (long long)a.st_size, (long long)a.st_mtim.tv_sec, (long)a.st_mtim.tv_nsec,
-           (long long)b.st_size, (long long)b.st_mtim.tv_sec, (long)b.st_mtim.tv_nsec, opts,
-           j->on_device ? "device" : "cpu");
+  size_t k = (size_t)snprintf(id, n, "register input=%s:%s", j->m->path, j->m->dataset);
+  sf_output_identity_file(id, n, &k, j->m->path);
+  sf_output_identity_file(id, n, &k, j->o.ref_file);
+  if (k < n) snprintf(id + k, n - k, " %s per-frame=%s", opts, j->on_device ? "device" : "cpu");
 }
 
-/* --resume: rank 0 looks in OUT.h5.partial for this run's reference (written at the start of
- * the main pass, then marked reference_done); when it is there, every rank gets it in j->ref
- * and the reference steps are not run again. Returns 1 (reused), 0 (compute it) or SF_ERR_*.
- * Collective. */
-static int reuse_reference(reg_job *j) {
-  int status = 0, found = 0;
-  if (j->rank == 0) {
-    char partial[4200], *id = malloc(16384), *have = malloc(16384);
-    snprintf(partial, sizeof partial, "%s.partial", j->o.out);
-    hid_t f = access(partial, R_OK) == 0 ? H5Fopen(partial, H5F_ACC_RDONLY, H5P_DEFAULT) : H5I_INVALID_HID;
-    if (f >= 0 && id && have && H5Aexists(f, "reference_done") > 0 && H5Aexists(f, "resume_identity") > 0) {
-      resume_identity(j, id, 16384);
-      hid_t a = H5Aopen(f, "resume_identity", H5P_DEFAULT), t = H5Aget_type(a);
-      size_t len = H5Tget_size(t);
-      if (len < 16384 && H5Aread(a, t, have) >= 0) {
-        have[len] = '\0';
-        if (!strcmp(id, have)) {
-          hid_t d = H5Dopen2(f, "/reference", H5P_DEFAULT);
-          found = d >= 0 && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, j->ref) >= 0;
-          if (d >= 0) H5Dclose(d);
-        }
-      }
-      H5Tclose(t);
-      H5Aclose(a);
-    }
-    if (f >= 0) H5Fclose(f);
-    free(id);
-    free(have);
-  }
-  SF_MPI(MPI_Bcast(&found, 1, MPI_INT, 0, MPI_COMM_WORLD));
-  if (found) SF_CALL(sf_mpi_bcast_big(j->ref, j->ue, MPI_FLOAT, 0, MPI_COMM_WORLD));
-  if (found && j->rank == 0) fprintf(stderr, "slabflow: register: --resume: the reference from %s.partial\n", j->o.out);
-  return found;
+/* The reference passes' result, kept for --resume (the engine's journal of run-once
+ * results): the reference image. */
+static int keep_reference(void *ctx, void **bytes, size_t *n) {
+  reg_job *j = ctx;
+  int status = 0;
+  float *r = NULL;
+  SF_ALLOC(r, j->ue);
+  memcpy(r, j->ref, j->ue * sizeof(float));
+  *bytes = r;
+  *n = j->ue * sizeof(float);
+cleanup:
+  return status;
+}
+
+static int restore_reference(void *ctx, const void *bytes, size_t n) {
+  reg_job *j = ctx;
+  int status = 0;
+  SF_CHECK(n == j->ue * sizeof(float), SF_ERR_INPUT,
+           "%s.once: the reference kept has %zu bytes, this run needs %zu; remove it, or run without --resume",
+           j->o.out, n, j->ue * sizeof(float));
+  memcpy(j->ref, bytes, n);
 cleanup:
   return status;
 }
@@ -481,21 +456,13 @@ static int main_start(void *ctx) {
   int status = 0;
   SF_CALL(j->meth->set_reference(j));
   j->t_ref = MPI_Wtime() - j->t_start - j->t_setup;
-  {
-    char *id = malloc(16384);
-    if (id) resume_identity(j, id, 16384);
-    sf_output_set_resume(j->o.resume, id ? id : "");
-    free(id);
-  }
   SF_CALL(sf_output_create(MPI_COMM_WORLD, j->o.out, j->plan.n_segments, &j->out));
   hsize_t dims[4] = {j->m->t, j->m->h, j->m->w, j->m->c}, chunk[4] = {1, j->m->h, j->m->w, j->m->c};
   hsize_t rdims[3] = {j->m->h, j->m->w, j->m->c};
   SF_CALL(sf_output_add(j->out, "/registered", sf_h5_native_type(j->m->dtype), j->m->ndims, dims, chunk, &j->id_reg));
   SF_CALL(sf_output_add(j->out, "/reference", H5T_NATIVE_FLOAT, j->m->ndims - 1, rdims, NULL, &j->id_ref));
   SF_CALL(j->meth->add_outputs(j));
-  /* the reference kept in the file from the start: a --resume reuses it */
   SF_CALL(sf_output_write_all(j->out, j->id_ref, H5T_NATIVE_FLOAT, j->ref));
-  SF_CALL(sf_mpi_agree(sf_h5_attr_int(sf_output_root(j->out), "reference_done", 1), MPI_COMM_WORLD));
   if (sf_output_resumed(j->out) && j->rank == 0)
     fprintf(stderr, "slabflow: register: resuming %s.partial: %zu of %zu segments already done\n", j->o.out,
             sf_output_segments_done(j->out), j->plan.n_segments);
@@ -627,6 +594,13 @@ int sf_cmd_register(int argc, char **argv) {
   }
   sf_plan_init(&j->plan, 0, j->m->t, j->o.buffer, size);
   SF_CALL(sf_plan_bcast(&j->plan, MPI_COMM_WORLD));
+  {
+    char *id = malloc(16384);
+    if (id) resume_identity(j, id, 16384);
+    status = sf_output_begin(MPI_COMM_WORLD, j->o.out, j->o.resume, id ? id : "", j->plan.n_segments);
+    free(id);
+    SF_CALL(status);
+  }
   j->t_setup = MPI_Wtime() - j->t_start;
   /* The pipeline: the reference (from a file, or the method's run-once reductions over the
    * reference frames), then the per-frame step over every rank's segments (overlap: batch
@@ -634,16 +608,18 @@ int sf_cmd_register(int argc, char **argv) {
    * never read what an earlier commit wrote). */
   sf_step steps[2 + REG_MAX_REF_STEPS];
   size_t n = 0;
-  int reused = j->o.resume ? reuse_reference(j) : 0;
-  if (reused < 0) SF_CALL(reused);
-  if (reused)
-    ; /* the reference from the partial output */
-  else if (j->o.ref_file)
+  if (j->o.ref_file) {
     steps[n++] = (sf_step){.name = "reference file", .kind = SF_STEP_ONCE,
                            .once = load_reference_file, .result = j->ref,
                            .result_bytes = j->ue * sizeof(float)};
-  else
-    n += j->meth->reference_steps(j, steps + n);
+  } else {
+    /* the reference passes' result kept for a --resume */
+    size_t k = j->meth->reference_steps(j, steps + n);
+    n += k;
+    steps[n - 1].keep = keep_reference;
+    steps[n - 1].restore = restore_reference;
+    steps[n - 1].keep_steps = k;
+  }
   size_t main_step = n;
   steps[n++] = (sf_step){.name = "register", .kind = SF_STEP_PER_UNIT, .start = main_start,
                          .prepare = j->meth->prepare, .unit = j->meth->unit,

@@ -743,18 +743,8 @@ static char *resume_identity(const sl_job *j) {
   options_string(j, opts, sizeof opts);
   k += (size_t)snprintf(id + k, n - k, "slices input=%s %s cases=%zu", j->o.in, opts, j->ncases);
   for (size_t c = 0; c < j->ncases && k < n; c++) {
-    const char *files[2] = {j->cases[c].image, j->cases[c].label};
-    for (int f = 0; f < 2 && k < n; f++) {
-      struct stat st;
-      char path[1100];
-      memset(&st, 0, sizeof st);
-      snprintf(path, sizeof path, "%s", files[f]);
-      char *colon = strstr(path, ":/");
-      if (colon) *colon = '\0';
-      if (path[0]) stat(path, &st);
-      k += (size_t)snprintf(id + k, n - k, " %s:%lld:%lld.%09ld", files[f][0] ? files[f] : "-", (long long)st.st_size,
-                            (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
-    }
+    sf_output_identity_file(id, n, &k, j->cases[c].image);
+    sf_output_identity_file(id, n, &k, j->cases[c].label[0] ? j->cases[c].label : NULL);
   }
   return id;
 }
@@ -766,11 +756,6 @@ static int create_output(sl_job *j, int argc, char **argv) {
   char *names = NULL;
   hid_t g = H5I_INVALID_HID, st = H5I_INVALID_HID;
   size_t nch = 2 * j->o.window + 1, total = 0;
-  {
-    char *id = resume_identity(j);
-    sf_output_set_resume(j->o.resume, id ? id : "");
-    free(id);
-  }
   SF_CALL(sf_output_create(j->comm, j->o.out, j->plan.n_segments, &j->output));
   if (sf_output_resumed(j->output) && j->rank == 0)
     fprintf(stderr, "slabflow: slices: resuming %s.partial: %zu of %zu segments already done\n", j->o.out,
@@ -1081,6 +1066,56 @@ cleanup:
   return status;
 }
 
+/* The statistics passes' result, kept for --resume: every unit's statistics, then per case
+ * the value and label ranges and the clip bounds. */
+typedef struct sl_kept_case {
+  double vmin, vmax, lo, hi;
+  int32_t lab_min, lab_max;
+} sl_kept_case;
+
+static int stats_keep(void *ctx, void **bytes, size_t *n) {
+  sl_job *j = ctx;
+  int status = 0;
+  size_t nu = j->nunits * sizeof(sl_ustat);
+  unsigned char *b = NULL;
+  SF_ALLOC(b, nu + j->ncases * sizeof(sl_kept_case));
+  memcpy(b, j->ustat, nu);
+  for (size_t c = 0; c < j->ncases; c++) {
+    const sl_case *k = &j->cases[c];
+    sl_kept_case kc;
+    memset(&kc, 0, sizeof kc);
+    kc = (sl_kept_case){k->vmin, k->vmax, k->lo, k->hi, k->lab_min, k->lab_max};
+    memcpy(b + nu + c * sizeof kc, &kc, sizeof kc);
+  }
+  *bytes = b;
+  *n = nu + j->ncases * sizeof(sl_kept_case);
+cleanup:
+  return status;
+}
+
+static int stats_restore(void *ctx, const void *bytes, size_t n) {
+  sl_job *j = ctx;
+  int status = 0;
+  size_t nu = j->nunits * sizeof(sl_ustat);
+  SF_CHECK(n == nu + j->ncases * sizeof(sl_kept_case), SF_ERR_INPUT,
+           "%s.once: the statistics kept have %zu bytes, this run needs %zu; remove it, or run without --resume",
+           j->o.out, n, nu + j->ncases * sizeof(sl_kept_case));
+  memcpy(j->ustat, bytes, nu);
+  for (size_t c = 0; c < j->ncases; c++) {
+    sl_kept_case kc;
+    memcpy(&kc, (const unsigned char *)bytes + nu + c * sizeof kc, sizeof kc);
+    sl_case *k = &j->cases[c];
+    k->vmin = kc.vmin;
+    k->vmax = kc.vmax;
+    k->lo = kc.lo;
+    k->hi = kc.hi;
+    k->lab_min = kc.lab_min;
+    k->lab_max = kc.lab_max;
+  }
+cleanup:
+  return status;
+}
+
 /* 5. the output: statistics combined, rows assigned, the file created. */
 static int output_start(void *ctx) {
   sl_job *j = ctx;
@@ -1134,6 +1169,12 @@ int sf_cmd_slices(int argc, char **argv) {
   SF_CALL(plan_cases(j));
   SF_CALL(check_output(j));
   {
+    char *id = resume_identity(j);
+    status = sf_output_begin(j->comm, j->o.out, j->o.resume, id ? id : "", j->plan.n_segments);
+    free(id);
+    SF_CALL(status);
+  }
+  {
     int local_rank = 0, local_size = 1;
     SF_CALL(sf_mpi_local_rank(j->comm, &local_rank, &local_size));
     sf_exec_config xc = {SF_EXEC_OPENMP, j->o.threads, local_rank, ws_create, ws_destroy, j, j->rank != 0};
@@ -1157,7 +1198,8 @@ int sf_cmd_slices(int argc, char **argv) {
         {.name = "percentiles (low bits)", .kind = SF_STEP_PER_UNIT, .skip = not_percentiles,
          .start = hist_lo_start, .finish = hist_finish, .stop = hist_lo_stop},
         {.name = "moments", .kind = SF_STEP_PER_UNIT, .skip = not_percentiles,
-         .start = moments_start, .unit = stats_unit, .stop = moments_stop},
+         .start = moments_start, .unit = stats_unit, .stop = moments_stop,
+         .keep = stats_keep, .restore = stats_restore, .keep_steps = 4},
         {.name = "slices", .kind = SF_STEP_PER_UNIT, .halo = j->o.window, .start = output_start,
          .prepare = output_prepare, .unit = output_unit, .commit = output_commit, .overlap = 1,
          .stop = output_stop, .done = output_done, .prog = &j->prog},

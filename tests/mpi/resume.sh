@@ -19,21 +19,25 @@ register)
   seg=4 rows=/registered
   # the reference passes (no output yet), mid-sweep, the last segment's mark, completion
   points=("reduce:3:1" "commit:4:1" "mark:3:0" "finish:1:0")
-  other=(--quality balanced) ;;
+  other=(--quality balanced)
+  kept="the steps from reference pass 1 to reference pass 2 kept by the interrupted run" ;;
 register-rigid)
   "$SLABFLOW" synth video -o in.h5 --frames 40 --height 64 --width 72 --seed 4 --max-shift 5 --noise-db 25 >/dev/null
   run=(register in.h5 --method rigid --buffer-size 4 --reference-frames 2:21)
   dsets=(/registered /shifts /reference)
   seg=4 rows=/registered
-  points=("commit:2:0" "mark:2:1")
-  other=(--cc-up 7) ;;
+  points=("commit:2:0" "keep:1:0" "mark:2:1")
+  other=(--cc-up 7)
+  kept="the steps from reference sums to reference kept by the interrupted run" ;;
 slices)
   sf_mpirun 2 "$SLABFLOW" synth volumes -o vol --cases 3 --size 40 36 24 --seed 5 >/dev/null
   run=(slices vol --window 2 --clip-percentiles 0.5 99.5 --split 0.5,0.25,0.25 --seed 3 --buffer-size 5)
   dsets=()
   seg=0 rows=
-  points=("commit:2:1" "mark:2:1" "mark:1:0")
-  other=(--window 1) ;;
+  # during the statistics passes (no output yet), once they are kept, mid-sweep, at a mark
+  points=("commit:2:1" "keep:1:0" "mark:2:1" "mark:1:0")
+  other=(--window 1)
+  kept="the steps from statistics to moments kept by the interrupted run" ;;
 integrate)
   "$SLABFLOW" synth detector -o det.h5 --frames 24 --size 128x120 --compression bslz4 --seed 9 --tilt >/dev/null
   run=(integrate det.h5 --poni det.poni --bins 300 --buffer-size 3 --error-model azimuthal)
@@ -47,9 +51,11 @@ eeg)
   dsets=(/corrected /metrics/snr /metrics/rms_ratio /metrics/rms_residual /metrics/median_p2p /triggers
          /triggers_aligned /channels)
   seg=1 rows=/corrected
-  # during the run-once alignment (no output yet), mid-sweep, at the last channel's mark
-  points=("once:2:0" "mark:2:1" "mark:2:2")
-  other=(--aas-window 25) ;;
+  # during the run-once alignment (no output yet), once it is kept, mid-sweep, at the last
+  # channel's mark
+  points=("once:2:0" "keep:1:0" "mark:2:1" "mark:2:2")
+  other=(--aas-window 25)
+  kept="the step alignment kept by the interrupted run" ;;
 *) fail "unknown command $cmd" ;;
 esac
 
@@ -86,6 +92,8 @@ for p in "${points[@]}"; do
       "$SF_H5CHECK" done-rows ref.h5 out.h5.partial "$rows" "$seg" || fail "$cmd $p: a segment marked done differs"
     fi
     cp out.h5.partial partial.copy
+    rm -f once.copy
+    [ ! -e out.h5.once ] || cp out.h5.once once.copy
     # another option: refused, the partial untouched
     code=0
     OMP_NUM_THREADS=1 sf_mpirun 2 "$SLABFLOW" "${run[@]}" "${other[@]}" -o out.h5 --resume >other.log 2>&1 || code=$?
@@ -93,16 +101,56 @@ for p in "${points[@]}"; do
     [ "$(grep -c '^slabflow: error:' other.log)" -eq 1 ] || fail "$cmd $p: not one error line"
     grep -q "cannot be resumed" other.log || fail "$cmd $p: the refusal does not say why"
     cmp -s out.h5.partial partial.copy || fail "$cmd $p: a refused resume changed the partial"
+    [ ! -e once.copy ] || cmp -s out.h5.once once.copy || fail "$cmd $p: a refused resume changed the journal"
   else
     echo "$cmd $p: killed before the output existed: the resume starts afresh"
   fi
   OMP_NUM_THREADS=${t_res[$i]} sf_mpirun "${np_res[$i]}" "$SLABFLOW" "${run[@]}" -o out.h5 --resume \
     --threads "${t_res[$i]}" >resume.log 2>&1 || { cat resume.log; fail "$cmd $p: the resume failed"; }
   [ ! -e out.h5.partial ] || fail "$cmd $p: the partial is still there"
+  [ ! -e out.h5.once ] || fail "$cmd $p: the journal of run-once results is still there"
+  # the run-once results the killed run kept are reused, not computed again
+  if { [ -e partial.copy ] || [[ $p == keep:* ]]; } && [ -n "${kept:-}" ]; then
+    grep -q "$kept" resume.log || { cat resume.log; fail "$cmd $p: the run-once results were computed again"; }
+  fi
+  rm -f partial.copy
   same ref.h5 out.h5 || fail "$cmd $p: resumed at np ${np_res[$i]} x ${t_res[$i]} threads, the output differs"
   echo "$cmd $p: resumed at np ${np_res[$i]} x ${t_res[$i]} threads: identical ($(grep -o 'resuming.*' resume.log | head -1))"
   i=$((i + 1))
 done
+# the journal of run-once results damaged, or written for another run: a note, the results
+# computed again, the same output
+if [ "$cmd" = slices ] || [ "$cmd" = eeg ]; then
+  for fault in damaged other-run truncated; do
+    rm -f out.h5 out.h5.partial out.h5.once
+    SLABFLOW_TEST_KILL=mark:1:0 OMP_NUM_THREADS=1 timeout 300 mpirun -np 2 --oversubscribe --bind-to none \
+      "$SLABFLOW" "${run[@]}" -o out.h5 --threads 1 >/dev/null 2>&1 || true
+    [ -e out.h5.once ] || fail "journal $fault: the killed run left no out.h5.once"
+    size=$(stat -c %s out.h5.once)
+    case $fault in
+    damaged) printf '\x5a' | dd of=out.h5.once bs=1 seek=$((size - 12)) conv=notrunc status=none
+      note="is damaged after 0 record" ;;
+    other-run) printf 'X' | dd of=out.h5.once bs=1 seek=30 conv=notrunc status=none
+      note="was written for another input or other options" ;;
+    truncated) truncate -s $((size - 5)) out.h5.once
+      note="is damaged after 0 record" ;;
+    esac
+    OMP_NUM_THREADS=1 sf_mpirun 2 "$SLABFLOW" "${run[@]}" -o out.h5 --resume --threads 1 >journal.log 2>&1 ||
+      { cat journal.log; fail "journal $fault: the resume failed"; }
+    grep -q "$note" journal.log || { cat journal.log; fail "journal $fault: no note"; }
+    ! grep -q "$kept" journal.log || fail "journal $fault: a damaged record was used"
+    same ref.h5 out.h5 || fail "journal $fault: the output differs"
+    echo "$cmd: journal $fault: noted ($(grep -o 'once .*' journal.log | head -1)), computed again, identical"
+  done
+  # a run without --resume removes a stale journal with the stale partial
+  rm -f out.h5 out.h5.partial out.h5.once
+  SLABFLOW_TEST_KILL=mark:1:0 OMP_NUM_THREADS=1 timeout 300 mpirun -np 2 --oversubscribe --bind-to none \
+    "$SLABFLOW" "${run[@]}" -o out.h5 --threads 1 >/dev/null 2>&1 || true
+  [ -e out.h5.once ] || fail "no journal for the stale-journal case"
+  OMP_NUM_THREADS=1 sf_mpirun 2 "$SLABFLOW" "${run[@]}" -o out.h5 --threads 1 >fresh.log 2>&1 || fail "fresh run failed"
+  ! grep -q "kept by the interrupted run" fresh.log || fail "a run without --resume used the journal"
+  [ ! -e out.h5.once ] || fail "a run without --resume left the journal"
+fi
 # the input changed since: refused
 if [ "$cmd" = eeg ]; then
   rm -f out.h5 out.h5.partial
