@@ -19,7 +19,7 @@ build=${SF_FUZZ_BUILD:-$root/build-fuzz}
 work=${SF_FUZZ_WORK:-$build/fuzz-work}
 jobs=${SF_FUZZ_JOBS:-1}
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(tiff volume manifest h5 cli poni edf vhdr)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(tiff volume manifest h5 cli poni edf vhdr journal)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 
