@@ -457,6 +457,124 @@ cleanup:
   return status;
 }
 
+/* The run-once step's result, kept for --resume: the geometry, the tables (CSR part; the
+ * internal part is made again by sf_azim_index, as on the ranks it is sent to) and the dark
+ * image. A byte writer and reader for it. */
+typedef struct in_bytes {
+  unsigned char *p;
+  size_t n, cap;
+  int err;
+} in_bytes;
+
+static void put(in_bytes *b, const void *src, size_t n) {
+  if (b->err || n == 0) return;
+  if (b->n + n > b->cap) {
+    size_t cap = (b->cap ? 2 * b->cap : 1 << 16);
+    while (cap < b->n + n) cap *= 2;
+    unsigned char *q = realloc(b->p, cap);
+    if (!q) {
+      b->err = 1;
+      return;
+    }
+    b->p = q;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->n, src, n);
+  b->n += n;
+}
+
+static void get(in_bytes *b, void *dst, size_t n) {
+  if (b->err || n > b->cap - b->n) {
+    b->err = 1;
+    return;
+  }
+  memcpy(dst, b->p + b->n, n);
+  b->n += n;
+}
+
+static void put_table(in_bytes *b, const sf_azim *a) {
+  unsigned long long hdr[7] = {a->h, a->w, a->nrows, a->nbins, a->nazim, a->nnz, a->pix_row != NULL};
+  put(b, hdr, sizeof hdr);
+  put(b, a->indptr, (a->nrows + 1) * sizeof *a->indptr);
+  put(b, a->indices, a->nnz * sizeof *a->indices);
+  put(b, a->data, a->nnz * sizeof *a->data);
+  put(b, a->norm, a->npix * sizeof *a->norm);
+  put(b, a->radial, a->nbins * sizeof *a->radial);
+  put(b, a->azimuthal, a->nazim * sizeof *a->azimuthal);
+}
+
+static int get_table(in_bytes *b, sf_azim *a) {
+  unsigned long long hdr[7] = {0};
+  get(b, hdr, sizeof hdr);
+  if (b->err || hdr[1] == 0 || hdr[0] > SIZE_MAX / hdr[1] || hdr[2] >= INT32_MAX || hdr[5] > b->cap) return SF_ERR_INPUT;
+  memset(a, 0, sizeof *a);
+  a->h = hdr[0];
+  a->w = hdr[1];
+  a->npix = a->h * a->w;
+  a->nrows = hdr[2];
+  a->nbins = hdr[3];
+  a->nazim = hdr[4];
+  a->nnz = hdr[5];
+  a->indptr = malloc((a->nrows + 1) * sizeof *a->indptr);
+  a->indices = malloc((a->nnz ? a->nnz : 1) * sizeof *a->indices);
+  a->data = malloc((a->nnz ? a->nnz : 1) * sizeof *a->data);
+  a->norm = malloc((a->npix ? a->npix : 1) * sizeof *a->norm);
+  a->radial = malloc((a->nbins ? a->nbins : 1) * sizeof *a->radial);
+  a->azimuthal = a->nazim ? malloc(a->nazim * sizeof *a->azimuthal) : NULL;
+  if (!a->indptr || !a->indices || !a->data || !a->norm || !a->radial || (a->nazim && !a->azimuthal))
+    return SF_ERR_NOMEM;
+  get(b, a->indptr, (a->nrows + 1) * sizeof *a->indptr);
+  get(b, a->indices, a->nnz * sizeof *a->indices);
+  get(b, a->data, a->nnz * sizeof *a->data);
+  get(b, a->norm, a->npix * sizeof *a->norm);
+  get(b, a->radial, a->nbins * sizeof *a->radial);
+  get(b, a->azimuthal, a->nazim * sizeof *a->azimuthal);
+  if (b->err) return SF_ERR_INPUT;
+  return sf_azim_index(a, (int)hdr[6]);
+}
+
+static int setup_keep(void *ctx, void **bytes, size_t *n) {
+  in_job *j = ctx;
+  in_bytes b = {0};
+  int have[2] = {j->have_dark, j->o.azim_bins != 0};
+  put(&b, have, sizeof have);
+  put(&b, &j->geom, sizeof j->geom);
+  put(&b, &j->poni, sizeof j->poni);
+  put_table(&b, &j->a1);
+  if (have[1]) put_table(&b, &j->a2);
+  if (have[0]) put(&b, j->dark, j->npix * sizeof *j->dark);
+  if (b.err) {
+    free(b.p);
+    return sf_error_report(SF_ERR_NOMEM, __FILE__, __LINE__, __func__, "out of memory keeping the integration table");
+  }
+  *bytes = b.p;
+  *n = b.n;
+  return 0;
+}
+
+static int setup_restore(void *ctx, const void *bytes, size_t n) {
+  in_job *j = ctx;
+  int status = 0, have[2] = {0, 0};
+  in_bytes b = {(unsigned char *)bytes, 0, n, 0};
+  get(&b, have, sizeof have);
+  get(&b, &j->geom, sizeof j->geom);
+  get(&b, &j->poni, sizeof j->poni);
+  int rc = b.err || have[1] != (j->o.azim_bins != 0) ? SF_ERR_INPUT : get_table(&b, &j->a1);
+  if (rc == 0 && have[1]) rc = get_table(&b, &j->a2);
+  if (rc == 0 && have[0]) {
+    j->dark = malloc(j->npix * sizeof *j->dark);
+    rc = j->dark ? 0 : SF_ERR_NOMEM;
+    get(&b, j->dark, j->npix * sizeof *j->dark);
+  }
+  j->have_dark = have[0];
+  if (rc == 0 && (b.err || b.n != n)) rc = SF_ERR_INPUT;
+  SF_CHECK(rc != SF_ERR_NOMEM, rc, "out of memory restoring the integration table");
+  SF_CHECK(rc == 0, rc, "%s.once: the integration table kept does not fit this run; remove it, or run without "
+           "--resume", j->o.out);
+cleanup:
+  return status;
+}
+
 /* ---- per frame ---------------------------------------------------------------------------- */
 
 static void in_ws_destroy(void *ctx, void **p);
@@ -764,7 +882,7 @@ int sf_cmd_integrate(int argc, char **argv) {
     /* two pipelines: the run-once step builds the tables that size the per-frame step's
      * buffers (made in its start) */
     sf_step once = {.name = "integration table", .kind = SF_STEP_ONCE, .once = setup_once,
-                    .share = setup_share};
+                    .share = setup_share, .keep = setup_keep, .restore = setup_restore};
     sf_pipeline p1 = {j->comm, j, j->exec, src, &j->plan, &once, 1};
     SF_CALL(sf_pipeline_run(&p1, NULL));
     t_table = MPI_Wtime() - j->t_start - j->t_setup;

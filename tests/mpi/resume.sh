@@ -43,8 +43,9 @@ integrate)
   run=(integrate det.h5 --poni det.poni --bins 300 --buffer-size 3 --error-model azimuthal)
   dsets=(/I /sigma /radial /count)
   seg=3 rows=/I
-  points=("mark:2:0" "commit:3:1")
-  other=(--bins 301) ;;
+  points=("keep:1:0" "mark:2:0" "commit:3:1")
+  other=(--bins 301)
+  kept="the step integration table kept by the interrupted run" ;;
 eeg)
   "$SLABFLOW" synth eeg -o rec.edf --channels 9 --rate 2048 --seconds 30 --jitter --seed 4 >/dev/null
   run=(eeg rec.edf)
@@ -120,7 +121,7 @@ for p in "${points[@]}"; do
 done
 # the journal of run-once results damaged, or written for another run: a note, the results
 # computed again, the same output
-if [ "$cmd" = slices ] || [ "$cmd" = eeg ]; then
+if [ "$cmd" = slices ] || [ "$cmd" = eeg ] || [ "$cmd" = integrate ]; then
   for fault in damaged other-run truncated; do
     rm -f out.h5 out.h5.partial out.h5.once
     SLABFLOW_TEST_KILL=mark:1:0 OMP_NUM_THREADS=1 timeout 300 mpirun -np 2 --oversubscribe --bind-to none \
