@@ -405,28 +405,32 @@ cleanup:
   return status;
 }
 
+/* The CSR arrays of a table of shape hdr (h, w, nrows, nbins, nazim, nnz), allocated in a.
+ * Returns 0 or SF_ERR_NOMEM. Local. */
+static int alloc_table(sf_azim *a, const unsigned long long *hdr) {
+  a->h = hdr[0];
+  a->w = hdr[1];
+  a->npix = a->h * a->w;
+  a->nrows = hdr[2];
+  a->nbins = hdr[3];
+  a->nazim = hdr[4];
+  a->nnz = hdr[5];
+  a->indptr = malloc((a->nrows + 1) * sizeof *a->indptr);
+  a->indices = malloc((a->nnz ? a->nnz : 1) * sizeof *a->indices);
+  a->data = malloc((a->nnz ? a->nnz : 1) * sizeof *a->data);
+  a->norm = malloc((a->npix ? a->npix : 1) * sizeof *a->norm);
+  a->radial = malloc((a->nbins ? a->nbins : 1) * sizeof *a->radial);
+  a->azimuthal = a->nazim ? malloc(a->nazim * sizeof *a->azimuthal) : NULL;
+  int ok = a->indptr && a->indices && a->data && a->norm && a->radial && (!a->nazim || a->azimuthal);
+  return ok ? 0 : SF_ERR_NOMEM;
+}
+
 /* Every rank gets rank 0's table (shapes first, then the arrays). Collective. */
 static int share_table(sf_azim *a, MPI_Comm comm, int rank) {
   int status = 0;
   unsigned long long hdr[7] = {a->h, a->w, a->nrows, a->nbins, a->nazim, a->nnz, a->pix_row != NULL};
   SF_MPI(MPI_Bcast(hdr, 7, MPI_UNSIGNED_LONG_LONG, 0, comm));
-  if (rank != 0) {
-    a->h = hdr[0];
-    a->w = hdr[1];
-    a->npix = a->h * a->w;
-    a->nrows = hdr[2];
-    a->nbins = hdr[3];
-    a->nazim = hdr[4];
-    a->nnz = hdr[5];
-    a->indptr = malloc((a->nrows + 1) * sizeof *a->indptr);
-    a->indices = malloc((a->nnz ? a->nnz : 1) * sizeof *a->indices);
-    a->data = malloc((a->nnz ? a->nnz : 1) * sizeof *a->data);
-    a->norm = malloc(a->npix * sizeof *a->norm);
-    a->radial = malloc(a->nbins * sizeof *a->radial);
-    a->azimuthal = a->nazim ? malloc(a->nazim * sizeof *a->azimuthal) : NULL;
-  }
-  int ok = a->indptr && a->indices && a->data && a->norm && a->radial && (!a->nazim || a->azimuthal);
-  SF_CALL(sf_mpi_agree(ok ? 0 : SF_ERR_NOMEM, comm));
+  SF_CALL(sf_mpi_agree(rank != 0 ? alloc_table(a, hdr) : 0, comm));
   SF_CALL(sf_mpi_bcast_big(a->indptr, a->nrows + 1, MPI_INT32_T, 0, comm));
   SF_CALL(sf_mpi_bcast_big(a->indices, a->nnz, MPI_INT32_T, 0, comm));
   SF_CALL(sf_mpi_bcast_big(a->data, a->nnz, MPI_FLOAT, 0, comm));
@@ -508,21 +512,7 @@ static int get_table(in_bytes *b, sf_azim *a) {
   get(b, hdr, sizeof hdr);
   if (b->err || hdr[1] == 0 || hdr[0] > SIZE_MAX / hdr[1] || hdr[2] >= INT32_MAX || hdr[5] > b->cap) return SF_ERR_INPUT;
   memset(a, 0, sizeof *a);
-  a->h = hdr[0];
-  a->w = hdr[1];
-  a->npix = a->h * a->w;
-  a->nrows = hdr[2];
-  a->nbins = hdr[3];
-  a->nazim = hdr[4];
-  a->nnz = hdr[5];
-  a->indptr = malloc((a->nrows + 1) * sizeof *a->indptr);
-  a->indices = malloc((a->nnz ? a->nnz : 1) * sizeof *a->indices);
-  a->data = malloc((a->nnz ? a->nnz : 1) * sizeof *a->data);
-  a->norm = malloc((a->npix ? a->npix : 1) * sizeof *a->norm);
-  a->radial = malloc((a->nbins ? a->nbins : 1) * sizeof *a->radial);
-  a->azimuthal = a->nazim ? malloc(a->nazim * sizeof *a->azimuthal) : NULL;
-  if (!a->indptr || !a->indices || !a->data || !a->norm || !a->radial || (a->nazim && !a->azimuthal))
-    return SF_ERR_NOMEM;
+  if (alloc_table(a, hdr) < 0) return SF_ERR_NOMEM;
   get(b, a->indptr, (a->nrows + 1) * sizeof *a->indptr);
   get(b, a->indices, a->nnz * sizeof *a->indices);
   get(b, a->data, a->nnz * sizeof *a->data);
