@@ -6,19 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fftw_check.h"
+#include "fft_conv.h"
 #include "sf_error.h"
 
 struct sf_fir {
-  size_t ntaps, nfft, block; /* block = nfft - ntaps + 1 input samples per FFT */
+  size_t ntaps;
   double *h;
-  fftw_complex *H; /* spectrum of h zero-padded to nfft, scaled by 1/nfft */
-  fftw_plan fwd, inv;
+  sf_fftconv conv; /* block = nfft - ntaps + 1 input samples per FFT */
 };
 
 struct sf_fir_ws {
-  double *buf;
-  fftw_complex *spec;
+  sf_fftconv_buf b;
 };
 
 /* MNE's _length_factors['hamming']. */
@@ -53,7 +51,7 @@ static size_t edge_taps(double f_lo, double f_hi) {
 int sf_fir_design(double fs, double l_freq, double h_freq, sf_fir **out) {
   int status = 0;
   sf_fir *f = NULL;
-  double *tmp = NULL, *pbuf = NULL;
+  double *tmp = NULL;
   *out = NULL;
   int hp = !isnan(l_freq), lp = !isnan(h_freq);
   double nyq = fs / 2.0;
@@ -95,53 +93,25 @@ int sf_fir_design(double fs, double l_freq, double h_freq, sf_fir **out) {
 
   /* Overlap-add FFT length: the power of two >= 2n - 1 (one doubling range like MNE's
    * search) with the least FFT work per output sample. */
-  size_t best = 0;
-  double best_cost = INFINITY;
-  size_t p = 1;
-  while (p < 2 * n - 1) p <<= 1;
-  for (int k = 0; k < 5; k++, p <<= 1) {
-    double cost = (double)p * (log2((double)p) + 1.0) / (double)(p - n + 1);
-    if (cost < best_cost) best_cost = cost, best = p;
-  }
-  f->nfft = best;
-  f->block = best - n + 1;
-
-  size_t nc = best / 2 + 1;
-  pbuf = fftw_malloc(best * sizeof(double));
-  f->H = fftw_malloc(nc * sizeof(fftw_complex));
-  if (!pbuf || !f->H) SF_FAIL_QUIET(SF_ERR_NOMEM);
-  f->fwd = fftw_plan_dft_r2c_1d((int)best, pbuf, f->H, FFTW_ESTIMATE);
-  SF_FFTW(f->fwd);
-  f->inv = fftw_plan_dft_c2r_1d((int)best, f->H, pbuf, FFTW_ESTIMATE);
-  SF_FFTW(f->inv);
-  memset(pbuf, 0, best * sizeof(double));
-  memcpy(pbuf, f->h, n * sizeof(double));
-  fftw_execute_dft_r2c(f->fwd, pbuf, f->H);
-  for (size_t i = 0; i < nc; i++) {
-    f->H[i][0] /= (double)best;
-    f->H[i][1] /= (double)best;
-  }
+  if (sf_fftconv_init(&f->conv, f->h, n, 2 * n - 1, 1) < 0) SF_FAIL_QUIET(SF_ERR_NOMEM);
   *out = f;
   f = NULL;
 cleanup:
   free(tmp);
-  fftw_free(pbuf);
   sf_fir_destroy(&f);
   return status;
 }
 
 size_t sf_fir_ntaps(const sf_fir *f) { return f->ntaps; }
 const double *sf_fir_taps(const sf_fir *f) { return f->h; }
-size_t sf_fir_nfft(const sf_fir *f) { return f->nfft; }
+size_t sf_fir_nfft(const sf_fir *f) { return f->conv.nfft; }
 
 int sf_fir_ws_create(const sf_fir *f, sf_fir_ws **out) {
   int status = 0;
   sf_fir_ws *w = calloc(1, sizeof(*w));
   *out = NULL;
   if (!w) SF_FAIL_QUIET(SF_ERR_NOMEM);
-  w->buf = fftw_malloc(f->nfft * sizeof(double));
-  w->spec = fftw_malloc((f->nfft / 2 + 1) * sizeof(fftw_complex));
-  if (!w->buf || !w->spec) SF_FAIL_QUIET(SF_ERR_NOMEM);
+  if (sf_fftconv_buf_init(&f->conv, &w->b) < 0) SF_FAIL_QUIET(SF_ERR_NOMEM);
   *out = w;
   w = NULL;
 cleanup:
@@ -161,7 +131,7 @@ int sf_fir_apply_zero_phase(const sf_fir *f, const double *x, size_t n, double *
                             sf_fir_ws *ws) {
   if (n == 0) return 0;
   if (x == y) return SF_ERR_INPUT;
-  size_t N = f->ntaps, nfft = f->nfft, L = f->block, nc = nfft / 2 + 1;
+  size_t N = f->ntaps, nfft = f->conv.nfft, L = f->conv.block;
   size_t e = (N < n ? N : n) - 1, npad = n + 2 * e;
   size_t lo = e + (N - 1) / 2; /* full-convolution index of y[0] */
   memset(y, 0, n * sizeof(double));
@@ -169,24 +139,17 @@ int sf_fir_apply_zero_phase(const sf_fir *f, const double *x, size_t n, double *
   size_t j0 = lo + 1 > nfft ? (lo + 1 - nfft) / L * L : 0;
   for (; j0 < npad && j0 < lo + n; j0 += L) {
     size_t m = npad - j0 < L ? npad - j0 : L;
-    for (size_t t = 0; t < m; t++) ws->buf[t] = padded(x, n, e, j0 + t);
-    memset(ws->buf + m, 0, (nfft - m) * sizeof(double));
-    fftw_execute_dft_r2c(f->fwd, ws->buf, ws->spec);
-    for (size_t i = 0; i < nc; i++) {
-      double a = ws->spec[i][0], b = ws->spec[i][1], c = f->H[i][0], d = f->H[i][1];
-      ws->spec[i][0] = a * c - b * d;
-      ws->spec[i][1] = a * d + b * c;
-    }
-    fftw_execute_dft_c2r(f->inv, ws->spec, ws->buf);
+    for (size_t t = 0; t < m; t++) ws->b.buf[t] = padded(x, n, e, j0 + t);
+    sf_fftconv_block(&f->conv, &ws->b, m, ws->b.buf);
     size_t t0 = j0 < lo ? lo - j0 : 0, t1 = lo + n - j0 < nfft ? lo + n - j0 : nfft;
-    for (size_t t = t0; t < t1; t++) y[j0 + t - lo] += ws->buf[t];
+    for (size_t t = t0; t < t1; t++) y[j0 + t - lo] += ws->b.buf[t];
   }
   return 0;
 }
 
 /* The blocks of sf_fir_apply_zero_phase for n samples: the first block start j0 and count. */
 static void team_blocks(const sf_fir *f, size_t n, size_t *j0, size_t *nb) {
-  size_t N = f->ntaps, nfft = f->nfft, L = f->block;
+  size_t N = f->ntaps, nfft = f->conv.nfft, L = f->conv.block;
   size_t e = (N < n ? N : n) - 1, npad = n + 2 * e, lo = e + (N - 1) / 2;
   size_t first = lo + 1 > nfft ? (lo + 1 - nfft) / L * L : 0, c = 0;
   for (size_t j = first; j < npad && j < lo + n; j += L) c++;
@@ -198,14 +161,14 @@ size_t sf_fir_team_scratch(const sf_fir *f, size_t n) {
   size_t j0, nb;
   if (n == 0) return 0;
   team_blocks(f, n, &j0, &nb);
-  return nb * f->nfft;
+  return nb * f->conv.nfft;
 }
 
 int sf_fir_apply_zero_phase_team(const sf_fir *f, const double *x, size_t n, double *y,
                                  sf_fir_ws *ws, double *scratch) {
   if (n == 0) return 0;
   if (x == y) return SF_ERR_INPUT;
-  size_t N = f->ntaps, nfft = f->nfft, L = f->block, nc = nfft / 2 + 1;
+  size_t N = f->ntaps, nfft = f->conv.nfft, L = f->conv.block;
   size_t e = (N < n ? N : n) - 1, npad = n + 2 * e;
   size_t lo = e + (N - 1) / 2, first, nb;
   team_blocks(f, n, &first, &nb);
@@ -213,15 +176,8 @@ int sf_fir_apply_zero_phase_team(const sf_fir *f, const double *x, size_t n, dou
   for (size_t b = 0; b < nb; b++) {
     size_t j0 = first + b * L, m = npad - j0 < L ? npad - j0 : L;
     double *out = scratch + b * nfft;
-    for (size_t t = 0; t < m; t++) ws->buf[t] = padded(x, n, e, j0 + t);
-    memset(ws->buf + m, 0, (nfft - m) * sizeof(double));
-    fftw_execute_dft_r2c(f->fwd, ws->buf, ws->spec);
-    for (size_t i = 0; i < nc; i++) {
-      double a = ws->spec[i][0], bb = ws->spec[i][1], c = f->H[i][0], d = f->H[i][1];
-      ws->spec[i][0] = a * c - bb * d;
-      ws->spec[i][1] = a * d + bb * c;
-    }
-    fftw_execute_dft_c2r(f->inv, ws->spec, out);
+    for (size_t t = 0; t < m; t++) ws->b.buf[t] = padded(x, n, e, j0 + t);
+    sf_fftconv_block(&f->conv, &ws->b, m, out);
   }
   /* y[i] at padded convolution index J = i + lo: 0 + the blocks covering J, in order */
 #pragma omp for schedule(static)
@@ -244,17 +200,14 @@ int sf_fir_apply_zero_phase_team(const sf_fir *f, const double *x, size_t n, dou
 
 void sf_fir_ws_destroy(sf_fir_ws **ws) {
   if (!ws || !*ws) return;
-  fftw_free((*ws)->buf);
-  fftw_free((*ws)->spec);
+  sf_fftconv_buf_free(&(*ws)->b);
   free(*ws);
   *ws = NULL;
 }
 
 void sf_fir_destroy(sf_fir **f) {
   if (!f || !*f) return;
-  if ((*f)->fwd) fftw_destroy_plan((*f)->fwd);
-  if ((*f)->inv) fftw_destroy_plan((*f)->inv);
-  fftw_free((*f)->H);
+  sf_fftconv_free(&(*f)->conv);
   free((*f)->h);
   free(*f);
   *f = NULL;

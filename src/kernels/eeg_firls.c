@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "eeg_dot_impl.h"
-#include "fftw_check.h"
+#include "fft_conv.h"
 #include "sf_error.h"
 
 static double sinc(double x) { return x == 0.0 ? 1.0 : sin(M_PI * x) / (M_PI * x); }
@@ -114,23 +114,20 @@ cleanup:
 }
 
 struct sf_filtfilt {
-  size_t ntaps, nfft, block; /* block = nfft - ntaps + 1 outputs per FFT */
+  size_t ntaps;
   double *h;
-  fftw_complex *H; /* spectrum of h zero-padded to nfft, scaled by 1/nfft */
-  fftw_plan fwd, inv;
+  sf_fftconv conv; /* block = nfft - ntaps + 1 outputs per FFT */
 };
 
 struct sf_filtfilt_ws {
   size_t nmax;
   double *ext; /* (ntaps - 1) + nmax + 2 padlen */
-  double *buf;
-  fftw_complex *spec;
+  sf_fftconv_buf b;
 };
 
 int sf_filtfilt_create(const double *h, size_t ntaps, sf_filtfilt **out) {
   int status = 0;
   sf_filtfilt *f = NULL;
-  double *pbuf = NULL;
   *out = NULL;
   if (ntaps == 0 || ntaps > (size_t)1 << 26) SF_FAIL_QUIET(SF_ERR_INPUT);
   for (size_t i = 0; i < ntaps; i++)
@@ -142,35 +139,10 @@ int sf_filtfilt_create(const double *h, size_t ntaps, sf_filtfilt **out) {
   if (!f->h) SF_FAIL_QUIET(SF_ERR_NOMEM);
   memcpy(f->h, h, ntaps * sizeof(double));
   /* The power of two >= 2 ntaps with the least FFT work per output sample. */
-  size_t p = 16, best = 0;
-  double best_cost = INFINITY;
-  while (p < 2 * ntaps)
-    p <<= 1;
-  for (int k = 0; k < 5; k++, p <<= 1) {
-    double cost = (double)p * (log2((double)p) + 1.0) / (double)(p - ntaps + 1);
-    if (cost < best_cost) best_cost = cost, best = p;
-  }
-  f->nfft = best;
-  f->block = best - ntaps + 1;
-  size_t nc = best / 2 + 1;
-  pbuf = fftw_malloc(best * sizeof(double));
-  f->H = fftw_malloc(nc * sizeof(fftw_complex));
-  if (!pbuf || !f->H) SF_FAIL_QUIET(SF_ERR_NOMEM);
-  f->fwd = fftw_plan_dft_r2c_1d((int)best, pbuf, f->H, FFTW_ESTIMATE);
-  SF_FFTW(f->fwd);
-  f->inv = fftw_plan_dft_c2r_1d((int)best, f->H, pbuf, FFTW_ESTIMATE);
-  SF_FFTW(f->inv);
-  memset(pbuf, 0, best * sizeof(double));
-  memcpy(pbuf, h, ntaps * sizeof(double));
-  fftw_execute_dft_r2c(f->fwd, pbuf, f->H);
-  for (size_t i = 0; i < nc; i++) {
-    f->H[i][0] /= (double)best;
-    f->H[i][1] /= (double)best;
-  }
+  if (sf_fftconv_init(&f->conv, h, ntaps, 2 * ntaps, 16) < 0) SF_FAIL_QUIET(SF_ERR_NOMEM);
   *out = f;
   f = NULL;
 cleanup:
-  fftw_free(pbuf);
   sf_filtfilt_destroy(&f);
   return status;
 }
@@ -184,9 +156,7 @@ int sf_filtfilt_ws_create(const sf_filtfilt *f, size_t nmax, sf_filtfilt_ws **ou
   if (!w) SF_FAIL_QUIET(SF_ERR_NOMEM);
   w->nmax = nmax;
   w->ext = malloc((f->ntaps - 1 + nmax + 6 * f->ntaps + 1) * sizeof(double));
-  w->buf = fftw_malloc(f->nfft * sizeof(double));
-  w->spec = fftw_malloc((f->nfft / 2 + 1) * sizeof(fftw_complex));
-  if (!w->ext || !w->buf || !w->spec) SF_FAIL_QUIET(SF_ERR_NOMEM);
+  if (!w->ext || sf_fftconv_buf_init(&f->conv, &w->b) < 0) SF_FAIL_QUIET(SF_ERR_NOMEM);
   *out = w;
   w = NULL;
 cleanup:
@@ -199,20 +169,13 @@ cleanup:
  * block reads e[o, o + nfft) before writing e[o, o + block), and the next block reads from
  * o + block on, so no input is overwritten before it is used. */
 static void convolve_inplace(const sf_filtfilt *f, double *e, size_t m, sf_filtfilt_ws *ws) {
-  size_t N = f->ntaps, nfft = f->nfft, nc = nfft / 2 + 1, T = N - 1 + m;
-  for (size_t o = 0; o < m; o += f->block) {
+  size_t N = f->ntaps, nfft = f->conv.nfft, L = f->conv.block, T = N - 1 + m;
+  for (size_t o = 0; o < m; o += L) {
     size_t r = T - o < nfft ? T - o : nfft;
-    memcpy(ws->buf, e + o, r * sizeof(double));
-    memset(ws->buf + r, 0, (nfft - r) * sizeof(double));
-    fftw_execute_dft_r2c(f->fwd, ws->buf, ws->spec);
-    for (size_t i = 0; i < nc; i++) {
-      double a = ws->spec[i][0], b = ws->spec[i][1], c = f->H[i][0], d = f->H[i][1];
-      ws->spec[i][0] = a * c - b * d;
-      ws->spec[i][1] = a * d + b * c;
-    }
-    fftw_execute_dft_c2r(f->inv, ws->spec, ws->buf);
-    size_t cnt = m - o < f->block ? m - o : f->block;
-    memcpy(e + o, ws->buf + (N - 1), cnt * sizeof(double));
+    memcpy(ws->b.buf, e + o, r * sizeof(double));
+    sf_fftconv_block(&f->conv, &ws->b, r, ws->b.buf);
+    size_t cnt = m - o < L ? m - o : L;
+    memcpy(e + o, ws->b.buf + (N - 1), cnt * sizeof(double));
   }
 }
 
@@ -249,17 +212,14 @@ int sf_filtfilt_execute(const sf_filtfilt *f, const double *x, size_t n, double 
 void sf_filtfilt_ws_destroy(sf_filtfilt_ws **ws) {
   if (!ws || !*ws) return;
   free((*ws)->ext);
-  fftw_free((*ws)->buf);
-  fftw_free((*ws)->spec);
+  sf_fftconv_buf_free(&(*ws)->b);
   free(*ws);
   *ws = NULL;
 }
 
 void sf_filtfilt_destroy(sf_filtfilt **f) {
   if (!f || !*f) return;
-  if ((*f)->fwd) fftw_destroy_plan((*f)->fwd);
-  if ((*f)->inv) fftw_destroy_plan((*f)->inv);
-  fftw_free((*f)->H);
+  sf_fftconv_free(&(*f)->conv);
   free((*f)->h);
   free(*f);
   *f = NULL;
