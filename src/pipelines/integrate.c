@@ -740,6 +740,9 @@ static int frames_start(void *ctx) {
   }
   SF_CALL(sf_mpi_agree(status, j->comm));
   SF_CALL(sf_output_create(j->comm, j->o.out, j->plan.n_segments, &j->out));
+  if (sf_output_resumed(j->out) && j->rank == 0)
+    fprintf(stderr, "slabflow: integrate: resuming %s.partial: %zu of %zu segments already done\n", j->o.out,
+            sf_output_segments_done(j->out), j->plan.n_segments);
   hsize_t dims[3] = {T, nb, 0}, chunk[3] = {1, nb, 0}, one[1] = {nb};
   SF_CALL(sf_output_add(j->out, "/radial", H5T_NATIVE_DOUBLE, 1, one, NULL, &j->id_radial));
   SF_CALL(sf_output_add(j->out, "/count", H5T_NATIVE_DOUBLE, 1, one, NULL, &j->id_count));
