@@ -488,6 +488,7 @@ static void put(in_bytes *b, const void *src, size_t n) {
 }
 
 static void get(in_bytes *b, void *dst, size_t n) {
+  if (n == 0) return;
   if (b->err || n > b->cap - b->n) {
     b->err = 1;
     return;
