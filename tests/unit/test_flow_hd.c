@@ -406,8 +406,8 @@ static double interior_diff(const level_case *L, const float *a, const float *b,
  * a red-black sweep does not depend on the order inside a colour, and every pixel goes
  * through the same operations (both channels' data terms, pow from the second refresh on). */
 static void test_redblack_exact(void) {
-  const size_t sizes[][2] = {{13, 17}, {24, 31}, {40, 40}};
-  for (size_t z = 0; z < 3; z++)
+  const size_t sizes[][2] = {{13, 17}, {24, 31}, {40, 40}, {40, 56}, {48, 64}, {31, 45}};
+  for (size_t z = 0; z < 6; z++)
     for (int nch = 1; nch <= 2; nch++) {
       level_case L;
       level_make(&L, sizes[z][0], sizes[z][1], nch, 23, 0.45);
