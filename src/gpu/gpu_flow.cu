@@ -15,12 +15,14 @@
 
 #include "gpu/cuda_check.h"
 #include "gpu/gpu_flow.h"
-#include "gpu/gpu_flow_elems.h"
+extern "C" { // the CPU plan's C interface (tables, reference pyramid), before the bodies
 #include "kernels/flow_estimate.h"
-#include "kernels/flow_hd.h"
 #include "kernels/flow_preproc.h"
 #include "kernels/flow_pyramid.h"
 #include "kernels/flow_resample.h"
+}
+#include "gpu/gpu_flow_elems.h"
+#include "kernels/flow_hd.h"
 #include "kernels/flow_solver_hd.h"
 
 enum { FB = 256, N_CHUNK_EV = 8 };

@@ -22,6 +22,7 @@ extern "C" {
 
 struct sf_flow_plan;
 struct sf_smooth;
+typedef struct sf_gpu_flow sf_gpu_flow;
 
 typedef struct sf_gpu_flow_config {
   size_t h, w, c;                 /* frame size; channels (interleaved raw = flow planes) */
@@ -59,13 +60,13 @@ typedef struct sf_gpu_flow_out {
  * pinned buffers, two streams. Returns 0, SF_ERR_USAGE (an unsupported option: a_smooth != 1,
  * more than SF_FLOW_MAX_CH channels), SF_ERR_NOMEM (device or pinned memory) or SF_ERR_IO
  * (another CUDA failure), reported. */
-int sf_gpu_flow_create(const sf_gpu_flow_config *cfg, struct sf_gpu_flow **out);
+int sf_gpu_flow_create(const sf_gpu_flow_config *cfg, sf_gpu_flow **out);
 
 /* Registers one batch (count 1..max_count, n_read <= max_read). Returns 0 or SF_ERR_*. */
-int sf_gpu_flow_execute(struct sf_gpu_flow *g, const sf_gpu_flow_batch *b, sf_gpu_flow_out *out);
+int sf_gpu_flow_execute(sf_gpu_flow *g, const sf_gpu_flow_batch *b, sf_gpu_flow_out *out);
 
 /* Frees; accepts NULL and sets *g to NULL. */
-void sf_gpu_flow_destroy(struct sf_gpu_flow **g);
+void sf_gpu_flow_destroy(sf_gpu_flow **g);
 
 #ifdef __cplusplus
 }
