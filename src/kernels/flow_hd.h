@@ -149,12 +149,14 @@ static inline SF_HD float sf_hd_smooth_h_px(const float *mid, long w, const floa
   return rx > 0 ? sf_hd_gauss_tap(mid + y * w, 1, w, x, kx, rx) : mid[y * w + x];
 }
 
-/* One value of the temporal smoothing: sum over d of g[d] * src[d] in order from d = 0
- * (post_unit's order: dst starts at 0 and accumulates each tap). */
-static inline SF_HD float sf_hd_temporal_px(const float *const *src, const float *g, int n,
-                                            size_t i) {
+/* One value of the temporal smoothing (post_unit): sum over the n taps t of
+ * g[t] * frames[src[t] * fe + i], accumulated from 0 in tap order; n = 0: a copy of frame
+ * src[0]. */
+static inline SF_HD float sf_hd_temporal_px(const float *frames, size_t fe, const int *src,
+                                            const float *g, int n, size_t i) {
+  if (n == 0) return frames[(size_t)src[0] * fe + i];
   float d = 0.0f;
-  for (int t = 0; t < n; t++) d += g[t] * src[t][i];
+  for (int t = 0; t < n; t++) d += g[t] * frames[(size_t)src[t] * fe + i];
   return d;
 }
 

@@ -7,9 +7,8 @@
  * sf_tensor_compute and sf_flow_stats (exact, or within float rounding where the CPU kernel's
  * FMA contraction differs: tolerances below); the red-black SOR iteration the device runs,
  * pixel by pixel, against the CPU's red-black solver (exact) and against the CPU's
- * reference-order solver on an analytic flow (the same solution after enough sweeps); and a
- * whole pyramid assembled from the bodies as gpu_flow.cu assembles it, against
- * sf_flow_execute in red-black order. */
+ * reference-order solver on an analytic flow (the same solution after enough sweeps). The
+ * whole device pipeline on the host is unit.gpu_flow_exact / unit.gpu_flow_host. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
