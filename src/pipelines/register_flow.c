@@ -38,6 +38,10 @@ static void flow_params(const reg_job *j, double alpha_add, sf_flow_params *p) {
     p->a_data[k] = o->n_a_data == 1 ? o->a_data[0] : o->a_data[k];
     p->weight[k] = j->wch[k];
   }
+  /* Diagnostics: SLABFLOW_SWEEP=redblack solves every level in red-black order on the CPU,
+   * the device's order, to compare the device with the CPU's own red-black results. */
+  const char *sweep = getenv("SLABFLOW_SWEEP");
+  if (sweep && strcmp(sweep, "redblack") == 0) p->order = SF_SWEEP_REDBLACK;
 }
 
 static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# register --method flow --backend cuda against --backend cpu (issue 16 point 4), where a CUDA
+# device is usable (exit 77 elsewhere): `synth video` 512x512 nonrigid, 30 dB, registered
+# against the clean scene, for each --quality preset: the mean end-point error of /flow against
+# the truth (25-px border cropped) within 0.01 px of the CPU's, /registered within 1e-3 relative
+# (L2 norm of the difference over the CPU's), /reference (CPU in both) the same bytes, the
+# provenance backend "cuda:<device>". The device solves each level in red-black order and the
+# CPU in the reference's order (decision 1), so their flows differ by more than rounding; the
+# criteria are on the error against the truth and on the frames as a whole.
+#   gpu_flow.sh DIR TEST_GPU [NP]
+source "$(dirname "$0")/common.sh"
+dir=$1 test_gpu=$2 np=${3:-1}
+if ! "$test_gpu" >/dev/null 2>&1; then echo "no usable CUDA device: skipped"; exit 77; fi
+rm -rf "$dir" && mkdir -p "$dir"
+"$SLABFLOW" synth video -o "$dir/in.h5" --frames 12 --height 512 --width 512 --seed 21 \
+  --motion nonrigid --max-shift 4 --noise-db 30 >/dev/null
+epe_of() { sed -E 's/.*EPE ([0-9.]+) px \(worst.*/\1/' <<<"$1"; }
+for q in fast balanced quality; do
+  common=(register "$dir/in.h5" --method flow --quality "$q" --save-flow --buffer-size 6
+          --reference-file "$dir/in.h5:/truth/clean_mean")
+  OMP_NUM_THREADS=2 sf_mpirun "$np" "$SLABFLOW" "${common[@]}" -o "$dir/cpu.h5" --backend cpu >/dev/null
+  OMP_NUM_THREADS=2 sf_mpirun "$np" "$SLABFLOW" "${common[@]}" -o "$dir/gpu.h5" --backend cuda >/dev/null ||
+    fail "$q: --backend cuda failed"
+  h5dump -a /backend "$dir/gpu.h5" | grep -q '"cuda:' || fail "$q: provenance backend is not cuda:<device>"
+  "$SF_H5CHECK" same "$dir/cpu.h5" "$dir/gpu.h5" /reference || fail "$q: /reference differs"
+  lc=$("$SF_H5CHECK" epe "$dir/cpu.h5" "$dir/in.h5" 25 100) || fail "$q: cannot score the CPU's flow"
+  lg=$("$SF_H5CHECK" epe "$dir/gpu.h5" "$dir/in.h5" 25 100) || fail "$q: cannot score the device's flow"
+  ec=$(epe_of "$lc") eg=$(epe_of "$lg")
+  echo "$q: EPE cpu $ec px, cuda $eg px"
+  awk -v a="$ec" -v b="$eg" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 0.01) }' ||
+    fail "$q: device EPE $eg px differs from the CPU's $ec px by more than 0.01 px"
+  "$SF_H5CHECK" relnorm "$dir/cpu.h5" "$dir/gpu.h5" /registered 1e-3 ||
+    fail "$q: registered frames differ by more than 1e-3 relative"
+  "$SF_H5CHECK" close "$dir/cpu.h5" "$dir/gpu.h5" /stats/mean_disp 0.01 0 ||
+    fail "$q: mean displacement differs by more than 0.01 px"
+  rm -f "$dir/cpu.h5" "$dir/gpu.h5"
+done
+echo "gpu_flow: cuda within tolerance of cpu"
