@@ -15,10 +15,11 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90
 fi
 grep -q '^CMAKE_CUDA_COMPILER:[A-Z]*=.*nvcc' "$build/CMakeCache.txt" || { echo "gpu_carry: $build has no CUDA" >&2; exit 2; }
-cmake --build "$build" -j"${JOBS:-2}" --target slabflow sf_h5check test_gpu test_gpu_rigid test_rigid_hd test_flow_hd
+cmake --build "$build" -j"${JOBS:-2}" --target slabflow sf_h5check test_gpu test_gpu_rigid test_rigid_hd test_flow_hd test_gpu_flow_host test_gpu_flow_exact
 c="$stage/carry"
 mkdir -p "$c/bin" "$c/lib" "$c/usr/bin" "$c/usr/share"
-for b in slabflow tests/sf_h5check tests/test_gpu tests/test_gpu_rigid tests/test_rigid_hd tests/test_flow_hd; do
+for b in slabflow tests/sf_h5check tests/test_gpu tests/test_gpu_rigid tests/test_rigid_hd tests/test_flow_hd \
+  tests/test_gpu_flow_host tests/test_gpu_flow_exact; do
   cp "$build/$b" "$c/bin/"
 done
 strip --strip-unneeded "$c"/bin/* 2>/dev/null || true
