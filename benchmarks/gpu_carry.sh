@@ -22,11 +22,12 @@ for b in slabflow tests/sf_h5check tests/test_gpu tests/test_gpu_rigid tests/tes
   tests/test_gpu_flow_host tests/test_gpu_flow_exact; do
   cp "$build/$b" "$c/bin/"
 done
-# the device's arithmetic on the CPU (no FMA, SF_ARCH empty): gpu.flow's oracle (SLABFLOW_NOFMA)
-nofma=${build}-nofma
-[ -f "$nofma/CMakeCache.txt" ] || cmake -S . -B "$nofma" -DCMAKE_BUILD_TYPE=Release -DSF_WITH_CUDA=OFF -DSF_ARCH=
-cmake --build "$nofma" -j"${JOBS:-2}" --target slabflow
-cp "$nofma/slabflow" "$c/bin/slabflow-nofma"
+# the device's arithmetic on the CPU (no contraction): gpu.flow's oracle (SLABFLOW_NOCONTRACT)
+nc=${build}-nocontract
+[ -f "$nc/CMakeCache.txt" ] ||
+  cmake -S . -B "$nc" -DCMAKE_BUILD_TYPE=Release -DSF_WITH_CUDA=OFF -DCMAKE_C_FLAGS=-ffp-contract=off
+cmake --build "$nc" -j"${JOBS:-2}" --target slabflow
+cp "$nc/slabflow" "$c/bin/slabflow-nocontract"
 strip --strip-unneeded "$c"/bin/* 2>/dev/null || true
 # Open MPI 4 relocated with OPAL_PREFIX=$c/usr: orterun (mpirun), orted, its plugins and help
 ompi_lib=$(ompi_info --path libdir --parsable | cut -d: -f3)

@@ -81,10 +81,11 @@ if [ "${MODE:-}" != carried ] && command -v nvcc >/dev/null && command -v cmake 
     T_GPU=$BIN/tests/test_gpu T_GPU_RIGID=$BIN/tests/test_gpu_rigid T_RIGID_HD=$BIN/tests/test_rigid_hd T_FLOW_HD=$BIN/tests/test_flow_hd
     T_GF_HOST=$BIN/tests/test_gpu_flow_host T_GF_EXACT=$BIN/tests/test_gpu_flow_exact
     grep -E 'warning' "$OUT/build.log" | head -20 > "$OUT/build_warnings.txt"
-    # the device's arithmetic on the CPU (no FMA; gpu.flow's oracle with SLABFLOW_SWEEP=redblack)
-    if cmake -S . -B build-gpu-nofma -DCMAKE_BUILD_TYPE=Release -DSF_WITH_CUDA=OFF -DSF_ARCH= >> "$OUT/build.log" 2>&1 &&
-       cmake --build build-gpu-nofma -j"$JOBS" --target slabflow >> "$OUT/build.log" 2>&1; then
-      export SLABFLOW_NOFMA=$root/build-gpu-nofma/slabflow
+    # the device's arithmetic on the CPU (no contraction; gpu.flow's oracle in red-black order)
+    if cmake -S . -B build-gpu-nocontract -DCMAKE_BUILD_TYPE=Release -DSF_WITH_CUDA=OFF \
+         -DCMAKE_C_FLAGS=-ffp-contract=off >> "$OUT/build.log" 2>&1 &&
+       cmake --build build-gpu-nocontract -j"$JOBS" --target slabflow >> "$OUT/build.log" 2>&1; then
+      export SLABFLOW_NOCONTRACT=$root/build-gpu-nocontract/slabflow
     fi
   else
     log "the build here failed (build.log); trying the carried binaries"
@@ -105,7 +106,7 @@ if [ -z "$mode" ] && [ -f build-gpu-carry/sf-gpu-carry.tar.xz ]; then
   SLABFLOW=$C/bin/slabflow SF_H5CHECK=$C/bin/sf_h5check
   T_GPU=$C/bin/test_gpu T_GPU_RIGID=$C/bin/test_gpu_rigid T_RIGID_HD=$C/bin/test_rigid_hd T_FLOW_HD=$C/bin/test_flow_hd
   T_GF_HOST=$C/bin/test_gpu_flow_host T_GF_EXACT=$C/bin/test_gpu_flow_exact
-  [ -x "$C/bin/slabflow-nofma" ] && export SLABFLOW_NOFMA=$C/bin/slabflow-nofma
+  [ -x "$C/bin/slabflow-nocontract" ] && export SLABFLOW_NOCONTRACT=$C/bin/slabflow-nocontract
   log "carried binaries of commit $carry_commit (built $carry_built)"
   { echo "== carried ldd"; ldd "$SLABFLOW"; ldd "$(command -v mpirun)"; } >> "$OUT/env.txt" 2>&1
 fi
