@@ -25,14 +25,14 @@ struct sf_smooth;
 typedef struct sf_gpu_flow sf_gpu_flow;
 
 typedef struct sf_gpu_flow_config {
-  size_t h, w, c;                 /* frame size; channels (interleaved raw = flow planes) */
-  size_t max_read, max_count;     /* most frames read (halo included) and registered per batch */
+  size_t h, w, c;                  /* frame size; channels (interleaved raw = flow planes) */
+  size_t max_read, max_count;      /* most frames read (halo included) and registered per batch */
   const struct sf_flow_plan *plan; /* main pass plan with its reference set (copied) */
-  const struct sf_smooth *smooth; /* per-frame spatial smoothing (copied) */
-  const float *lo, *inv;          /* c normalisation constants */
-  const float *fill;              /* (h, w, c) reference: fill of the final warp (copied) */
-  int linear;                     /* final warp bilinear (else Keys cubic) */
-  int want_flow, want_valid;      /* bring back the flow fields, the valid masks */
+  const struct sf_smooth *smooth;  /* per-frame spatial smoothing (copied) */
+  const float *lo, *inv;           /* c normalisation constants */
+  const float *fill;               /* (h, w, c) reference: fill of the final warp (copied) */
+  int linear;                      /* final warp bilinear (else Keys cubic) */
+  int want_flow, want_valid;       /* bring back the flow fields, the valid masks */
 } sf_gpu_flow_config;
 
 /* One batch: n_read raw (h, w, c) frames (halo included) at in; the count frames registered

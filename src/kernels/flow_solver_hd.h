@@ -26,7 +26,7 @@ typedef struct sf_hd_sor_consts {
   int lin[SF_FLOW_MAX_CH]; /* a_k == 1: psi_k = 1 without pow */
   float W[SF_FLOW_MAX_CH]; /* W_k, used while psi = 1 or a_k = 1 */
   float aW[SF_FLOW_MAX_CH], e[SF_FLOW_MAX_CH]; /* a_k W_k and a_k - 1 */
-  float sumw, omega; /* sum of the neighbour weights, relaxation factor */
+  float sumw, omega;                           /* sum of the neighbour weights, relaxation factor */
 } sf_hd_sor_consts;
 
 /* Host only: the constants of p (real = 0). */
@@ -87,9 +87,9 @@ static inline SF_HD float sf_hd_pow_pos(float x, float e) {
 
 /* W_k psi_k of one pixel, psi_k = a_k (max(Q_k, 0) + 1e-5)^(a_k - 1) with the quadratic
  * form of §1.5 evaluated as du (J11 du + 2 (J12 dv + J13)) + (dv (J22 dv + 2 J23) + J33). */
-static inline SF_HD float sf_hd_data_weight(const sf_hd_sor_consts *c, int k, float j11,
-                                            float j22, float j33, float j12, float j13,
-                                            float j23, float du, float dv) {
+static inline SF_HD float sf_hd_data_weight(const sf_hd_sor_consts *c, int k, float j11, float j22,
+                                            float j33, float j12, float j13, float j23, float du,
+                                            float dv) {
   if (!c->real || c->lin[k]) return c->W[k];
   float a = fmaf(j12, dv, j13);
   float t1 = fmaf(j11, du, a + a);
@@ -104,8 +104,7 @@ static inline SF_HD float sf_hd_data_weight(const sf_hd_sor_consts *c, int k, fl
  * denominator). */
 static inline SF_HD void sf_hd_coef_finish(const sf_hd_sor_consts *c, float a11, float a22,
                                            float a12, float a13, float a23, float cu, float cv,
-                                           float *b1, float *b2, float *o12, float *r1,
-                                           float *r2) {
+                                           float *b1, float *b2, float *o12, float *r1, float *r2) {
   float d1 = c->sumw + a11, d2 = c->sumw + a22;
   *r1 = d1 != 0.0f ? c->omega / d1 : 0.0f;
   *r2 = d2 != 0.0f ? c->omega / d2 : 0.0f;
@@ -118,10 +117,9 @@ static inline SF_HD void sf_hd_coef_finish(const sf_hd_sor_consts *c, float a11,
  * channel in turn) plane floats apart, idx the pixel's index in a plane; du, dv its
  * increments before the sweep, cu, cv its constant smoothness parts. The channels are summed
  * in order with fused multiply-adds, as the CPU's data_coef. */
-static inline SF_HD void sf_hd_sor_coef_px(const sf_hd_sor_consts *c, const float *J,
-                                           size_t plane, size_t idx, float du, float dv,
-                                           float cu, float cv, float *b1, float *b2, float *a12,
-                                           float *r1, float *r2) {
+static inline SF_HD void sf_hd_sor_coef_px(const sf_hd_sor_consts *c, const float *J, size_t plane,
+                                           size_t idx, float du, float dv, float cu, float cv,
+                                           float *b1, float *b2, float *a12, float *r1, float *r2) {
   float s11 = 0.0f, s22 = 0.0f, s12 = 0.0f, s13 = 0.0f, s23 = 0.0f;
   for (int k = 0; k < c->nch; k++) {
     const float *Jk = J + (size_t)(6 * k) * plane + idx;
@@ -140,16 +138,15 @@ static inline SF_HD void sf_hd_sor_coef_px(const sf_hd_sor_consts *c, const floa
 /* Constant smoothness part of a numerator, sum_q w_q (f_q - f_p), at f (padded layout, row
  * stride S). */
 static inline SF_HD float sf_hd_smooth_part(const float *f, size_t S, float wx, float wy) {
-  return wx * ((f[-1] + f[1]) - (f[0] + f[0])) +
-         wy * ((f[-(ptrdiff_t)S] + f[S]) - (f[0] + f[0]));
+  return wx * ((f[-1] + f[1]) - (f[0] + f[0])) + wy * ((f[-(ptrdiff_t)S] + f[S]) - (f[0] + f[0]));
 }
 
 /* The update of §1.6 item 33 with the constant parts folded, du first, then dv with it,
  * from the neighbours' increments (l, r: columns; u, d: rows). */
 static inline SF_HD void sf_hd_sweep_px(float *du, float *dv, float dul, float dur, float duu,
                                         float dud, float dvl, float dvr, float dvu, float dvd,
-                                        float b1, float b2, float a12, float r1, float r2,
-                                        float wx, float wy, float c1) {
+                                        float b1, float b2, float a12, float r1, float r2, float wx,
+                                        float wy, float c1) {
   float n = fmaf(wx, dul + dur, b1);
   n = fmaf(wy, duu + dud, n);
   n = fmaf(-a12, *dv, n);
@@ -163,8 +160,8 @@ static inline SF_HD void sf_hd_sweep_px(float *du, float *dv, float dul, float d
 
 /* sf_hd_sweep_px of the padded pixel at idx, in place: its neighbours are read from du, dv. */
 static inline SF_HD void sf_hd_sweep_at(float *du, float *dv, size_t S, size_t idx, float b1,
-                                        float b2, float a12, float r1, float r2, float wx,
-                                        float wy, float c1) {
+                                        float b2, float a12, float r1, float r2, float wx, float wy,
+                                        float c1) {
   sf_hd_sweep_px(du + idx, dv + idx, du[idx - 1], du[idx + 1], du[idx - S], du[idx + S],
                  dv[idx - 1], dv[idx + 1], dv[idx - S], dv[idx + S], b1, b2, a12, r1, r2, wx, wy,
                  c1);

@@ -35,7 +35,8 @@
 #define SF_GF_RUN(name, n, ...)                                                                    \
   do {                                                                                             \
     const size_t n_ = (n);                                                                         \
-    for (size_t t_ = 0; t_ < n_; t_++) sf_gfe_##name(t_, __VA_ARGS__);                             \
+    for (size_t t_ = 0; t_ < n_; t_++)                                                             \
+      sf_gfe_##name(t_, __VA_ARGS__);                                                              \
   } while (0)
 #define SF_GF_ZERO(ptr, n) memset((ptr), 0, (n) * sizeof(float))
 #define SF_GF_CHECK() ((void)0)
@@ -91,11 +92,13 @@ static void run_case(size_t H, size_t W, size_t C, int min_level, size_t halo, s
         double u = 1.5 * sin(0.5 * (double)f + 2.0 * SF_HD_PI * (double)y / (double)H);
         double v = 1.0 * cos(0.3 * (double)f + 2.0 * SF_HD_PI * (double)x / (double)W);
         for (size_t k = 0; k < C; k++)
-          raw[f * UE + (y * W + x) * C + k] = (float)(texture((double)x + u, (double)y + v, (int)k) + 3.0 * (urand() - 0.5));
+          raw[f * UE + (y * W + x) * C + k] =
+              (float)(texture((double)x + u, (double)y + v, (int)k) + 3.0 * (urand() - 0.5));
       }
   for (size_t y = 0; y < H; y++)
     for (size_t x = 0; x < W; x++)
-      for (size_t k = 0; k < C; k++) fill[(y * W + x) * C + k] = (float)texture((double)x, (double)y, (int)k);
+      for (size_t k = 0; k < C; k++)
+        fill[(y * W + x) * C + k] = (float)texture((double)x, (double)y, (int)k);
   float lo[SF_FLOW_MAX_CH], inv[SF_FLOW_MAX_CH];
   for (size_t k = 0; k < C; k++) {
     lo[k] = 50.0f;
@@ -108,7 +111,8 @@ static void run_case(size_t H, size_t W, size_t C, int min_level, size_t halo, s
   float tw[2 * SF_GAUSS_MAX_RADIUS + 1];
   int *tsrc = calloc(count * (size_t)nt, sizeof(int));
   CU_ASSERT_FATAL(tsrc != NULL);
-  for (int t = 0; t < ntap; t++) tw[t] = (float)gd[t];
+  for (int t = 0; t < ntap; t++)
+    tw[t] = (float)gd[t];
   for (size_t k = 0; k < count; k++)
     for (int t = 0; t < nt; t++) {
       long s = (long)(k + halo) + (ntap ? t - r2 : 0);
@@ -129,17 +133,20 @@ static void run_case(size_t H, size_t W, size_t C, int min_level, size_t halo, s
   CU_ASSERT_FATAL(sf_smooth_create(H, W, 1.0, 1.0, &sm) == 0);
   float *scratch = fz(sf_smooth_scratch(sm)), *refp = fz(fe);
   sf_normalize_deinterleave(fill, HW, C, lo, inv, refp);
-  for (size_t k = 0; k < C; k++) sf_smooth_execute(sm, refp + k * HW, refp + k * HW, scratch);
+  for (size_t k = 0; k < C; k++)
+    sf_smooth_execute(sm, refp + k * HW, refp + k * HW, scratch);
   CU_ASSERT_FATAL(sf_flow_set_reference(plan, fws, refp) == 0);
 
   /* ---- the CPU kernels ---- */
-  float *proc = fz(R * fe), *mov = fz(count * fe), *cflow = fz(count * 2 * HW), *cout = fz(count * UE);
+  float *proc = fz(R * fe), *mov = fz(count * fe), *cflow = fz(count * 2 * HW),
+        *cout = fz(count * UE);
   float *winit = fz(2 * HW), *cstats = fz(4 * count);
   unsigned char *cvalid = calloc(count * HW, 1);
   CU_ASSERT_FATAL(cvalid != NULL);
   for (size_t f = 0; f < R; f++) {
     sf_normalize_deinterleave(raw + f * UE, HW, C, lo, inv, proc + f * fe);
-    for (size_t k = 0; k < C; k++) sf_smooth_execute(sm, proc + f * fe + k * HW, proc + f * fe + k * HW, scratch);
+    for (size_t k = 0; k < C; k++)
+      sf_smooth_execute(sm, proc + f * fe + k * HW, proc + f * fe + k * HW, scratch);
   }
   for (size_t k = 0; k < count; k++) {
     float *dst = mov + k * fe;
@@ -147,25 +154,30 @@ static void run_case(size_t H, size_t W, size_t C, int min_level, size_t halo, s
       memcpy(dst, proc + (size_t)tsrc[k] * fe, fe * sizeof(float));
       continue;
     }
-    for (size_t i = 0; i < fe; i++) dst[i] = 0.0f;
+    for (size_t i = 0; i < fe; i++)
+      dst[i] = 0.0f;
     for (int t = 0; t < ntap; t++)
-      for (size_t i = 0; i < fe; i++) dst[i] += tw[t] * proc[(size_t)tsrc[k * (size_t)nt + (size_t)t] * fe + i];
+      for (size_t i = 0; i < fe; i++)
+        dst[i] += tw[t] * proc[(size_t)tsrc[k * (size_t)nt + (size_t)t] * fe + i];
   }
   for (size_t k = 0; k < n_init; k++)
-    sf_flow_execute(plan, fws, mov + k * fe, NULL, NULL, cflow + k * 2 * HW, cflow + k * 2 * HW + HW);
+    sf_flow_execute(plan, fws, mov + k * fe, NULL, NULL, cflow + k * 2 * HW,
+                    cflow + k * 2 * HW + HW);
   for (size_t i = 0; i < 2 * HW; i++) {
     double s = 0.0;
-    for (size_t k = 0; k < n_init; k++) s += cflow[k * 2 * HW + i];
+    for (size_t k = 0; k < n_init; k++)
+      s += cflow[k * 2 * HW + i];
     winit[i] = (float)(s / (double)n_init);
   }
   for (size_t k = 0; k < count; k++) {
     float *u = cflow + k * 2 * HW, *v = u + HW;
     sf_flow_execute(plan, fws, mov + k * fe, winit, winit + HW, u, v);
-    sf_warp_flow(raw + (halo + k) * UE, fill, H, W, C, u, v, W, 1.0f, 1.0f, linear ? SF_INTERP_LINEAR : SF_INTERP_CUBIC,
-                 cout + k * UE, cvalid + k * HW);
+    sf_warp_flow(raw + (halo + k) * UE, fill, H, W, C, u, v, W, 1.0f, 1.0f,
+                 linear ? SF_INTERP_LINEAR : SF_INTERP_CUBIC, cout + k * UE, cvalid + k * HW);
     float st[4];
     sf_flow_stats(u, v, H, W, st);
-    for (int q = 0; q < 4; q++) cstats[(size_t)q * count + k] = st[q];
+    for (int q = 0; q < 4; q++)
+      cstats[(size_t)q * count + k] = st[q];
   }
 
   /* ---- the device pipeline's steps on the host ---- */
@@ -182,7 +194,8 @@ static void run_case(size_t H, size_t W, size_t C, int min_level, size_t halo, s
   size_t max_h = 0, max_w = 0, rtn = 0;
   for (int i = g.lo; i <= g.top; i++) {
     const sf_pyramid_level *pl = &pyr->lv[i];
-    lv[i].h = pl->h, lv[i].w = pl->w, lv[i].hy = pl->hy, lv[i].hx = pl->hx, lv[i].alpha_scale = pl->alpha_scale;
+    lv[i].h = pl->h, lv[i].w = pl->w, lv[i].hy = pl->hy, lv[i].hx = pl->hx,
+    lv[i].alpha_scale = pl->alpha_scale;
     axis_of(sf_flow_plan_resampler(plan, i, 0), &lv[i].img_y, &lv[i].img_x);
     if (i < g.top) axis_of(sf_flow_plan_resampler(plan, i, 1), &lv[i].up_y, &lv[i].up_x);
     lv[i].ref = (float *)sf_flow_plan_reference(plan, i);
@@ -197,11 +210,14 @@ static void run_case(size_t H, size_t W, size_t C, int min_level, size_t halo, s
   sf_flow_plan_final_taps(plan, &g.fy_i, &g.fy_w, &g.fx_i, &g.fx_w);
   const size_t P = (max_h + 2) * (max_w + 2), L = max_h * max_w, F = count;
   g.raw = raw;
-  g.proc = fz(R * fe), g.tmp = fz(R * fe), g.mov = fz(F * fe), g.out = fz(F * UE), g.full = fz(F * 2 * HW);
-  g.ftmp = fz(F * 2 * pyr->lv[g.lo].h * W), g.flowi = fz(F * 2 * HW), g.winit = fz(2 * HW), g.uvtop = fz(2 * P);
+  g.proc = fz(R * fe), g.tmp = fz(R * fe), g.mov = fz(F * fe), g.out = fz(F * UE),
+  g.full = fz(F * 2 * HW);
+  g.ftmp = fz(F * 2 * pyr->lv[g.lo].h * W), g.flowi = fz(F * 2 * HW), g.winit = fz(2 * HW),
+  g.uvtop = fz(2 * P);
   g.valid = calloc(F * HW, 1);
   g.tsrc = tsrc, g.tw = tw;
-  g.rt = fz(F * (C > 2 ? C : 2) * rtn), g.f2 = fz(F * C * L), g.f2w = fz(F * C * L), g.uv = fz(F * 2 * P);
+  g.rt = fz(F * (C > 2 ? C : 2) * rtn), g.f2 = fz(F * C * L), g.f2w = fz(F * C * L),
+  g.uv = fz(F * 2 * P);
   g.puv = fz(F * 2 * P), g.d = fz(F * 2 * P), g.med = fz(F * 2 * P), g.J = fz(F * 6 * C * P);
   g.cuv = fz(F * 2 * P), g.co = fz(F * 5 * P);
   CU_ASSERT_FATAL(g.valid != NULL);
@@ -215,9 +231,11 @@ static void run_case(size_t H, size_t W, size_t C, int min_level, size_t halo, s
    * grow through the levels), so the flows are compared by their mean difference and their
    * end-point error against the motion that made the frames, as gpu.flow compares the device
    * with the CPU; the largest differences are printed. */
-  double sflow = 0.0, mflow = 0.0, sout = 0.0, mout = 0.0, dstat = 0.0, dstat_all = 0.0, dproc = 0.0, epe_c = 0.0, epe_g = 0.0;
+  double sflow = 0.0, mflow = 0.0, sout = 0.0, mout = 0.0, dstat = 0.0, dstat_all = 0.0,
+         dproc = 0.0, epe_c = 0.0, epe_g = 0.0;
   size_t dvalid = 0;
-  for (size_t i = 0; i < R * fe; i++) dproc = fmax(dproc, fabs((double)g.proc[i] - (double)proc[i]));
+  for (size_t i = 0; i < R * fe; i++)
+    dproc = fmax(dproc, fabs((double)g.proc[i] - (double)proc[i]));
   for (size_t k = 0; k < count; k++) {
     const double f = (double)(halo + k);
     const float *gu = g.full + k * 2 * HW, *cu = cflow + k * 2 * HW;
@@ -253,17 +271,21 @@ static void run_case(size_t H, size_t W, size_t C, int min_level, size_t halo, s
     mout = fmax(mout, e / 320.0);
   }
   sout = sqrt(d2 / n2);
-  for (size_t i = 0; i < count * HW; i++) dvalid += g.valid[i] != cvalid[i];
+  for (size_t i = 0; i < count * HW; i++)
+    dvalid += g.valid[i] != cvalid[i];
   const double nfl = (double)(count * 2 * HW), npx = (double)(count * HW);
   sflow /= nfl;
   epe_c /= npx;
   epe_g /= npx;
   fprintf(stderr,
-          "%zux%zux%zu min_level %d, %zu+%zu frames, temporal taps %d, %s, %s: preprocessing max %.3g; flow mean "
-          "%.3g px (max %.3g); EPE %.4f px vs the CPU's %.4f; registered %.3g relative (max %.3g of the "
+          "%zux%zux%zu min_level %d, %zu+%zu frames, temporal taps %d, %s, %s: preprocessing max "
+          "%.3g; flow mean "
+          "%.3g px (max %.3g); EPE %.4f px vs the CPU's %.4f; registered %.3g relative (max %.3g "
+          "of the "
           "range); statistics %.3g px (all four %.3g); valid masks %zu differ\n",
-          H, W, C, pyr->min_level, count, 2 * halo, ntap, linear ? "linear" : "cubic", gray ? "gray" : "gc", dproc,
-          sflow, mflow, epe_g, epe_c, sout, mout, dstat, dstat_all, dvalid);
+          H, W, C, pyr->min_level, count, 2 * halo, ntap, linear ? "linear" : "cubic",
+          gray ? "gray" : "gc", dproc, sflow, mflow, epe_g, epe_c, sout, mout, dstat, dstat_all,
+          dvalid);
 #ifdef SF_GF_EXACT
   /* CPU kernels built without contraction: the same operations in the same order, so the same
    * bytes everywhere */
@@ -273,18 +295,20 @@ static void run_case(size_t H, size_t W, size_t C, int min_level, size_t halo, s
   CU_ASSERT_EQUAL(dstat_all, 0.0);
   CU_ASSERT_EQUAL(dvalid, 0);
 #else
-  CU_ASSERT(dproc <= 1e-6);                 /* float rounding of the smoothing */
-  CU_ASSERT(fabs(epe_g - epe_c) <= 0.01);   /* gpu.flow's: mean EPE within 0.01 px */
-  CU_ASSERT(sout <= 1e-2);                  /* registered frames, relative (L2) */
-  CU_ASSERT(sflow <= 0.1);                  /* mean flow difference */
-  CU_ASSERT(dstat <= 0.03);                 /* mean |w| and |mean w|, px */
+  CU_ASSERT(dproc <= 1e-6);               /* float rounding of the smoothing */
+  CU_ASSERT(fabs(epe_g - epe_c) <= 0.01); /* gpu.flow's: mean EPE within 0.01 px */
+  CU_ASSERT(sout <= 1e-2);                /* registered frames, relative (L2) */
+  CU_ASSERT(sflow <= 0.1);                /* mean flow difference */
+  CU_ASSERT(dstat <= 0.03);               /* mean |w| and |mean w|, px */
   CU_ASSERT(dvalid <= count * HW / 100);
 #endif
 
   free(g.proc), free(g.tmp), free(g.mov), free(g.out), free(g.full), free(g.ftmp), free(g.flowi);
-  free(g.winit), free(g.uvtop), free(g.valid), free(g.rt), free(g.f2), free(g.f2w), free(uv0), free(puv0);
+  free(g.winit), free(g.uvtop), free(g.valid), free(g.rt), free(g.f2), free(g.f2w), free(uv0),
+      free(puv0);
   free(g.d), free(g.med), free(g.J), free(g.cuv), free(g.co), free(lv);
-  free(raw), free(fill), free(tsrc), free(scratch), free(refp), free(proc), free(mov), free(cflow), free(cout);
+  free(raw), free(fill), free(tsrc), free(scratch), free(refp), free(proc), free(mov), free(cflow),
+      free(cout);
   free(winit), free(cstats), free(cvalid);
   sf_smooth_destroy(&sm);
   sf_flow_ws_destroy(&fws);
@@ -302,7 +326,8 @@ int main(void) {
       {"device pipeline on the host = CPU kernels (fast preset, finest level 6)", test_fast},
       {"device pipeline on the host = CPU kernels (balanced, linear final warp)", test_balanced},
       {"device pipeline on the host = CPU kernels (quality, finest level 0)", test_quality},
-      {"device pipeline on the host = CPU kernels (2 channels, wide temporal taps)", test_two_channels},
+      {"device pipeline on the host = CPU kernels (2 channels, wide temporal taps)",
+       test_two_channels},
       {"device pipeline on the host = CPU kernels (brightness constancy)", test_gray},
       {NULL, NULL}};
   return sf_cunit_run("device flow pipeline run on the host", tests);
