@@ -15,12 +15,19 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90
 fi
 grep -q '^CMAKE_CUDA_COMPILER:[A-Z]*=.*nvcc' "$build/CMakeCache.txt" || { echo "gpu_carry: $build has no CUDA" >&2; exit 2; }
-cmake --build "$build" -j"${JOBS:-2}" --target slabflow sf_h5check test_gpu test_gpu_rigid test_rigid_hd test_flow_hd
+cmake --build "$build" -j"${JOBS:-2}" --target slabflow sf_h5check test_gpu test_gpu_rigid test_rigid_hd test_flow_hd test_gpu_flow_host test_gpu_flow_exact
 c="$stage/carry"
 mkdir -p "$c/bin" "$c/lib" "$c/usr/bin" "$c/usr/share"
-for b in slabflow tests/sf_h5check tests/test_gpu tests/test_gpu_rigid tests/test_rigid_hd tests/test_flow_hd; do
+for b in slabflow tests/sf_h5check tests/test_gpu tests/test_gpu_rigid tests/test_rigid_hd tests/test_flow_hd \
+  tests/test_gpu_flow_host tests/test_gpu_flow_exact; do
   cp "$build/$b" "$c/bin/"
 done
+# the device's arithmetic on the CPU (no contraction): gpu.flow's oracle (SLABFLOW_NOCONTRACT)
+nc=${build}-nocontract
+[ -f "$nc/CMakeCache.txt" ] ||
+  cmake -S . -B "$nc" -DCMAKE_BUILD_TYPE=Release -DSF_WITH_CUDA=OFF -DCMAKE_C_FLAGS=-ffp-contract=off
+cmake --build "$nc" -j"${JOBS:-2}" --target slabflow
+cp "$nc/slabflow" "$c/bin/slabflow-nocontract"
 strip --strip-unneeded "$c"/bin/* 2>/dev/null || true
 # Open MPI 4 relocated with OPAL_PREFIX=$c/usr: orterun (mpirun), orted, its plugins and help
 ompi_lib=$(ompi_info --path libdir --parsable | cut -d: -f3)

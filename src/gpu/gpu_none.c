@@ -33,3 +33,19 @@ int sf_gpu_rigid_execute(sf_gpu_rigid *g, const float *in, size_t count, const f
 void sf_gpu_rigid_destroy(sf_gpu_rigid **g) {
   if (g) *g = NULL;
 }
+
+/* No CUDA: the flow device pipeline (gpu_flow.h) is never reached either. */
+#include "gpu/gpu_flow.h"
+
+int sf_gpu_flow_create(const sf_gpu_flow_config *cfg, sf_gpu_flow **out) {
+  (void)cfg;
+  *out = NULL;
+  return sf_error_report(SF_ERR_INTERNAL, __FILE__, __LINE__, __func__, "this build has no CUDA");
+}
+int sf_gpu_flow_execute(sf_gpu_flow *g, const sf_gpu_flow_batch *b, sf_gpu_flow_out *out) {
+  (void)g, (void)b, (void)out;
+  return SF_ERR_INTERNAL;
+}
+void sf_gpu_flow_destroy(sf_gpu_flow **g) {
+  if (g) *g = NULL;
+}

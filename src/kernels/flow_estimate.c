@@ -178,6 +178,26 @@ cleanup:
   return status;
 }
 
+const sf_flow_params *sf_flow_plan_params(const sf_flow_plan *pl) { return &pl->p; }
+
+const struct sf_resample *sf_flow_plan_resampler(const sf_flow_plan *pl, int i, int up) {
+  if (i < pl->pyr.min_level || i > pl->pyr.ltop) return NULL;
+  return up ? pl->up[i] : pl->img[i];
+}
+
+const float *sf_flow_plan_reference(const sf_flow_plan *pl, int i) {
+  if (i < pl->pyr.min_level || i > pl->pyr.ltop) return NULL;
+  return pl->ref[i];
+}
+
+void sf_flow_plan_final_taps(const sf_flow_plan *pl, const int **fy_i, const float **fy_w,
+                             const int **fx_i, const float **fx_w) {
+  *fy_i = pl->fy_i;
+  *fy_w = pl->fy_w;
+  *fx_i = pl->fx_i;
+  *fx_w = pl->fx_w;
+}
+
 void sf_flow_ws_destroy(sf_flow_ws **wp) {
   sf_flow_ws *ws = *wp;
   if (!ws) return;

@@ -59,6 +59,17 @@ int sf_flow_ws_force_path(sf_flow_ws *ws, const char *path);
 /* The solver's code path in use. */
 const char *sf_flow_ws_path(const sf_flow_ws *ws);
 
+/* Read-only views for a device copy of the plan (src/gpu) and host tests, valid while the
+ * plan lives: the parameters; level i's resamplers from full resolution (up = 0) and from
+ * level i+1 (up = 1; NULL at the top and outside min_level..ltop); the reference's nch planes
+ * at level i (after sf_flow_set_reference); and the final upsampling's Keys taps (4 per
+ * output row / column, NULL when min_level is 0). Local. */
+const sf_flow_params *sf_flow_plan_params(const sf_flow_plan *plan);
+const struct sf_resample *sf_flow_plan_resampler(const sf_flow_plan *plan, int level, int up);
+const float *sf_flow_plan_reference(const sf_flow_plan *plan, int level);
+void sf_flow_plan_final_taps(const sf_flow_plan *plan, const int **fy_i, const float **fy_w,
+                             const int **fx_i, const float **fx_w);
+
 void sf_flow_ws_destroy(sf_flow_ws **ws);
 void sf_flow_plan_destroy(sf_flow_plan **plan);
 

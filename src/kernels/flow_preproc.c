@@ -158,6 +158,13 @@ void sf_smooth_execute(const sf_smooth *s, const float *in, float *out, float *s
   }
 }
 
+void sf_smooth_taps(const sf_smooth *s, const float **ky, int *ry, const float **kx, int *rx) {
+  *ky = s->ky;
+  *ry = s->ry;
+  *kx = s->kx;
+  *rx = s->rx;
+}
+
 void sf_smooth_destroy(sf_smooth **s) {
   if (!s || !*s) return;
   free((*s)->ky);

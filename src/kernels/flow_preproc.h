@@ -26,6 +26,10 @@ size_t sf_smooth_scratch(const sf_smooth *s);
  * with edge duplication (scipy "reflect"). Thread-safe, allocation-free. Local. */
 void sf_smooth_execute(const sf_smooth *s, const float *in, float *out, float *scratch);
 
+/* The plan's float weights (2r+1 each) and radii along rows (y) and columns (x), valid while
+ * s lives (the device copy of a plan, host tests). Local. */
+void sf_smooth_taps(const sf_smooth *s, const float **ky, int *ry, const float **kx, int *rx);
+
 /* Frees; accepts NULL and sets *s to NULL. */
 void sf_smooth_destroy(sf_smooth **s);
 

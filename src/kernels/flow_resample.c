@@ -269,6 +269,23 @@ void sf_resample_execute(const sf_resample *r, const float *in, size_t in_stride
   }
 }
 
+static void axis_view(const axis_table *a, sf_resample_axis *v) {
+  v->in_len = a->in_len;
+  v->out_len = a->out_len;
+  v->ntap = a->ntap;
+  v->wt = a->wt;
+  v->idx = a->idx;
+  v->start = a->start;
+  v->pad_src = a->pad_src;
+  v->pad_lo = a->pad_lo;
+  v->pad_hi = a->pad_hi;
+}
+
+void sf_resample_axes(const sf_resample *r, sf_resample_axis *y, sf_resample_axis *x) {
+  axis_view(&r->y, y);
+  axis_view(&r->x, x);
+}
+
 void sf_resample_destroy(sf_resample **r) {
   if (!r || !*r) return;
   axis_free(&(*r)->y);

@@ -5,6 +5,7 @@
 #define SF_FLOW_RESAMPLE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct sf_resample sf_resample;
 
@@ -24,6 +25,21 @@ size_t sf_resample_scratch(const sf_resample *r);
  * Thread-safe on distinct buffers, allocation-free. Local. */
 void sf_resample_execute(const sf_resample *r, const float *in, size_t in_stride, float *out,
                          size_t out_stride, float *scratch);
+
+/* Read-only view of one axis's tap table, for the device copy of a plan (src/gpu) and the
+ * host tests of the per-element bodies (kernels/flow_hd.h): output i reads ntap taps with
+ * weights wt[i*ntap ..]; vertical taps through idx (reflected row numbers), horizontal ones
+ * from start[i] in a row padded by pad_lo / pad_hi samples whose sources are pad_src. */
+typedef struct sf_resample_axis {
+  size_t in_len, out_len;
+  int ntap;
+  const float *wt;
+  const int32_t *idx, *start, *pad_src;
+  size_t pad_lo, pad_hi;
+} sf_resample_axis;
+
+/* The tables of r's vertical (y) and horizontal (x) axes, valid while r lives. Local. */
+void sf_resample_axes(const sf_resample *r, sf_resample_axis *y, sf_resample_axis *x);
 
 /* Frees; accepts NULL and sets *r to NULL. */
 void sf_resample_destroy(sf_resample **r);

@@ -25,6 +25,10 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
+/* The per-pixel bodies (shared with the CUDA kernels), after the pragma so that it governs
+ * them too. */
+#include "kernels/flow_solver_hd.h"
+
 /* Code paths: the sf_simd_level values, then the double-precision reference order. */
 enum { SF_SOLVER_GS64 = SF_SIMD_COUNT, SF_SOLVER_PATHS };
 
@@ -40,7 +44,7 @@ static inline size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 static inline size_t padded_floats(size_t h, size_t w) { return round16((h + 2) * (w + 2)); }
 
 /* Whether the nonlinearity is refreshed at the start of sweep t. */
-static inline int refresh_due(int t, int lag) { return lag > 0 && (t + 1) % lag == 0; }
+static inline int refresh_due(int t, int lag) { return sf_hd_refresh_due(t, lag); }
 
 /* The solvers of one level (sf_solver_execute picks one) and the floats of workspace each
  * needs for an h x w level with nch channels. */
@@ -73,70 +77,19 @@ size_t sf_sor_gs64_floats(size_t h, size_t w, int nch);
 #define SQRT_HALF_BITS 0x3f3504f3u
 #define ROUND_MAGIC 12582912.0f /* 1.5 * 2^23: (y + M) - M rounds y to an integer */
 
-static inline float pow_pos(float x, float e) {
-  uint32_t i;
-  memcpy(&i, &x, sizeof i);
-  int32_t k = (int32_t)(i - SQRT_HALF_BITS) >> 23;
-  uint32_t mi = i - ((uint32_t)k << 23);
-  float m;
-  memcpy(&m, &mi, sizeof m);
-  float kf = (float)k;
-  float t = (m - 1.0f) / (m + 1.0f);
-  float t2 = t * t;
-  float p = fmaf(t2, LG_C7, LG_C5);
-  p = fmaf(p, t2, LG_C3);
-  p = fmaf(p, t2, LG_C1);
-  float l = fmaf(t, p, kf);
-  float y = e * l;
-  y = y > -126.0f ? y : -126.0f;
-  y = y < 126.0f ? y : 126.0f;
-  float n = (y + ROUND_MAGIC) - ROUND_MAGIC;
-  float f = y - n;
-  float q = fmaf(EX_D6, f, EX_D5);
-  q = fmaf(q, f, EX_D4);
-  q = fmaf(q, f, EX_D3);
-  q = fmaf(q, f, EX_D2);
-  q = fmaf(q, f, EX_D1);
-  q = fmaf(q, f, 1.0f);
-  uint32_t si = (uint32_t)((int32_t)n + 127) << 23;
-  float sc;
-  memcpy(&sc, &si, sizeof sc);
-  return q * sc;
-}
+static inline float pow_pos(float x, float e) { return sf_hd_pow_pos(x, e); }
 
-typedef struct refresh_consts {
-  int nch;
-  int real;                /* 0: psi = 1 (start of the solve); 1: psi from (du, dv) */
-  int lin[SF_FLOW_MAX_CH]; /* a_k == 1: psi_k = 1 without pow */
-  float W[SF_FLOW_MAX_CH]; /* W_k, used while psi = 1 or a_k = 1 */
-  float aW[SF_FLOW_MAX_CH], e[SF_FLOW_MAX_CH]; /* a_k W_k and a_k - 1 */
-  float sumw, omega; /* sum of the neighbour weights, relaxation factor */
-} refresh_consts;
+typedef sf_hd_sor_consts refresh_consts;
 
 static inline void refresh_consts_init(refresh_consts *c, const sf_solver_params *p) {
-  memset(c, 0, sizeof *c);
-  c->nch = p->nch;
-  for (int k = 0; k < p->nch; k++) {
-    c->W[k] = p->weight[k];
-    c->aW[k] = (float)p->a_data[k] * p->weight[k];
-    c->e[k] = (float)(p->a_data[k] - 1.0);
-    c->lin[k] = p->a_data[k] == 1.0;
-  }
-  c->sumw = (float)(2.0 * (p->alpha_x / (p->hx * p->hx) + p->alpha_y / (p->hy * p->hy)));
-  c->omega = (float)p->omega;
+  sf_hd_sor_consts_init(c, p);
 }
 
 /* W_k psi_k of one pixel, psi_k = a_k (max(Q_k, 0) + 1e-5)^(a_k - 1) with the quadratic
  * form of §1.5 evaluated as du (J11 du + 2 (J12 dv + J13)) + (dv (J22 dv + 2 J23) + J33). */
 static inline float data_weight(const refresh_consts *c, int k, float j11, float j22, float j33,
                                 float j12, float j13, float j23, float du, float dv) {
-  if (!c->real || c->lin[k]) return c->W[k];
-  float a = fmaf(j12, dv, j13);
-  float t1 = fmaf(j11, du, a + a);
-  float t2 = fmaf(j22, dv, j23 + j23);
-  float q = fmaf(t1, du, fmaf(t2, dv, j33));
-  q = q > 0.0f ? q : 0.0f;
-  return c->aW[k] * pow_pos(q + 1e-5f, c->e[k]);
+  return sf_hd_data_weight(c, k, j11, j22, j33, j12, j13, j23, du, dv);
 }
 
 /* Combined data coefficients of one padded-layout pixel: A = sum_k W_k psi_k J_k (a_smooth
@@ -167,33 +120,20 @@ static inline void data_coef(const refresh_consts *c, const float *const *J, siz
 static inline void sweep_px(float *du, float *dv, float dul, float dur, float duu, float dud,
                             float dvl, float dvr, float dvu, float dvd, float b1, float b2,
                             float a12, float r1, float r2, float wx, float wy, float c1) {
-  float n = fmaf(wx, dul + dur, b1);
-  n = fmaf(wy, duu + dud, n);
-  n = fmaf(-a12, *dv, n);
-  float u1 = fmaf(n, r1, c1 * *du);
-  float m = fmaf(wx, dvl + dvr, b2);
-  m = fmaf(wy, dvu + dvd, m);
-  m = fmaf(-a12, u1, m);
-  *dv = fmaf(m, r2, c1 * *dv);
-  *du = u1;
+  sf_hd_sweep_px(du, dv, dul, dur, duu, dud, dvl, dvr, dvu, dvd, b1, b2, a12, r1, r2, wx, wy, c1);
 }
 
 /* Per-pixel end of a refresh. */
 static inline void coef_finish(const refresh_consts *c, float a11, float a22, float a12,
                                float a13, float a23, float cu, float cv, float *b1, float *b2,
                                float *o12, float *r1, float *r2) {
-  float d1 = c->sumw + a11, d2 = c->sumw + a22;
-  *r1 = d1 != 0.0f ? c->omega / d1 : 0.0f;
-  *r2 = d2 != 0.0f ? c->omega / d2 : 0.0f;
-  *b1 = cu - a13;
-  *b2 = cv - a23;
-  *o12 = a12;
+  sf_hd_coef_finish(c, a11, a22, a12, a13, a23, cu, cv, b1, b2, o12, r1, r2);
 }
 
 /* Constant smoothness part of a numerator, sum_q w_q (f_q - f_p), at f (padded layout, row
  * stride S). */
 static inline float smooth_part(const float *f, size_t S, float wx, float wy) {
-  return wx * ((f[-1] + f[1]) - (f[0] + f[0])) + wy * ((f[-(ptrdiff_t)S] + f[S]) - (f[0] + f[0]));
+  return sf_hd_smooth_part(f, S, wx, wy);
 }
 
 #endif

@@ -1,6 +1,7 @@
 /* Dense backward warp with reference fill (spec register.md §2, slabflow decision 6) and the
  * per-frame flow statistics (spec §7 item 60.7). */
 #include "kernels/flow_warp.h"
+#include "kernels/flow_hd.h"
 
 #include <math.h>
 
@@ -232,37 +233,18 @@ void sf_warp_flow(const float *img, const float *fill, size_t h, size_t w, size_
   }
 }
 
-/* Sum over one line of numpy.gradient with unit spacing (central inside, one-sided at the
- * ends, 0 for a single sample). The central terms telescope, leaving
- * (p1 - p0) + (p[n-1] - p[n-2]) + ((p[n-1] + p[n-2]) - (p0 + p1)) / 2, also right for n = 2. */
-static double grad_line_sum(const float *p, size_t stride, size_t n) {
-  if (n < 2) return 0.0;
-  const double a = p[0], b = p[stride], y = p[(n - 2) * stride], z = p[(n - 1) * stride];
-  return (b - a) + (z - y) + 0.5 * ((z + y) - (a + b));
-}
-
 void sf_flow_stats(const float *u, const float *v, size_t h, size_t w, float out[4]) {
   double sum_mag = 0.0, max_mag = 0.0, sum_div = 0.0, sum_u = 0.0, sum_v = 0.0;
   for (size_t i = 0; i < h * w; i++) {
-    const double a = u[i], b = v[i];
-    const double m = sqrt(a * a + b * b);
+    const double m = sf_hd_flow_mag(u[i], v[i]);
     sum_mag += m;
     max_mag = m > max_mag ? m : max_mag;
-    sum_u += a;
-    sum_v += b;
+    sum_u += u[i];
+    sum_v += v[i];
   }
   for (size_t y = 0; y < h; y++)
-    sum_div += grad_line_sum(u + y * w, 1, w);
+    sum_div += sf_hd_grad_line_sum(u + y * w, 1, w);
   for (size_t x = 0; x < w; x++)
-    sum_div += grad_line_sum(v + x, w, h);
-  const double n = (double)h * (double)w;
-  if (n == 0.0) {
-    out[0] = out[1] = out[2] = out[3] = 0.0f;
-    return;
-  }
-  const double mu = sum_u / n, mv = sum_v / n;
-  out[0] = (float)(sum_mag / n);
-  out[1] = (float)max_mag;
-  out[2] = (float)(sum_div / n);
-  out[3] = (float)sqrt(mu * mu + mv * mv);
+    sum_div += sf_hd_grad_line_sum(v + x, w, h);
+  sf_hd_flow_stats_finish(sum_mag, max_mag, sum_div, sum_u, sum_v, (double)h * (double)w, out);
 }

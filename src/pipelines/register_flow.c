@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gpu/gpu_flow.h"
 #include "kernels/dtype_convert.h"
 #include "kernels/flow_warp.h"
 #include "mpi/mpi_agree.h"
@@ -37,6 +38,10 @@ static void flow_params(const reg_job *j, double alpha_add, sf_flow_params *p) {
     p->a_data[k] = o->n_a_data == 1 ? o->a_data[0] : o->a_data[k];
     p->weight[k] = j->wch[k];
   }
+  /* Diagnostics: SLABFLOW_SWEEP=redblack solves every level in red-black order on the CPU,
+   * the device's order, to compare the device with the CPU's own red-black results. */
+  const char *sweep = getenv("SLABFLOW_SWEEP");
+  if (sweep && strcmp(sweep, "redblack") == 0) p->order = SF_SWEEP_REDBLACK;
 }
 
 static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
@@ -318,6 +323,87 @@ static int main_finish(void *ctx, const sf_batch *b, double *partial) {
   }
   return 0;
 }
+
+/* Main pass on the device (sf_step.device, --backend cuda): the batch's frames go to the device
+ * once; preprocessing, the initial flow, every frame's pyramid (red-black solver), the warp and
+ * the statistics run there batched (gpu_flow.h); registered frames, statistics and (for
+ * --save-flow, --save-valid) flows and masks come back once. The dtype conversion and the
+ * display statistics stay on the host. The device plan is made at the first batch, on the
+ * thread the executor made the device current on. --cc-init and --a-smooth != 1 have no device
+ * version: their batches run the CPU steps (one warning). Not yet run on a device. */
+static int flow_device(void *ctx, const sf_batch *b, double *partial) {
+  reg_job *j = ctx;
+  int status = 0;
+  int *tsrc = NULL;
+  float tw[2 * SF_GAUSS_MAX_RADIUS + 1];
+  reg_slot *sl = reg_slot_of(j, b);
+  const size_t hw = j->hw, ue = j->ue, seg = j->o.buffer, esz = sf_dtype_size(j->m->dtype);
+  const size_t n_read = b->count + b->halo_lo + b->halo_hi;
+  if (j->ref_pass || j->o.cc_init || j->o.a_smooth != 1.0) {
+    if (!j->flow_on_cpu_said && j->rank == 0) {
+      fprintf(stderr, "slabflow: warning: --backend cuda: --method flow with %s has no device version; "
+                      "the per-frame step runs on the CPU\n", j->o.cc_init ? "--cc-init" : "--a-smooth != 1");
+      fflush(stderr);
+    }
+    j->flow_on_cpu_said = 1;
+    SF_CALL(flow_prepare(ctx, j->exec, b));
+    SF_CALL(sf_exec_run(j->exec, b, b->count, flow_unit, j));
+    return main_finish(ctx, b, partial);
+  }
+  if (!j->gpu_flow) {
+    sf_gpu_flow_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.h = j->m->h;
+    cfg.w = j->m->w;
+    cfg.c = j->m->c;
+    cfg.max_count = seg;
+    cfg.max_read = seg + 2 * (size_t)(j->rt > 0 ? j->rt : 0);
+    cfg.plan = j->fp;
+    cfg.smooth = j->sm;
+    cfg.lo = j->lo;
+    cfg.inv = j->inv;
+    cfg.fill = j->fill;
+    cfg.linear = j->interp == SF_INTERP_LINEAR;
+    cfg.want_flow = j->o.save_flow;
+    cfg.want_valid = j->o.save_valid;
+    SF_CALL(sf_gpu_flow_create(&cfg, &j->gpu_flow));
+  }
+  /* the temporal taps of post_unit: reflected at the batch's ends, clipped to what was read */
+  const int rt = j->rt, ntap = rt > 0 ? 2 * rt + 1 : 0, nt = ntap > 0 ? ntap : 1;
+  const long first_read = (long)b->first - (long)b->halo_lo, ra = (long)b->first;
+  const long rb = (long)(b->first + b->count) - 1;
+  SF_ALLOC(tsrc, b->count * (size_t)nt);
+  for (size_t k = 0; k < b->count; k++) {
+    if (ntap == 0) {
+      tsrc[k] = (int)(k + b->halo_lo);
+      continue;
+    }
+    for (int d = -rt; d <= rt; d++) {
+      long src = reflect_index((long)(b->first + k) + d, ra, rb) - first_read;
+      src = src < 0 ? 0 : src >= (long)n_read ? (long)n_read - 1 : src;
+      tsrc[k * (size_t)nt + (size_t)(d + rt)] = (int)src;
+    }
+  }
+  for (int t = 0; t < ntap; t++) tw[t] = (float)j->gt[t];
+  sf_gpu_flow_batch gb = {b->in - b->halo_lo * ue, n_read, b->halo_lo, b->count,
+                          b->count < REG_INIT_FRAMES ? b->count : REG_INIT_FRAMES, tsrc, tw, ntap};
+  sf_gpu_flow_out go;
+  SF_CALL(sf_gpu_flow_execute(j->gpu_flow, &gb, &go));
+  for (size_t k = 0; k < b->count; k++) {
+    sf_dtype_from_float(j->m->dtype, go.registered + k * ue, (char *)sl->outbuf + k * ue * esz, ue);
+    for (int s = 0; s < 4; s++) sl->stats[(size_t)s * seg + k] = go.stats[(size_t)s * b->count + k];
+  }
+  if (go.flow) memcpy(sl->flow, go.flow, b->count * 2 * hw * sizeof(float));
+  if (go.valid && sl->valid) memcpy(sl->valid, go.valid, b->count * hw);
+  SF_CALL(main_finish(ctx, b, partial));
+cleanup:
+  free(tsrc);
+  return status;
+}
+
+/* Frees the device plan (on the main thread, which the executor also made the device current
+ * on). */
+static void flow_device_release(reg_job *j) { sf_gpu_flow_destroy(&j->gpu_flow); }
 
 /* ---- reference -------------------------------------------------------------- */
 
@@ -639,6 +725,8 @@ const reg_method reg_flow_method = {
     .prepare = flow_prepare,
     .unit = flow_unit,
     .finish = main_finish,
+    .device = flow_device,
+    .device_release = flow_device_release,
     .add_outputs = flow_add_outputs,
     .commit = flow_commit,
 };

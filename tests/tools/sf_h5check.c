@@ -8,6 +8,7 @@
  *                                             MAXEPE or when EPE * RATIO > the zero-flow error
  *   sf_h5check close A.h5 B.h5 DSET ABS REL   exit 0 if max |A-B| <= ABS + REL * max |A| over DSET
  *                                             (e.g. GPU against CPU results)
+ *   sf_h5check relnorm A.h5 B.h5 DSET REL     exit 0 if ||A-B||_2 <= REL * ||A||_2 over DSET
  *   sf_h5check attr FILE NAME                 prints a numeric attribute of /
  *   sf_h5check done-rows REF PARTIAL DSET SEG  every segment marked done in PARTIAL's
  *                                             /slabflow/done (SEG rows of DSET each) holds
@@ -167,6 +168,22 @@ static int cmd_close(int argc, char **argv) {
   return dmax <= tol ? 0 : 1;
 }
 
+static int cmd_relnorm(int argc, char **argv) {
+  if (argc < 6) return 2;
+  size_t n1, n2;
+  double *a = read_f64(argv[2], argv[4], &n1), *b = read_f64(argv[3], argv[4], &n2);
+  if (!a || !b || n1 != n2) { fprintf(stderr, "%s: cannot read it from both files, or sizes differ\n", argv[4]); return 2; }
+  double na = 0, nd = 0;
+  for (size_t i = 0; i < n1; i++) {
+    na += a[i] * a[i];
+    nd += (a[i] - b[i]) * (a[i] - b[i]);
+  }
+  double rel = na > 0 ? sqrt(nd / na) : sqrt(nd), tol = atof(argv[5]);
+  printf("%s: %zu values, relative L2 difference %.6g (tolerance %.6g)\n", argv[4], n1, rel, tol);
+  free(a); free(b);
+  return rel <= tol ? 0 : 1;
+}
+
 static int cmd_attr(int argc, char **argv) {
   if (argc < 4) return 2;
   hid_t f = H5Fopen(argv[2], H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -256,6 +273,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "shift-rms")) return cmd_shift_rms(argc, argv);
   if (!strcmp(argv[1], "attr")) return cmd_attr(argc, argv);
   if (!strcmp(argv[1], "close")) return cmd_close(argc, argv);
+  if (!strcmp(argv[1], "relnorm")) return cmd_relnorm(argc, argv);
   if (!strcmp(argv[1], "done-rows")) return cmd_done_rows(argc, argv);
   if (!strcmp(argv[1], "epe")) return cmd_epe(argc, argv);
   if (!strcmp(argv[1], "mkbad")) return cmd_mkbad(argc, argv);
