@@ -5,6 +5,8 @@
 // level solver in red-black order (the CPU's SF_SWEEP_REDBLACK, which unit.flow_hd shows the
 // same pixel bodies reproduce byte for byte on the host). This file is compiled with
 // -fmad=false, so that a multiply feeding an add rounds twice as in the bodies' host build.
+// For a_smooth != 1 the level solver is the CPU's lagged-nonlinearity one (flow_solver_asmooth.c,
+// itself red-black) from the same bodies.
 // NOT YET RUN ON A DEVICE: compiled warning-free for sm_90 + PTX; benchmarks/gpu_check.sh is
 // its first run.
 #include <cuda_runtime.h>
@@ -121,6 +123,28 @@ __global__ static void k_sor_sweep(float *d, const float *co, size_t nf, size_t 
                                    size_t P, int colour, float wx, float wy, float c1) {
   sf_gfe_sor_sweep((size_t)blockIdx.x * blockDim.x + threadIdx.x, d, co, nf, h, w, P, colour, wx,
                    wy, c1);
+}
+
+__global__ static void k_fill(float *a, size_t n, float val) {
+  sf_gfe_fill((size_t)blockIdx.x * blockDim.x + threadIdx.x, a, n, val);
+}
+
+__global__ static void k_asm_coef(const float *J, const float *d, float *co, size_t nf, size_t h,
+                                  size_t w, size_t P, sf_hd_sor_consts c) {
+  sf_gfe_asm_coef((size_t)blockIdx.x * blockDim.x + threadIdx.x, J, d, co, nf, h, w, P, c);
+}
+
+__global__ static void k_asm_psi(const float *uv, const float *d, float *ps, size_t nf, size_t h,
+                                 size_t w, size_t P, float as, float es, float ihx, float ihy) {
+  sf_gfe_asm_psi((size_t)blockIdx.x * blockDim.x + threadIdx.x, uv, d, ps, nf, h, w, P, as, es, ihx,
+                 ihy);
+}
+
+__global__ static void k_asm_sweep(float *d, const float *uv, const float *ps, const float *co,
+                                   size_t nf, size_t h, size_t w, size_t P, int colour, float ax,
+                                   float ay, float om, float c1) {
+  sf_gfe_asm_sweep((size_t)blockIdx.x * blockDim.x + threadIdx.x, d, uv, ps, co, nf, h, w, P,
+                   colour, ax, ay, om, c1);
 }
 
 __global__ static void k_median(const float *d, float *med, size_t np, long h, long w, size_t P) {
@@ -312,8 +336,6 @@ extern "C" int sf_gpu_flow_create(const sf_gpu_flow_config *cfg, sf_gpu_flow **o
   const sf_pyramid *pyr = sf_flow_pyramid(cfg->plan);
   const sf_flow_params *p = sf_flow_plan_params(cfg->plan);
   *out = NULL;
-  SF_CHECK(p->a_smooth == 1.0, SF_ERR_USAGE, "the device flow solver needs --a-smooth 1 (got %g)",
-           p->a_smooth);
   SF_CHECK(cfg->c >= 1 && cfg->c <= SF_FLOW_MAX_CH && cfg->max_count >= 1 &&
                cfg->max_read >= cfg->max_count,
            SF_ERR_USAGE, "device flow: bad configuration");

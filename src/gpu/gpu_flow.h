@@ -8,8 +8,8 @@
  * every launch covers every frame of the batch. Frames go to the device once (pinned buffer,
  * in chunks on a copy stream that overlap the preprocessing) and the results come back once;
  * nothing crosses per level. The reference pyramid is taken from the CPU plan at create.
- * Supported: a_smooth = 1 (the red-black solver); register keeps --cc-init and a_smooth != 1
- * on the CPU. Built from gpu_flow.cu when CUDA is found; without CUDA every function fails
+ * Every a_smooth (1: the red-black solver; else the CPU's lagged-nonlinearity solver,
+ * flow_solver_asmooth.c, also red-black); register keeps --cc-init on the CPU. Built from gpu_flow.cu when CUDA is found; without CUDA every function fails
  * with SF_ERR_INTERNAL. Local; call from the thread that made the device current. */
 #ifndef SF_GPU_FLOW_H
 #define SF_GPU_FLOW_H
@@ -57,8 +57,8 @@ typedef struct sf_gpu_flow_out {
 } sf_gpu_flow_out;
 
 /* Plans the device copy: tap tables, reference pyramid, workspaces for max_count frames,
- * pinned buffers, two streams. Returns 0, SF_ERR_USAGE (an unsupported option: a_smooth != 1,
- * more than SF_FLOW_MAX_CH channels), SF_ERR_NOMEM (device or pinned memory) or SF_ERR_IO
+ * pinned buffers, two streams. Returns 0, SF_ERR_USAGE (an unsupported option: more than
+ * SF_FLOW_MAX_CH channels), SF_ERR_NOMEM (device or pinned memory) or SF_ERR_IO
  * (another CUDA failure), reported. */
 int sf_gpu_flow_create(const sf_gpu_flow_config *cfg, sf_gpu_flow **out);
 

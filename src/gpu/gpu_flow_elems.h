@@ -229,6 +229,61 @@ static inline SF_HD void sf_gfe_sor_sweep(size_t t, float *d, const float *co, s
                  wx, wy, c1);
 }
 
+/* ---- the level solver for a_smooth != 1 (flow_solver_asmooth.c, red-black) ------------ *
+ * Its coefficient planes 5f .. 5f+4 hold the data sums A11, A22, A12, A13, A23 and plane f of
+ * cuv (which this path does not otherwise use) the smoothness weights psi_s of frame f over the
+ * whole padded grid; the Neumann frame of the increments, corners included, is
+ * sf_gfe_pad_edge's. */
+
+/* a[i] = val for i < n. */
+static inline SF_HD void sf_gfe_fill(size_t t, float *a, size_t n, float val) {
+  if (t >= n) return;
+  a[t] = val;
+}
+
+/* Data sums of every interior pixel from its increments (planes 5f .. 5f+4 of co). */
+static inline SF_HD void sf_gfe_asm_coef(size_t t, const float *J, const float *d, float *co,
+                                         size_t nf, size_t h, size_t w, size_t P,
+                                         sf_hd_sor_consts c) {
+  size_t S = w + 2, n = h * w;
+  if (t >= nf * n) return;
+  size_t f = t / n, i = t % n, q = (i / w + 1) * S + i % w + 1;
+  float A[5];
+  sf_hd_data_sums_px(&c, J + f * 6 * (size_t)c.nch * P, P, q, d[2 * f * P + q],
+                     d[(2 * f + 1) * P + q], A);
+  for (int m = 0; m < 5; m++)
+    co[(5 * f + (size_t)m) * P + q] = A[m];
+}
+
+/* psi_s of every padded pixel of every frame (plane f of ps) from the flow uv and the
+ * increments d (planes 2f, 2f+1), frames as they are. */
+static inline SF_HD void sf_gfe_asm_psi(size_t t, const float *uv, const float *d, float *ps,
+                                        size_t nf, size_t h, size_t w, size_t P, float as, float es,
+                                        float ihx, float ihy) {
+  size_t S = w + 2, pn = (h + 2) * S;
+  if (t >= nf * pn) return;
+  size_t f = t / pn, e = t % pn;
+  ps[f * P + e] = sf_hd_asm_psi_px(uv + 2 * f * P, uv + (2 * f + 1) * P, d + 2 * f * P,
+                                   d + (2 * f + 1) * P, e / S, e % S, h + 2, S, as, es, ihx, ihy);
+}
+
+/* One colour's half-sweep of the a_smooth != 1 solver: the interior pixels (r, j) with r + j =
+ * colour (mod 2), each reading only pixels of the other colour besides its own. */
+static inline SF_HD void sf_gfe_asm_sweep(size_t t, float *d, const float *uv, const float *ps,
+                                          const float *co, size_t nf, size_t h, size_t w, size_t P,
+                                          int colour, float ax, float ay, float om, float c1) {
+  size_t S = w + 2, half = (w + 1) / 2;
+  size_t n = h * half;
+  if (t >= nf * n) return;
+  size_t f = t / n, e = t % n, r = e / half + 1;
+  size_t j = 2 * (e % half) + 1 + (size_t)(((size_t)colour + r + 1) & 1);
+  if (j > w) return;
+  size_t q = r * S + j;
+  const float *o = co + 5 * f * P + q;
+  sf_hd_asm_sweep_at(d + 2 * f * P, d + (2 * f + 1) * P, uv + 2 * f * P, uv + (2 * f + 1) * P,
+                     ps + f * P, S, q, o[0], o[P], o[2 * P], o[3 * P], o[4 * P], ax, ay, om, c1);
+}
+
 /* 5x5 median of the increments (np planes, interior) into med. */
 static inline SF_HD void sf_gfe_median(size_t t, const float *d, float *med, size_t np, long h,
                                        long w, size_t P) {

@@ -32,7 +32,8 @@ cleanup:
 }
 
 /* The pyramid of nf frames of mov (nch planes of H x W each), from zero (init = 0) or from the
- * initial flow winit: sf_flow_execute's structure with the solver in red-black order; the
+ * initial flow winit: sf_flow_execute's structure with the solver in red-black order (for
+ * a_smooth != 1 the CPU's own order, flow_solver_asmooth.c); the
  * full-resolution flows into full (planes 2f: u, 2f+1: v). */
 static int sf_gf_pyramid(sf_gf_ws *g, const float *mov, size_t nf, int init) {
   int status = 0;
@@ -93,9 +94,25 @@ static int sf_gf_pyramid(sf_gf_ws *g, const float *mov, size_t nf, int init) {
                 wy = (float)(sp.alpha_y / (sp.hy * sp.hy));
     const float c1 = (float)(1.0 - sp.omega);
     SF_GF_ZERO(g->d, nf * 2 * P);
-    if (sp.iterations > 0) {
+    const size_t nhalf = h * ((w + 1) / 2);
+    if (sp.iterations > 0 && sp.a_smooth != 1.0) {
+      /* flow_solver_asmooth.c's lagged-nonlinearity solver (psi_s = 1 until the first
+       * refresh), red-black as the CPU's */
+      const float as = (float)sp.a_smooth, es = (float)(sp.a_smooth - 1.0);
+      const float ihx = (float)(1.0 / sp.hx), ihy = (float)(1.0 / sp.hy), om = (float)sp.omega;
+      SF_GF_RUN(fill, nf * P, g->cuv, nf * P, 1.0f);
+      for (int t = 0; t < sp.iterations; t++) {
+        c.real = sf_hd_refresh_due(t, sp.update_lag);
+        if (t == 0 || c.real) SF_GF_RUN(asm_coef, nf * n, g->J, g->d, g->co, nf, h, w, P, c);
+        if (c.real) /* before the frame copy, as the CPU's */
+          SF_GF_RUN(asm_psi, nf * (h + 2) * S, g->uv, g->d, g->cuv, nf, h, w, P, as, es, ihx, ihy);
+        SF_GF_RUN(pad_edge, nf * 2 * P, g->d, nf * 2, h, w, P);
+        SF_GF_RUN(asm_sweep, nf * nhalf, g->d, g->uv, g->cuv, g->co, nf, h, w, P, 0, wx, wy, om, c1);
+        SF_GF_RUN(asm_sweep, nf * nhalf, g->d, g->uv, g->cuv, g->co, nf, h, w, P, 1, wx, wy, om, c1);
+      }
+    } else if (sp.iterations > 0) {
       SF_GF_RUN(sor_prep, nf * 2 * n, g->uv, g->cuv, nf, h, w, P, wx, wy);
-      const size_t nfr = 2 * S + 2 * h, nhalf = h * ((w + 1) / 2);
+      const size_t nfr = 2 * S + 2 * h;
       for (int t = 0; t < sp.iterations; t++) {
         c.real = sf_hd_refresh_due(t, sp.update_lag);
         if (t == 0 || c.real)

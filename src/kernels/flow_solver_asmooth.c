@@ -21,17 +21,6 @@ static void boundary_f(float *a, size_t h, size_t w) {
   }
 }
 
-/* Derivative of g + f (flow plus increment) along a padded axis of length n at index i
- * (stride st): central inside, one-sided at the ends, 0 for n = 1 (§1.6 item 30). */
-static inline float grad_f(const float *g, const float *f, size_t x, size_t i, size_t n,
-                           size_t st, float inv_h) {
-  if (n < 2) return 0.0f;
-  float c = g[x] + f[x];
-  if (i == 0) return ((g[x + st] + f[x + st]) - c) * inv_h;
-  if (i == n - 1) return (c - (g[x - st] + f[x - st])) * inv_h;
-  return ((g[x + st] + f[x + st]) - (g[x - st] + f[x - st])) * (0.5f * inv_h);
-}
-
 #if defined(__GNUC__)
 /* 8 floats, unaligned (aligned(4)), for the row pass of sf_sor_asmooth. */
 typedef float gv8f __attribute__((vector_size(32), aligned(4)));
@@ -103,14 +92,8 @@ void sf_sor_asmooth(sf_solver *s, size_t h, size_t w, const float *const *J, con
     }
     if (rc.real) { /* before the boundary copy, as the reference does */
       for (size_t i = 0; i < H; i++)
-        for (size_t j = 0; j < S; j++) {
-          size_t x = i * S + j;
-          float ux = grad_f(u, du, x, j, S, 1, ihx), uy = grad_f(u, du, x, i, H, S, ihy);
-          float vx = grad_f(v, dv, x, j, S, 1, ihx), vy = grad_f(v, dv, x, i, H, S, ihy);
-          float m2 = ux * ux + uy * uy + vx * vx + vy * vy;
-          m2 = m2 > 0.0f ? m2 : 0.0f;
-          ps[x] = as * pow_pos(m2 + 1e-5f, es);
-        }
+        for (size_t j = 0; j < S; j++) /* the smoothness weight (flow_solver_hd.h, the device's) */
+          ps[i * S + j] = sf_hd_asm_psi_px(u, v, du, dv, i, j, H, S, as, es, ihx, ihy);
     }
     boundary_f(du, h, w);
     boundary_f(dv, h, w);

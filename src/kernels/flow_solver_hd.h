@@ -117,9 +117,12 @@ static inline SF_HD void sf_hd_coef_finish(const sf_hd_sor_consts *c, float a11,
  * channel in turn) plane floats apart, idx the pixel's index in a plane; du, dv its
  * increments before the sweep, cu, cv its constant smoothness parts. The channels are summed
  * in order with fused multiply-adds, as the CPU's data_coef. */
-static inline SF_HD void sf_hd_sor_coef_px(const sf_hd_sor_consts *c, const float *J, size_t plane,
-                                           size_t idx, float du, float dv, float cu, float cv,
-                                           float *b1, float *b2, float *a12, float *r1, float *r2) {
+/* The combined data coefficients A = sum_k W_k psi_k J_k of one pixel (A11, A22, A12, A13,
+ * A23 into A): J holds the 6 nch tensor planes (J11, J22, J33, J12, J13, J23 of each channel
+ * in turn) plane floats apart, idx the pixel's index in a plane, du, dv its increments. The
+ * channels are summed in order with fused multiply-adds, as the CPU's data_coef. */
+static inline SF_HD void sf_hd_data_sums_px(const sf_hd_sor_consts *c, const float *J, size_t plane,
+                                            size_t idx, float du, float dv, float A[5]) {
   float s11 = 0.0f, s22 = 0.0f, s12 = 0.0f, s13 = 0.0f, s23 = 0.0f;
   for (int k = 0; k < c->nch; k++) {
     const float *Jk = J + (size_t)(6 * k) * plane + idx;
@@ -132,7 +135,21 @@ static inline SF_HD void sf_hd_sor_coef_px(const sf_hd_sor_consts *c, const floa
     s13 = fmaf(wk, j13, s13);
     s23 = fmaf(wk, j23, s23);
   }
-  sf_hd_coef_finish(c, s11, s22, s12, s13, s23, cu, cv, b1, b2, a12, r1, r2);
+  A[0] = s11;
+  A[1] = s22;
+  A[2] = s12;
+  A[3] = s13;
+  A[4] = s23;
+}
+
+/* One pixel's refresh (a_smooth = 1): the data sums of sf_hd_data_sums_px, then
+ * sf_hd_coef_finish with its constant smoothness parts cu, cv. */
+static inline SF_HD void sf_hd_sor_coef_px(const sf_hd_sor_consts *c, const float *J, size_t plane,
+                                           size_t idx, float du, float dv, float cu, float cv,
+                                           float *b1, float *b2, float *a12, float *r1, float *r2) {
+  float A[5];
+  sf_hd_data_sums_px(c, J, plane, idx, du, dv, A);
+  sf_hd_coef_finish(c, A[0], A[1], A[2], A[3], A[4], cu, cv, b1, b2, a12, r1, r2);
 }
 
 /* Constant smoothness part of a numerator, sum_q w_q (f_q - f_p), at f (padded layout, row
@@ -165,6 +182,67 @@ static inline SF_HD void sf_hd_sweep_at(float *du, float *dv, size_t S, size_t i
   sf_hd_sweep_px(du + idx, dv + idx, du[idx - 1], du[idx + 1], du[idx - S], du[idx + S],
                  dv[idx - 1], dv[idx + 1], dv[idx - S], dv[idx + S], b1, b2, a12, r1, r2, wx, wy,
                  c1);
+}
+
+/* ---- a_smooth != 1: the lagged-nonlinearity solver (flow_solver_asmooth.c) ------------ */
+
+/* Derivative of g + f (flow plus increment) along a padded axis of length n at index i
+ * (stride st) of element x: central inside, one-sided at the ends, 0 for n = 1 (spec
+ * register.md §1.6 item 30). */
+static inline SF_HD float sf_hd_asm_grad(const float *g, const float *f, size_t x, size_t i,
+                                         size_t n, size_t st, float inv_h) {
+  if (n < 2) return 0.0f;
+  float c = g[x] + f[x];
+  if (i == 0) return ((g[x + st] + f[x + st]) - c) * inv_h;
+  if (i == n - 1) return (c - (g[x - st] + f[x - st])) * inv_h;
+  return ((g[x + st] + f[x + st]) - (g[x - st] + f[x - st])) * (0.5f * inv_h);
+}
+
+/* The smoothness weight psi_s of padded pixel (i, j) (frame included) of the (h+2) x S
+ * padded flow u, v and increments du, dv: as (max(|grad(u+du)|^2 + |grad(v+dv)|^2, 0) +
+ * 1e-5)^es with as = a_smooth, es = a_smooth - 1, inv_hx, inv_hy the inverse spacings. */
+static inline SF_HD float sf_hd_asm_psi_px(const float *u, const float *v, const float *du,
+                                           const float *dv, size_t i, size_t j, size_t H, size_t S,
+                                           float as, float es, float ihx, float ihy) {
+  const size_t x = i * S + j;
+  float ux = sf_hd_asm_grad(u, du, x, j, S, 1, ihx), uy = sf_hd_asm_grad(u, du, x, i, H, S, ihy);
+  float vx = sf_hd_asm_grad(v, dv, x, j, S, 1, ihx), vy = sf_hd_asm_grad(v, dv, x, i, H, S, ihy);
+  float m2 = ux * ux + uy * uy + vx * vx + vy * vy;
+  m2 = m2 > 0.0f ? m2 : 0.0f;
+  return as * sf_hd_pow_pos(m2 + 1e-5f, es);
+}
+
+/* One red-black update of the interior padded pixel at idx, in place (du first, then dv with
+ * it), from the smoothness weights ps (neighbour weights 0.5 (psi_p + psi_q) ax or ay), the
+ * flow u, v, the increments du, dv (neighbours of the other colour) and the data coefficients
+ * a11 .. a23 (sf_hd_data_sums_px); a zero denominator gives a zero step. The same operations
+ * as the scalar form of flow_solver_asmooth.c's GEN_PIXEL. */
+static inline SF_HD void sf_hd_asm_sweep_at(float *du, float *dv, const float *u, const float *v,
+                                            const float *ps, size_t S, size_t idx, float a11,
+                                            float a22, float a12, float a13, float a23, float ax,
+                                            float ay, float om, float c1) {
+  const size_t q = idx;
+  const float pc = ps[q];
+  const float wl = 0.5f * (pc + ps[q - 1]) * ax, wr = 0.5f * (pc + ps[q + 1]) * ax;
+  const float wu = 0.5f * (pc + ps[q - S]) * ay, wd = 0.5f * (pc + ps[q + S]) * ay;
+  const float uc = u[q], vc = v[q], duc = du[q], dvc = dv[q];
+  float nu = wl * ((u[q - 1] + du[q - 1]) - uc);
+  nu += wr * ((u[q + 1] + du[q + 1]) - uc);
+  nu += wu * ((u[q - S] + du[q - S]) - uc);
+  nu += wd * ((u[q + S] + du[q + S]) - uc);
+  float nv = wl * ((v[q - 1] + dv[q - 1]) - vc);
+  nv += wr * ((v[q + 1] + dv[q + 1]) - vc);
+  nv += wu * ((v[q - S] + dv[q - S]) - vc);
+  nv += wd * ((v[q + S] + dv[q + S]) - vc);
+  const float den = ((wl + wr) + wu) + wd;
+  const float d1 = den + a11, d2 = den + a22;
+  nu -= a13 + a12 * dvc;
+  const float q1 = nu / (d1 != 0.0f ? d1 : 1.0f), us = d1 != 0.0f ? q1 : 0.0f;
+  const float nd = c1 * duc + om * us;
+  nv -= a23 + a12 * nd;
+  const float q2 = nv / (d2 != 0.0f ? d2 : 1.0f), vs = d2 != 0.0f ? q2 : 0.0f;
+  du[q] = nd;
+  dv[q] = c1 * dvc + om * vs;
 }
 
 /* Colour of padded pixel (r, j) in the red-black order: 0 (red, swept first) when r + j is

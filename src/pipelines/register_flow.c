@@ -329,8 +329,9 @@ static int main_finish(void *ctx, const sf_batch *b, double *partial) {
  * the statistics run there batched (gpu_flow.h); registered frames, statistics and (for
  * --save-flow, --save-valid) flows and masks come back once. The dtype conversion and the
  * display statistics stay on the host. The device plan is made at the first batch, on the
- * thread the executor made the device current on. --cc-init and --a-smooth != 1 have no device
- * version: their batches run the CPU steps (one warning). Not yet run on a device. */
+ * thread the executor made the device current on; every --a-smooth (for != 1 the CPU's
+ * lagged-nonlinearity solver, red-black as on the CPU). --cc-init has no device version: its
+ * batches run the CPU steps (one warning). Not yet run on a device. */
 static int flow_device(void *ctx, const sf_batch *b, double *partial) {
   reg_job *j = ctx;
   int status = 0;
@@ -339,13 +340,13 @@ static int flow_device(void *ctx, const sf_batch *b, double *partial) {
   reg_slot *sl = reg_slot_of(j, b);
   const size_t hw = j->hw, ue = j->ue, seg = j->o.buffer, esz = sf_dtype_size(j->m->dtype);
   const size_t n_read = b->count + b->halo_lo + b->halo_hi;
-  if (j->ref_pass || j->o.cc_init || j->o.a_smooth != 1.0) {
-    if (!j->flow_on_cpu_said && j->rank == 0) {
-      fprintf(stderr, "slabflow: warning: --backend cuda: --method flow with %s has no device version; "
-                      "the per-frame step runs on the CPU\n", j->o.cc_init ? "--cc-init" : "--a-smooth != 1");
+  if (j->ref_pass || j->o.cc_init) {
+    if (j->o.cc_init && !j->flow_on_cpu_said && j->rank == 0) {
+      fprintf(stderr, "slabflow: warning: --backend cuda: --method flow with --cc-init has no device version; "
+                      "the per-frame step runs on the CPU\n");
       fflush(stderr);
     }
-    j->flow_on_cpu_said = 1;
+    if (j->o.cc_init) j->flow_on_cpu_said = 1;
     SF_CALL(flow_prepare(ctx, j->exec, b));
     SF_CALL(sf_exec_run(j->exec, b, b->count, flow_unit, j));
     return main_finish(ctx, b, partial);
