@@ -454,6 +454,87 @@ static void test_redblack_converges(void) {
   }
 }
 
+/* ---- the a_smooth != 1 level solver as the device runs it -------------------------------- */
+
+/* flow_solver_asmooth.c's solve from the per-pixel bodies in the device's passes: psi_s = 1,
+ * then per sweep t: the data sums of every pixel at t = 0 and when due, psi_s over the whole
+ * padded grid when due (before the frame copy), the Neumann frame with its corners
+ * (sf_hd_pad_edge_src), the red pixels, the black pixels. */
+static void host_asm_solve(size_t h, size_t w, const float *J, const float *u, const float *v,
+                           const sf_solver_params *p, float *du, float *dv) {
+  const size_t S = w + 2, H = h + 2, P = H * S;
+  float *ps = malloc(P * sizeof(float)), *co = malloc(5 * P * sizeof(float));
+  CU_ASSERT_FATAL(ps && co);
+  const float ax = (float)(p->alpha_x / (p->hx * p->hx)), ay = (float)(p->alpha_y / (p->hy * p->hy));
+  const float om = (float)p->omega, c1 = (float)(1.0 - p->omega);
+  const float as = (float)p->a_smooth, es = (float)(p->a_smooth - 1.0);
+  const float ihx = (float)(1.0 / p->hx), ihy = (float)(1.0 / p->hy);
+  sf_hd_sor_consts c;
+  sf_hd_sor_consts_init(&c, p);
+  memset(du, 0, P * sizeof(float));
+  memset(dv, 0, P * sizeof(float));
+  for (size_t i = 0; i < P; i++) ps[i] = 1.0f;
+  for (int t = 0; t < p->iterations; t++) {
+    c.real = sf_hd_refresh_due(t, p->update_lag);
+    if (t == 0 || c.real)
+      for (size_t r = 1; r <= h; r++)
+        for (size_t j = 1; j <= w; j++) {
+          size_t i = r * S + j;
+          float A[5];
+          sf_hd_data_sums_px(&c, J, P, i, du[i], dv[i], A);
+          for (int m = 0; m < 5; m++) co[(size_t)m * P + i] = A[m];
+        }
+    if (c.real)
+      for (size_t r = 0; r < H; r++)
+        for (size_t j = 0; j < S; j++) ps[r * S + j] = sf_hd_asm_psi_px(u, v, du, dv, r, j, H, S, as, es, ihx, ihy);
+    for (size_t r = 0; r < H; r++)
+      for (size_t j = 0; j < S; j++) {
+        size_t src = sf_hd_pad_edge_src(r, j, h, w), i = r * S + j;
+        du[i] = du[src];
+        dv[i] = dv[src];
+      }
+    for (int colour = 0; colour < 2; colour++)
+      for (size_t r = 1; r <= h; r++)
+        for (size_t j = 1; j <= w; j++) {
+          if (sf_hd_rb_colour(r, j) != colour) continue;
+          size_t i = r * S + j;
+          sf_hd_asm_sweep_at(du, dv, u, v, ps, S, i, co[i], co[P + i], co[2 * P + i], co[3 * P + i], co[4 * P + i],
+                             ax, ay, om, c1);
+        }
+  }
+  free(ps), free(co);
+}
+
+/* The host a_smooth != 1 iteration equals the CPU's solver (flow_solver_asmooth.c, 8-wide
+ * vector rows and a scalar tail) byte for byte, frame included, for a_smooth 0.5 and 2, one and
+ * two channels, with the refresh of psi_s and psi_d every 5 sweeps. */
+static void test_asmooth_exact(void) {
+  const size_t sizes[][2] = {{13, 17}, {24, 31}, {40, 56}, {31, 45}};
+  const double as[2] = {0.5, 2.0};
+  for (size_t z = 0; z < 4; z++)
+    for (int nch = 1; nch <= 2; nch++)
+      for (int a = 0; a < 2; a++) {
+        level_case L;
+        level_make(&L, sizes[z][0], sizes[z][1], nch, 23, 0.45);
+        L.p.a_smooth = as[a];
+        float *hu = malloc(L.P * sizeof(float)), *hv = malloc(L.P * sizeof(float));
+        float *cu = malloc(L.P * sizeof(float)), *cv = malloc(L.P * sizeof(float));
+        CU_ASSERT_FATAL(hu && hv && cu && cv);
+        host_asm_solve(L.h, L.w, L.J, L.u, L.v, &L.p, hu, hv);
+        cpu_solve(&L, SF_SWEEP_REDBLACK, NULL, cu, cv);
+        double d = interior_diff(&L, hu, cu, hv, cv), mag = 0.0;
+        for (size_t i = 0; i < L.P; i++) mag = fmax(mag, fabs((double)cu[i]));
+        if (d != 0.0)
+          fprintf(stderr, "a_smooth %g %zux%zu nch %d: differs by %.3g px\n", as[a], L.h, L.w, nch, d);
+        CU_ASSERT_EQUAL(d, 0.0);
+        CU_ASSERT(memcmp(hu, cu, L.P * sizeof(float)) == 0); /* frame and corners too */
+        CU_ASSERT(memcmp(hv, cv, L.P * sizeof(float)) == 0);
+        CU_ASSERT(mag > 0.05); /* the level does move */
+        free(hu), free(hv), free(cu), free(cv);
+        level_free(&L);
+      }
+}
+
 int main(void) {
   static const sf_test tests[] = {{"mirror index", test_mirror},
                                   {"5x5 median body over the grid = sf_median5 (exact)", test_median_grid},
@@ -464,6 +545,7 @@ int main(void) {
                                   {"statistics bodies = sf_flow_stats", test_stats},
                                   {"host red-black SOR = CPU red-black solver (exact)", test_redblack_exact},
                                   {"host red-black SOR converges with the reference order", test_redblack_converges},
+                                  {"host a_smooth != 1 SOR = CPU a_smooth solver (exact)", test_asmooth_exact},
                                   {NULL, NULL}};
   return sf_cunit_run("flow per-element bodies (host)", tests);
 }
