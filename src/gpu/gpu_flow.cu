@@ -5,11 +5,14 @@
 // level solver in red-black order (the CPU's SF_SWEEP_REDBLACK, which unit.flow_hd shows the
 // same pixel bodies reproduce byte for byte on the host). This file is compiled with
 // -fmad=false, so that a multiply feeding an add rounds twice as in the bodies' host build.
+// With --cc-init each frame is first prealigned by phase correlation (cuFFT, the rigid
+// method's bodies), and the pyramid solves the residual from zero.
 // For a_smooth != 1 the level solver is the CPU's lagged-nonlinearity one (flow_solver_asmooth.c,
 // itself red-black) from the same bodies.
 // NOT YET RUN ON A DEVICE: compiled warning-free for sm_90 + PTX; benchmarks/gpu_check.sh is
 // its first run.
 #include <cuda_runtime.h>
+#include <cufft.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@ extern "C" { // the CPU plan's C interface (tables, reference pyramid), before t
 #include "kernels/flow_preproc.h"
 #include "kernels/flow_pyramid.h"
 #include "kernels/flow_resample.h"
+#include "kernels/xcorr_rigid.h"
 }
 #include "gpu/gpu_flow_elems.h"
 #include "kernels/flow_hd.h"
@@ -39,6 +43,9 @@ struct sf_gpu_flow {
   float *d_stats, *d_tw; // what the workspace names const, owned here
   float *d_ky, *d_kx, *d_lo, *d_inv, *d_fill, *d_fy_w, *d_fx_w;
   int *d_fy_i, *d_fx_i, *d_tsrc;
+  float *d_cc_refp, *d_cc_wch, *d_cc_win, *d_cc_gain, *d_cc_ref; // --cc-init tables
+  cufftHandle cc_fwd, cc_inv; // --cc-init: r2c and c2r of max_count cc grids
+  int have_cc_fwd, have_cc_inv;
   float *h_in, *h_out, *h_flow, *h_stats, *h_tw; // pinned
   int *h_tsrc;
   unsigned char *h_valid;
@@ -147,6 +154,91 @@ __global__ static void k_asm_sweep(float *d, const float *uv, const float *ps, c
                    colour, ax, ay, om, c1);
 }
 
+// --cc-init
+__global__ static void k_cc_start(float *flow, const float *winit, size_t nf, size_t hw) {
+  sf_gfe_cc_start((size_t)blockIdx.x * blockDim.x + threadIdx.x, flow, winit, nf, hw);
+}
+
+__global__ static void k_cc_warp(const float *mov, const float *refp, const float *flow, float *out,
+                                 size_t nf, size_t nch, long H, long W) {
+  sf_gfe_cc_warp((size_t)blockIdx.x * blockDim.x + threadIdx.x, mov, refp, flow, out, nf, nch, H,
+                 W);
+}
+
+__global__ static void k_cc_combine(const float *warped, float *gray, size_t nf, size_t nch,
+                                    size_t hw, const float *wch) {
+  sf_gfe_cc_combine((size_t)blockIdx.x * blockDim.x + threadIdx.x, warped, gray, nf, nch, hw, wch);
+}
+
+__global__ static void k_cc_mean(const float *real, float *mean, size_t nf, size_t n) {
+  sf_gfe_cc_mean((size_t)blockIdx.x * blockDim.x + threadIdx.x, real, mean, nf, n);
+}
+
+__global__ static void k_cc_window(float *real, const float *mean, const float *win, size_t nf,
+                                   size_t n) {
+  sf_gfe_cc_window((size_t)blockIdx.x * blockDim.x + threadIdx.x, real, mean, win, nf, n);
+}
+
+__global__ static void k_cc_cross(float *spec, float *spec2, const float *ref, const float *gain,
+                                  size_t nf, size_t nsp) {
+  sf_gfe_cc_cross((size_t)blockIdx.x * blockDim.x + threadIdx.x, spec, spec2, ref, gain, nf, nsp);
+}
+
+__global__ static void k_cc_flat(const float *spec, int *flat, size_t nf, size_t nsp) {
+  sf_gfe_cc_flat((size_t)blockIdx.x * blockDim.x + threadIdx.x, spec, flat, nf, nsp);
+}
+
+__global__ static void k_cc_argmax(const float *real, double *center, size_t nf, size_t h,
+                                   size_t w) {
+  sf_gfe_cc_argmax((size_t)blockIdx.x * blockDim.x + threadIdx.x, real, center, nf, h, w);
+}
+
+__global__ static void k_cc_activate(int *active, size_t nf) {
+  sf_gfe_cc_activate((size_t)blockIdx.x * blockDim.x + threadIdx.x, active, nf);
+}
+
+__global__ static void k_cc_twiddle(const double *center, const int *active, float *exr, float *exi,
+                                    float *eyr, float *eyi, size_t nf, size_t h, size_t w,
+                                    size_t wc, size_t n, int up) {
+  sf_gfe_cc_twiddle((size_t)blockIdx.x * blockDim.x + threadIdx.x, center, active, exr, exi, eyr,
+                    eyi, nf, h, w, wc, n, up);
+}
+
+__global__ static void k_cc_s1(const float *spec, const float *exr, const float *exi, float *s1r,
+                               float *s1i, const int *active, size_t nf, size_t h, size_t wc,
+                               size_t n) {
+  sf_gfe_cc_s1((size_t)blockIdx.x * blockDim.x + threadIdx.x, spec, exr, exi, s1r, s1i, active, nf,
+               h, wc, n);
+}
+
+__global__ static void k_cc_surf(const float *s1r, const float *s1i, const float *eyr,
+                                 const float *eyi, float *surf, const int *active, size_t nf,
+                                 size_t h, size_t n) {
+  sf_gfe_cc_surf((size_t)blockIdx.x * blockDim.x + threadIdx.x, s1r, s1i, eyr, eyi, surf, active,
+                 nf, h, n);
+}
+
+__global__ static void k_cc_peak(const float *surf, double *center, double *best, int *active,
+                                 size_t nf, size_t n, int up, int pass) {
+  sf_gfe_cc_peak((size_t)blockIdx.x * blockDim.x + threadIdx.x, surf, center, best, active, nf, n,
+                 up, pass);
+}
+
+__global__ static void k_cc_final(const double *center, const double *best, const int *flat,
+                                  float *shift, size_t nf, int up) {
+  sf_gfe_cc_final((size_t)blockIdx.x * blockDim.x + threadIdx.x, center, best, flat, shift, nf, up);
+}
+
+__global__ static void k_cc_shift(float *flow, const float *shift, size_t nf, size_t hw, float fw,
+                                  float fgw, float fh, float fgh) {
+  sf_gfe_cc_shift((size_t)blockIdx.x * blockDim.x + threadIdx.x, flow, shift, nf, hw, fw, fgw, fh,
+                  fgh);
+}
+
+__global__ static void k_cc_add(float *full, const float *flow, size_t n) {
+  sf_gfe_cc_add((size_t)blockIdx.x * blockDim.x + threadIdx.x, full, flow, n);
+}
+
 __global__ static void k_median(const float *d, float *med, size_t np, long h, long w, size_t P) {
   sf_gfe_median((size_t)blockIdx.x * blockDim.x + threadIdx.x, d, med, np, h, w, P);
 }
@@ -244,6 +336,20 @@ cleanup:
 #define SF_GF_ZERO(ptr, n)                                                                         \
   SF_CUDA(cudaMemsetAsync((ptr), 0, (n) * sizeof(float), (cudaStream_t)g->stream))
 #define SF_GF_CHECK() SF_CALL(sf_gf_launch_check())
+
+// --cc-init's transforms: the batched cuFFT plans of the workspace (cc.fft), made for max_count
+// grids and run over all of them (the grids past nf are not read).
+static int sf_gf_fft(sf_gf_ws *g, float *in, float *out, int inverse) {
+  int status = 0;
+  cufftResult r = inverse ? cufftExecC2R((cufftHandle)g->cc.fft[1], (cufftComplex *)in, out)
+                          : cufftExecR2C((cufftHandle)g->cc.fft[0], in, (cufftComplex *)out);
+  SF_CHECK(r == CUFFT_SUCCESS, SF_ERR_IO, "device flow --cc-init: cuFFT error %d", (int)r);
+cleanup:
+  return status;
+}
+#define SF_GF_R2C(in, out, nf) SF_CALL(sf_gf_fft(g, (in), (out), 0))
+#define SF_GF_C2R(in, out, nf) SF_CALL(sf_gf_fft(g, (in), (out), 1))
+#define SF_GF_CC_SHIFTS(sh, nf, init) ((void)0)
 #include "gpu/gpu_flow_seq.h"
 
 template <typename T> static int dev_alloc(T **p, size_t n) {
@@ -302,6 +408,23 @@ extern "C" void sf_gpu_flow_destroy(sf_gpu_flow **gp) {
       cudaFree(w->lv[i].ref);
     }
   free(w->lv);
+  {
+    sf_gf_cc *c = &w->cc;
+    if (g->have_cc_fwd) cufftDestroy(g->cc_fwd);
+    if (g->have_cc_inv) cufftDestroy(g->cc_inv);
+    axis_free(&c->ay);
+    axis_free(&c->ax);
+    float *cf[] = {g->d_cc_refp, g->d_cc_wch, g->d_cc_win, g->d_cc_gain, g->d_cc_ref, c->flow,
+                   c->warped,    c->gray,     c->real,     c->mean,      c->shift,    c->spec,
+                   c->spec2,     c->exr,      c->exi,      c->eyr,       c->eyi,      c->s1r,
+                   c->s1i,       c->surf};
+    for (size_t i = 0; i < sizeof cf / sizeof cf[0]; i++)
+      cudaFree(cf[i]);
+    cudaFree(c->center);
+    cudaFree(c->best);
+    cudaFree(c->active);
+    cudaFree(c->flat);
+  }
   float *fl[] = {g->d_ky,   g->d_kx,    g->d_lo, g->d_inv, g->d_fill, g->d_fy_w,
                  g->d_fx_w, g->d_stats, g->d_tw, w->raw,   w->proc,   w->tmp,
                  w->mov,    w->out,     w->full, w->ftmp,  w->flowi,  w->winit,
@@ -445,6 +568,71 @@ extern "C" int sf_gpu_flow_create(const sf_gpu_flow_config *cfg, sf_gpu_flow **o
     SF_CALL(dev_alloc(&w->J, F * 6 * nch * P));
     SF_CALL(dev_alloc(&w->cuv, F * 2 * P));
     SF_CALL(dev_alloc(&w->co, F * 5 * P));
+    if (cfg->cc_init) { // the prealignment's tables (the CPU plan's) and buffers
+      sf_gf_cc *c = &w->cc;
+      const float *win, *gain, *ref;
+      c->on = 1;
+      c->h = cfg->cc_h;
+      c->w = cfg->cc_w;
+      c->wc = c->w / 2 + 1;
+      c->nsp = c->h * c->wc;
+      sf_xcorr_plan_tables(cfg->cc_plan, &win, &gain, &ref, &c->up);
+      c->n = sf_hd_updft_points(c->up);
+      const size_t N = c->n, n = c->h * c->w;
+      sf_resample_axis ay, ax;
+      sf_resample_axes(cfg->cc_down, &ay, &ax);
+      SF_CALL(axis_upload(&ay, 1, &c->ay));
+      SF_CALL(axis_upload(&ax, 0, &c->ax));
+      SF_CALL(dev_upload(&g->d_cc_refp, cfg->cc_refp, nch * w->HW));
+      SF_CALL(dev_upload(&g->d_cc_wch, cfg->cc_wch, nch));
+      SF_CALL(dev_upload(&g->d_cc_win, win, n));
+      SF_CALL(dev_upload(&g->d_cc_gain, gain, c->nsp));
+      SF_CALL(dev_upload(&g->d_cc_ref, ref, 2 * c->nsp));
+      c->refp = g->d_cc_refp;
+      c->wch = g->d_cc_wch;
+      c->win = g->d_cc_win;
+      c->gain = g->d_cc_gain;
+      c->ref = g->d_cc_ref;
+      SF_CALL(dev_alloc(&c->flow, F * 2 * w->HW));
+      SF_CALL(dev_alloc(&c->warped, F * nch * w->HW));
+      SF_CALL(dev_alloc(&c->gray, F * w->HW));
+      SF_CALL(dev_alloc(&c->real, F * n));
+      SF_CALL(dev_alloc(&c->mean, F));
+      SF_CALL(dev_alloc(&c->shift, 2 * F));
+      SF_CALL(dev_alloc(&c->spec, F * 2 * c->nsp));
+      SF_CALL(dev_alloc(&c->spec2, F * 2 * c->nsp));
+      SF_CALL(dev_alloc(&c->exr, F * c->wc * N));
+      SF_CALL(dev_alloc(&c->exi, F * c->wc * N));
+      SF_CALL(dev_alloc(&c->eyr, F * c->h * N));
+      SF_CALL(dev_alloc(&c->eyi, F * c->h * N));
+      SF_CALL(dev_alloc(&c->s1r, F * c->h * N));
+      SF_CALL(dev_alloc(&c->s1i, F * c->h * N));
+      SF_CALL(dev_alloc(&c->surf, F * N * N));
+      SF_CALL(dev_alloc(&c->center, 2 * F));
+      SF_CALL(dev_alloc(&c->best, 2 * F));
+      SF_CALL(dev_alloc(&c->active, F));
+      SF_CALL(dev_alloc(&c->flat, F));
+      // the grids past a batch's frames go through the transforms too: defined values
+      SF_CUDA(cudaMemset(c->real, 0, F * n * sizeof(float)));
+      SF_CUDA(cudaMemset(c->spec2, 0, F * 2 * c->nsp * sizeof(float)));
+      int dims[2] = {(int)c->h, (int)c->w};
+      cufftResult r = cufftPlanMany(&g->cc_fwd, 2, dims, NULL, 1, 0, NULL, 1, 0, CUFFT_R2C, (int)F);
+      SF_CHECK(r == CUFFT_SUCCESS, r == CUFFT_ALLOC_FAILED ? SF_ERR_NOMEM : SF_ERR_IO,
+               "device flow --cc-init: cufftPlanMany (r2c, %zu grids of %zux%zu): error %d", F,
+               c->h, c->w, (int)r);
+      g->have_cc_fwd = 1;
+      r = cufftPlanMany(&g->cc_inv, 2, dims, NULL, 1, 0, NULL, 1, 0, CUFFT_C2R, (int)F);
+      SF_CHECK(r == CUFFT_SUCCESS, r == CUFFT_ALLOC_FAILED ? SF_ERR_NOMEM : SF_ERR_IO,
+               "device flow --cc-init: cufftPlanMany (c2r, %zu grids of %zux%zu): error %d", F,
+               c->h, c->w, (int)r);
+      g->have_cc_inv = 1;
+      r = cufftSetStream(g->cc_fwd, g->s_comp);
+      if (r == CUFFT_SUCCESS) r = cufftSetStream(g->cc_inv, g->s_comp);
+      SF_CHECK(r == CUFFT_SUCCESS, SF_ERR_IO, "device flow --cc-init: cufftSetStream: error %d",
+               (int)r);
+      c->fft[0] = (int)g->cc_fwd;
+      c->fft[1] = (int)g->cc_inv;
+    }
     SF_CUDA_AS(SF_ERR_NOMEM, cudaMallocHost((void **)&g->h_in, R * w->UE * sizeof(float)));
     SF_CUDA_AS(SF_ERR_NOMEM, cudaMallocHost((void **)&g->h_out, F * w->UE * sizeof(float)));
     SF_CUDA_AS(SF_ERR_NOMEM, cudaMallocHost((void **)&g->h_flow,

@@ -16,6 +16,7 @@
 #include "kernels/flow_estimate.h"
 #include "kernels/flow_hd.h"
 #include "kernels/flow_solver_hd.h"
+#include "kernels/xcorr_rigid_hd.h"
 
 /* One axis of a resampler as the kernels read it (sf_resample_axis, device pointers). */
 typedef struct sf_gf_axis {
@@ -34,6 +35,28 @@ typedef struct sf_gf_level {
   float *ref;
 } sf_gf_level;
 
+/* --cc-init (register_flow.c's frame_flow): each frame warped by its initial flow (bilinear,
+ * the preprocessed reference as fill), its channels combined, downsampled to an h x w grid,
+ * phase-correlated with the reference (upsampled-DFT refinement, kernels/xcorr_rigid_hd.h),
+ * the scaled shift added to the flow, the frame warped again; the pyramid then solves the
+ * residual from zero and the two are added. */
+typedef struct sf_gf_cc {
+  int on, up;                 /* prealignment; upsampling factor of the refinement */
+  size_t h, w, wc, nsp, n;    /* grid, half-spectrum width and bins, upsampled points per axis */
+  sf_gf_axis ay, ax;          /* full resolution -> grid */
+  const float *refp, *wch;    /* preprocessed reference (nch planes of H x W); channel weights */
+  const float *win, *gain, *ref; /* Hann window, spectral weights, reference spectrum */
+  float *flow;                /* nf x 2 planes of H x W: initial flow + shift */
+  float *warped;              /* nf x nch planes of H x W; also the downsampling's scratch */
+  float *gray, *real;         /* nf planes of H x W; nf grids (downsampled, the correlation) */
+  float *mean, *shift;        /* nf; 2 nf (u, v per frame, grid px) */
+  float *spec, *spec2;        /* nf half spectra (nsp interleaved complex values each) */
+  float *exr, *exi, *eyr, *eyi, *s1r, *s1i, *surf; /* upsampled DFT: nf x (wc, h, h, n) x n */
+  double *center, *best;      /* 2 nf */
+  int *active, *flat;         /* nf */
+  int fft[2];                 /* the device's r2c and c2r plans (cufftHandle); unused on the host */
+} sf_gf_cc;
+
 /* The buffers and tables of a pipeline for up to max_count frames (device or host memory). */
 typedef struct sf_gf_ws {
   size_t H, W, C, HW, UE;
@@ -51,6 +74,7 @@ typedef struct sf_gf_ws {
   const int *tsrc;
   const float *tw;
   float *rt, *f2, *f2w, *uv, *puv, *d, *med, *J, *cuv, *co; /* pyramid workspace */
+  sf_gf_cc cc;                                                /* --cc-init (cc.on) */
 } sf_gf_ws;
 
 /* ---- preprocessing --------------------------------------------------------------- */
@@ -359,6 +383,181 @@ static inline SF_HD void sf_gfe_warp_final(size_t t, const float *raw, const flo
   out[t] = sf_hd_warp_flow_px(raw + f * hw * (size_t)C, fill, H, W, C, k, y, x, fu[p], fv[p], 1.0f,
                               1.0f, cubic, 0, &inb);
   if (valid && k == 0) valid[f * hw + p] = (unsigned char)inb;
+}
+
+/* ---- --cc-init: the rigid prealignment (sf_gf_cc) ------------------------------------- */
+
+/* flow planes 2f, 2f+1 = the initial flow winit (2 planes of hw), or 0 without one. */
+static inline SF_HD void sf_gfe_cc_start(size_t t, float *flow, const float *winit, size_t nf,
+                                         size_t hw) {
+  if (t >= nf * 2 * hw) return;
+  flow[t] = winit ? winit[t % (2 * hw)] : 0.0f;
+}
+
+/* out plane f * nch + k = channel k of frame f of mov warped by flow f, bilinear, channel k of
+ * the preprocessed reference as fill (sf_warp_flow with SF_INTERP_LINEAR, one channel). */
+static inline SF_HD void sf_gfe_cc_warp(size_t t, const float *mov, const float *refp,
+                                        const float *flow, float *out, size_t nf, size_t nch,
+                                        long H, long W) {
+  size_t hw = (size_t)(H * W);
+  if (t >= nf * nch * hw) return;
+  size_t pl = t / hw, f = pl / nch, k = pl % nch, i = t % hw;
+  const float *fu = flow + 2 * f * hw;
+  out[t] = sf_hd_warp_flow_px(mov + pl * hw, refp + k * hw, H, W, 1, 0, (long)i / W, (long)i % W,
+                              fu[i], fu[hw + i], 1.0f, 1.0f, 0, 0, NULL);
+}
+
+/* gray[f] = sum_k wch[k] warped[f * nch + k], from 0 in channel order (combine_planes). */
+static inline SF_HD void sf_gfe_cc_combine(size_t t, const float *warped, float *gray, size_t nf,
+                                           size_t nch, size_t hw, const float *wch) {
+  if (t >= nf * hw) return;
+  size_t f = t / hw, i = t % hw;
+  float s = 0.0f;
+  for (size_t k = 0; k < nch; k++)
+    s += wch[k] * warped[(f * nch + k) * hw + i];
+  gray[t] = s;
+}
+
+/* One thread per frame: the mean of its n samples, summed in double in order (as the CPU). */
+static inline SF_HD void sf_gfe_cc_mean(size_t t, const float *real, float *mean, size_t nf,
+                                        size_t n) {
+  if (t >= nf) return;
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++)
+    s += real[t * n + i];
+  mean[t] = (float)(s / (double)n);
+}
+
+static inline SF_HD void sf_gfe_cc_window(size_t t, float *real, const float *mean,
+                                          const float *win, size_t nf, size_t n) {
+  if (t >= nf * n) return;
+  real[t] = sf_hd_xcorr_windowed(real[t], mean[t / n], win[t % n]);
+}
+
+/* The smoothed, normalised cross-power spectrum of every frame into spec and spec2 (the copy
+ * the inverse transform may destroy). */
+static inline SF_HD void sf_gfe_cc_cross(size_t t, float *spec, float *spec2, const float *ref,
+                                         const float *gain, size_t nf, size_t nsp) {
+  if (t >= nf * nsp) return;
+  size_t i = t % nsp;
+  float r, im;
+  sf_hd_xcorr_cross_power(spec[2 * t], spec[2 * t + 1], ref[2 * i], ref[2 * i + 1], gain[i], &r,
+                          &im);
+  spec[2 * t] = spec2[2 * t] = r;
+  spec[2 * t + 1] = spec2[2 * t + 1] = im;
+}
+
+/* One thread per frame: whether its cross-power spectrum is zero everywhere (no contrast). */
+static inline SF_HD void sf_gfe_cc_flat(size_t t, const float *spec, int *flat, size_t nf,
+                                        size_t nsp) {
+  if (t >= nf) return;
+  const float *s = spec + 2 * nsp * t;
+  size_t i = 0;
+  while (i < 2 * nsp && s[i] == 0.0f)
+    i++;
+  flat[t] = i == 2 * nsp;
+}
+
+/* One thread per frame: the correlation's argmax (first in row-major order), its coarse shift. */
+static inline SF_HD void sf_gfe_cc_argmax(size_t t, const float *real, double *center, size_t nf,
+                                          size_t h, size_t w) {
+  if (t >= nf) return;
+  const float *c = real + t * h * w;
+  size_t best = 0;
+  for (size_t i = 1; i < h * w; i++)
+    if (c[i] > c[best]) best = i;
+  sf_hd_xcorr_coarse(best, h, w, &center[2 * t], &center[2 * t + 1]);
+}
+
+static inline SF_HD void sf_gfe_cc_activate(size_t t, int *active, size_t nf) {
+  if (t >= nf) return;
+  active[t] = 1;
+}
+
+/* The twiddles of the upsampled DFT around each active frame's centre: wc x n for x, h x n
+ * for y. */
+static inline SF_HD void sf_gfe_cc_twiddle(size_t t, const double *center, const int *active,
+                                           float *exr, float *exi, float *eyr, float *eyi,
+                                           size_t nf, size_t h, size_t w, size_t wc, size_t n,
+                                           int up) {
+  size_t per = (wc + h) * n;
+  if (t >= nf * per) return;
+  size_t f = t / per, r = t % per;
+  if (!active[f]) return;
+  if (r < wc * n) {
+    size_t kx = r / n, j = r % n;
+    sf_hd_updft_twiddle_x(kx, sf_hd_updft_pos(center[2 * f], j, n, up), w, &exr[f * wc * n + r],
+                          &exi[f * wc * n + r]);
+  } else {
+    r -= wc * n;
+    size_t ky = r / n, i = r % n;
+    sf_hd_updft_twiddle_y(ky, sf_hd_updft_pos(center[2 * f + 1], i, n, up), h, &eyr[f * h * n + r],
+                          &eyi[f * h * n + r]);
+  }
+}
+
+static inline SF_HD void sf_gfe_cc_s1(size_t t, const float *spec, const float *exr,
+                                      const float *exi, float *s1r, float *s1i, const int *active,
+                                      size_t nf, size_t h, size_t wc, size_t n) {
+  if (t >= nf * h * n) return;
+  size_t f = t / (h * n), ky = (t / n) % h, j = t % n;
+  if (!active[f]) return;
+  sf_hd_updft_s1(spec + 2 * (f * h * wc + ky * wc), exr + f * wc * n, exi + f * wc * n, wc, n, j,
+                 &s1r[t], &s1i[t]);
+}
+
+static inline SF_HD void sf_gfe_cc_surf(size_t t, const float *s1r, const float *s1i,
+                                        const float *eyr, const float *eyi, float *surf,
+                                        const int *active, size_t nf, size_t h, size_t n) {
+  if (t >= nf * n * n) return;
+  size_t f = t / (n * n), r = t % (n * n), o = f * h * n;
+  if (!active[f]) return;
+  surf[t] = sf_hd_updft_surf(s1r + o, s1i + o, eyr + o, eyi + o, h, n, r / n, r % n);
+}
+
+/* One thread per frame: the refined peak; pass 0 keeps active (for a second pass centred there)
+ * the frames whose best point was on the window's edge (the CPU's rule). */
+static inline SF_HD void sf_gfe_cc_peak(size_t t, const float *surf, double *center, double *best,
+                                        int *active, size_t nf, size_t n, int up, int pass) {
+  if (t >= nf || !active[t]) return;
+  double bx, by;
+  int edge = sf_hd_updft_peak(surf + t * n * n, n, up, center[2 * t], center[2 * t + 1], &bx, &by);
+  best[2 * t] = bx;
+  best[2 * t + 1] = by;
+  if (pass == 0) {
+    center[2 * t] = bx;
+    center[2 * t + 1] = by;
+  }
+  active[t] = pass == 0 && edge;
+}
+
+/* The shift of frame t in grid px: the coarse one for up <= 1, else the refined one, 0 for a
+ * flat spectrum (sf_xcorr_execute's rules). */
+static inline SF_HD void sf_gfe_cc_final(size_t t, const double *center, const double *best,
+                                         const int *flat, float *shift, size_t nf, int up) {
+  if (t >= nf) return;
+  if (up <= 1) {
+    shift[2 * t] = (float)center[2 * t];
+    shift[2 * t + 1] = (float)center[2 * t + 1];
+    return;
+  }
+  shift[2 * t] = flat[t] ? 0.0f : (float)best[2 * t];
+  shift[2 * t + 1] = flat[t] ? 0.0f : (float)best[2 * t + 1];
+}
+
+/* flow += the shift scaled to full resolution: u by W / gw (fw / fgw), v by H / gh. */
+static inline SF_HD void sf_gfe_cc_shift(size_t t, float *flow, const float *shift, size_t nf,
+                                         size_t hw, float fw, float fgw, float fh, float fgh) {
+  if (t >= nf * 2 * hw) return;
+  size_t f = t / (2 * hw), c = (t / hw) % 2;
+  const float d = c == 0 ? shift[2 * f] * fw / fgw : shift[2 * f + 1] * fh / fgh;
+  flow[t] += d;
+}
+
+/* full = flow + full (the residual flow added to initial flow + shift) over n floats. */
+static inline SF_HD void sf_gfe_cc_add(size_t t, float *full, const float *flow, size_t n) {
+  if (t >= n) return;
+  full[t] = flow[t] + full[t];
 }
 
 /* [u, v] interleaved per pixel (the /flow layout). */

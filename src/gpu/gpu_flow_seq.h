@@ -5,6 +5,11 @@
  *                            workspace's stream, or a host loop);
  *   SF_GF_ZERO(ptr, n)       zero n floats;
  *   SF_GF_CHECK()            after a group of steps (a launch error check on the device);
+ *   SF_GF_R2C(in, out, nf)   forward r2c transforms of nf cc-grid images (--cc-init; cuFFT on
+ *                            the device, FFTW on the host);
+ *   SF_GF_C2R(in, out, nf)   their inverse (may destroy in);
+ *   SF_GF_CC_SHIFTS(shift, nf, init)  sees the nf --cc-init shifts (grid px; a host test's
+ *                            hook, nothing on the device);
  * and gets functions that return 0 or a negative SF_ERR_* (they need `int status` and a
  * `cleanup:` label for the includer's macros, and sf_error.h's SF_CALL). Buffers are the
  * workspace's (sf_gf_ws, gpu_flow_elems.h); nothing is allocated here. */
@@ -152,8 +157,58 @@ cleanup:
   return status;
 }
 
+/* --cc-init (register_flow.c's frame_flow): nf frames of mov prealigned by phase correlation
+ * from their initial flow (winit when init, else 0), the residual flow from zero by the
+ * pyramid, the sum into full. */
+static int sf_gf_ccinit(sf_gf_ws *g, const float *mov, size_t nf, int init) {
+  int status = 0;
+  sf_gf_cc *c = &g->cc;
+  const size_t HW = g->HW, nch = g->C, W = g->W, n = c->h * c->w, N = c->n;
+  SF_GF_RUN(cc_start, nf * 2 * HW, c->flow, init ? g->winit : (const float *)NULL, nf, HW);
+  SF_GF_RUN(cc_warp, nf * nch * HW, mov, c->refp, c->flow, c->warped, nf, nch, (long)g->H,
+            (long)W);
+  SF_GF_RUN(cc_combine, nf * HW, c->warped, c->gray, nf, nch, HW, c->wch);
+  SF_GF_RUN(resample_v, nf * c->h * W, c->gray, W, HW, c->warped, nf, c->h, W, c->ay);
+  SF_GF_RUN(resample_h, nf * n, c->warped, W, c->real, c->w, n, nf, c->h, c->w, c->ax);
+  SF_GF_RUN(cc_mean, nf, c->real, c->mean, nf, n);
+  SF_GF_RUN(cc_window, nf * n, c->real, c->mean, c->win, nf, n);
+  SF_GF_CHECK();
+  SF_GF_R2C(c->real, c->spec, nf);
+  SF_GF_RUN(cc_cross, nf * c->nsp, c->spec, c->spec2, c->ref, c->gain, nf, c->nsp);
+  SF_GF_RUN(cc_flat, nf, c->spec, c->flat, nf, c->nsp);
+  SF_GF_CHECK();
+  SF_GF_C2R(c->spec2, c->real, nf);
+  SF_GF_RUN(cc_argmax, nf, c->real, c->center, nf, c->h, c->w);
+  if (c->up > 1) {
+    SF_GF_RUN(cc_activate, nf, c->active, nf);
+    for (int pass = 0; pass < 2; pass++) { /* pass 1 only for the peaks on the window's edge */
+      SF_GF_RUN(cc_twiddle, nf * (c->wc + c->h) * N, c->center, c->active, c->exr, c->exi, c->eyr,
+                c->eyi, nf, c->h, c->w, c->wc, N, c->up);
+      SF_GF_RUN(cc_s1, nf * c->h * N, c->spec, c->exr, c->exi, c->s1r, c->s1i, c->active, nf, c->h,
+                c->wc, N);
+      SF_GF_RUN(cc_surf, nf * N * N, c->s1r, c->s1i, c->eyr, c->eyi, c->surf, c->active, nf, c->h,
+                N);
+      SF_GF_RUN(cc_peak, nf, c->surf, c->center, c->best, c->active, nf, N, c->up, pass);
+    }
+  }
+  SF_GF_RUN(cc_final, nf, c->center, c->best, c->flat, c->shift, nf, c->up);
+  SF_GF_CHECK();
+  SF_GF_CC_SHIFTS(c->shift, nf, init);
+  SF_GF_RUN(cc_shift, nf * 2 * HW, c->flow, c->shift, nf, HW, (float)W, (float)c->w, (float)g->H,
+            (float)c->h);
+  SF_GF_RUN(cc_warp, nf * nch * HW, mov, c->refp, c->flow, c->warped, nf, nch, (long)g->H,
+            (long)W);
+  SF_GF_CHECK();
+  SF_CALL(sf_gf_pyramid(g, c->warped, nf, 0));
+  SF_GF_RUN(cc_add, nf * 2 * HW, g->full, c->flow, nf * 2 * HW);
+  SF_GF_CHECK();
+cleanup:
+  return status;
+}
+
 /* After the preprocessing of the n_read frames: the temporal smoothing of the count frames,
- * the segment's initial flow from the first n_init (decision 3), every frame's flow from it,
+ * the segment's initial flow from the first n_init (decision 3), every frame's flow from it
+ * (with --cc-init, g->cc.on: prealigned from it, the residual from zero),
  * the raw frames first_reg .. first_reg+count-1 warped by their flow with the reference
  * fill (valid masks when g->valid), the /flow layout when g->flowi. */
 static int sf_gf_register(sf_gf_ws *g, size_t count, size_t first_reg, size_t n_init, int ntap) {
@@ -161,10 +216,16 @@ static int sf_gf_register(sf_gf_ws *g, size_t count, size_t first_reg, size_t n_
   const size_t fe = g->C * g->HW;
   SF_GF_RUN(temporal, count * fe, g->proc, g->mov, count, fe, g->tsrc, g->tw, ntap);
   SF_GF_CHECK();
-  SF_CALL(sf_gf_pyramid(g, g->mov, n_init, 0));
+  if (g->cc.on)
+    SF_CALL(sf_gf_ccinit(g, g->mov, n_init, 0));
+  else
+    SF_CALL(sf_gf_pyramid(g, g->mov, n_init, 0));
   SF_GF_RUN(winit, 2 * g->HW, g->full, g->winit, n_init, g->HW);
   SF_GF_CHECK();
-  SF_CALL(sf_gf_pyramid(g, g->mov, count, 1));
+  if (g->cc.on)
+    SF_CALL(sf_gf_ccinit(g, g->mov, count, 1));
+  else
+    SF_CALL(sf_gf_pyramid(g, g->mov, count, 1));
   SF_GF_RUN(warp_final, count * g->UE, g->raw + first_reg * g->UE, g->fill, g->full, g->out,
             g->valid, count, (long)g->H, (long)g->W, (long)g->C, g->linear ? 0 : 1);
   if (g->flowi) SF_GF_RUN(interleave, count * g->HW, g->full, g->flowi, count, g->HW);

@@ -135,6 +135,14 @@ static void windowed_spectrum(const sf_xcorr_plan *p, sf_xcorr_ws *ws, const flo
   fftwf_execute_dft_r2c(p->fwd, ws->real, ws->spec);
 }
 
+void sf_xcorr_plan_tables(const sf_xcorr_plan *p, const float **win, const float **gain,
+                          const float **ref_spec, int *up) {
+  *win = p->win;
+  *gain = p->gain;
+  *ref_spec = (const float *)p->ref;
+  *up = p->up;
+}
+
 int sf_xcorr_set_reference(sf_xcorr_plan *p, sf_xcorr_ws *ws, const float *ref) {
   windowed_spectrum(p, ws, ref);
   memcpy(p->ref, ws->spec, sizeof(fftwf_complex) * p->h * p->wc);

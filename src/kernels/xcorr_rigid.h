@@ -19,6 +19,12 @@ int sf_xcorr_plan_create(size_t h, size_t w, int up, float sigma, sf_xcorr_plan 
  * Call from one thread while no execute is running. ws is any workspace of this plan. */
 int sf_xcorr_set_reference(sf_xcorr_plan *p, sf_xcorr_ws *ws, const float *ref);
 
+/* The plan's tables, for a device copy: the h*w Hann window, the h*(w/2+1) spectral weights
+ * and the reference's windowed spectrum (h*(w/2+1) interleaved complex values, after
+ * sf_xcorr_set_reference), the upsampling factor. */
+void sf_xcorr_plan_tables(const sf_xcorr_plan *p, const float **win, const float **gain,
+                          const float **ref_spec, int *up);
+
 /* Allocates a workspace for one thread. */
 int sf_xcorr_ws_create(const sf_xcorr_plan *p, sf_xcorr_ws **out);
 

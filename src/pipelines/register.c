@@ -73,7 +73,7 @@ static void reg_help(void) {
       "                              rank sees none; auto uses the CPU on such ranks, with a\n"
       "                              warning [cpu]. Both methods have a device version (not\n"
       "                              yet validated on a device; flow solves each level in\n"
-      "                              red-black order there; --cc-init stays on the CPU)\n"
+      "                              red-black order there, --cc-init included)\n"
       "  --resume                    continue OUT.h5.partial of an interrupted run (same input and\n"
       "                              options; any rank and thread count): its reference and the\n"
       "                              segments marked done are kept, the others computed\n"

@@ -330,8 +330,9 @@ static int main_finish(void *ctx, const sf_batch *b, double *partial) {
  * --save-flow, --save-valid) flows and masks come back once. The dtype conversion and the
  * display statistics stay on the host. The device plan is made at the first batch, on the
  * thread the executor made the device current on; every --a-smooth (for != 1 the CPU's
- * lagged-nonlinearity solver, red-black as on the CPU). --cc-init has no device version: its
- * batches run the CPU steps (one warning). Not yet run on a device. */
+ * lagged-nonlinearity solver, red-black as on the CPU) and --cc-init (the prealignment by
+ * phase correlation there too, cuFFT). Reference passes run the CPU steps. Not yet run on a
+ * device. */
 static int flow_device(void *ctx, const sf_batch *b, double *partial) {
   reg_job *j = ctx;
   int status = 0;
@@ -340,13 +341,7 @@ static int flow_device(void *ctx, const sf_batch *b, double *partial) {
   reg_slot *sl = reg_slot_of(j, b);
   const size_t hw = j->hw, ue = j->ue, seg = j->o.buffer, esz = sf_dtype_size(j->m->dtype);
   const size_t n_read = b->count + b->halo_lo + b->halo_hi;
-  if (j->ref_pass || j->o.cc_init) {
-    if (j->o.cc_init && !j->flow_on_cpu_said && j->rank == 0) {
-      fprintf(stderr, "slabflow: warning: --backend cuda: --method flow with --cc-init has no device version; "
-                      "the per-frame step runs on the CPU\n");
-      fflush(stderr);
-    }
-    if (j->o.cc_init) j->flow_on_cpu_said = 1;
+  if (j->ref_pass) {
     SF_CALL(flow_prepare(ctx, j->exec, b));
     SF_CALL(sf_exec_run(j->exec, b, b->count, flow_unit, j));
     return main_finish(ctx, b, partial);
@@ -367,6 +362,15 @@ static int flow_device(void *ctx, const sf_batch *b, double *partial) {
     cfg.linear = j->interp == SF_INTERP_LINEAR;
     cfg.want_flow = j->o.save_flow;
     cfg.want_valid = j->o.save_valid;
+    if (j->o.cc_init) {
+      cfg.cc_init = 1;
+      cfg.cc_h = j->cc_h;
+      cfg.cc_w = j->cc_w;
+      cfg.cc_down = j->cc_down;
+      cfg.cc_plan = j->xc;
+      cfg.cc_refp = j->ref_proc;
+      cfg.cc_wch = j->wch;
+    }
     SF_CALL(sf_gpu_flow_create(&cfg, &j->gpu_flow));
   }
   /* the temporal taps of post_unit: reflected at the batch's ends, clipped to what was read */

@@ -142,7 +142,6 @@ struct reg_job {
                                 in the last bits from the CPU's: part of the resume identity) */
   struct sf_gpu_rigid *gpu;  /* --backend cuda: the device's rigid plan (made at the first batch) */
   struct sf_gpu_flow *gpu_flow; /* --backend cuda: the device's flow plan (made at the first batch) */
-  int flow_on_cpu_said;      /* the flow device step's "runs on the CPU" warning was given */
   /* flow */
   sf_flow_plan *fp;          /* the main pass's flow plan */
   sf_flow_plan *fp_active;   /* plan of the pass in progress */

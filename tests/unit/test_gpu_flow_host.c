@@ -33,8 +33,11 @@
 #include "kernels/flow_preproc.h"
 #include "kernels/flow_resample.h"
 #include "kernels/flow_warp.h"
+#include "kernels/xcorr_rigid.h"
 #include "sf_cunit.h"
 #include "sf_error.h"
+
+#include <fftw3.h>
 
 #define SF_GF_RUN(name, n, ...)                                                                    \
   do {                                                                                             \
@@ -44,6 +47,30 @@
   } while (0)
 #define SF_GF_ZERO(ptr, n) memset((ptr), 0, (n) * sizeof(float))
 #define SF_GF_CHECK() ((void)0)
+
+/* --cc-init: FFTW stands in for cuFFT (the same transforms, batched over the frames), and the
+ * shifts the steps found are kept for the CPU side (which continues from them, so that every
+ * later step can be compared byte for byte). */
+static void host_fft(const sf_gf_cc *c, float *in, float *out, size_t nf, int inverse) {
+  int dims[2] = {(int)c->h, (int)c->w};
+  fftwf_plan p =
+      inverse ? fftwf_plan_many_dft_c2r(2, dims, (int)nf, (fftwf_complex *)in, NULL, 1,
+                                        (int)c->nsp, out, NULL, 1, (int)(c->h * c->w), FFTW_ESTIMATE)
+              : fftwf_plan_many_dft_r2c(2, dims, (int)nf, in, NULL, 1, (int)(c->h * c->w),
+                                        (fftwf_complex *)out, NULL, 1, (int)c->nsp, FFTW_ESTIMATE);
+  CU_ASSERT_FATAL(p != NULL);
+  fftwf_execute(p);
+  fftwf_destroy_plan(p);
+}
+enum { MAX_SHIFTS = 64 };
+static float dev_shift[2][2 * MAX_SHIFTS]; /* [init][2 f + axis] */
+static void host_shifts(const float *sh, size_t nf, int init) {
+  CU_ASSERT_FATAL(nf <= MAX_SHIFTS);
+  memcpy(dev_shift[init ? 1 : 0], sh, 2 * nf * sizeof(float));
+}
+#define SF_GF_R2C(in, out, nf) host_fft(&g->cc, (in), (out), (nf), 0)
+#define SF_GF_C2R(in, out, nf) host_fft(&g->cc, (in), (out), (nf), 1)
+#define SF_GF_CC_SHIFTS(sh, nf, init) host_shifts((sh), (nf), (init))
 #include "gpu/gpu_flow_seq.h"
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
@@ -82,11 +109,64 @@ static float *fz(size_t n) {
   return p;
 }
 
+/* The CPU's --cc-init for one frame (register_flow.c's frame_flow, its kernels): the
+ * phase-correlation shift of the frame warped by its initial flow (u0, v0 or 0) is computed
+ * (sf_xcorr_execute, FFTW) and compared with the device steps' dsh; the frame is then
+ * prealigned by dsh, the residual flow solved from zero and added. */
+typedef struct cc_cpu {
+  sf_resample *down;
+  sf_xcorr_plan *xc;
+  sf_xcorr_ws *xws;
+  size_t ch, cw;
+  const float *refp, *wch;
+  float *pa, *pb, *small, *scratch, *ru, *rv;
+  double maxd;
+} cc_cpu;
+
+static void cc_combine(const cc_cpu *c, const float *planes, size_t hw, size_t C, float *gray) {
+  for (size_t i = 0; i < hw; i++)
+    gray[i] = 0.0f;
+  for (size_t k = 0; k < C; k++)
+    for (size_t i = 0; i < hw; i++)
+      gray[i] += c->wch[k] * planes[k * hw + i];
+}
+
+static void cpu_cc_flow(cc_cpu *c, const sf_flow_plan *plan, sf_flow_ws *fws, const float *mov,
+                        size_t H, size_t W, size_t C, const float *u0, const float *v0,
+                        const float dsh[2], float *fu, float *fv) {
+  const size_t hw = H * W;
+  for (size_t i = 0; i < hw; i++) {
+    fu[i] = u0 ? u0[i] : 0.0f;
+    fv[i] = v0 ? v0[i] : 0.0f;
+  }
+  for (size_t k = 0; k < C; k++)
+    sf_warp_flow(mov + k * hw, c->refp + k * hw, H, W, 1, fu, fv, W, 1.0f, 1.0f, SF_INTERP_LINEAR,
+                 c->pa + k * hw, NULL);
+  cc_combine(c, c->pa, hw, C, c->pb);
+  sf_resample_execute(c->down, c->pb, W, c->small, c->cw, c->scratch);
+  float sh[2];
+  sf_xcorr_execute(c->xc, c->xws, c->small, sh);
+  c->maxd = fmax(c->maxd, fmax(fabs((double)sh[0] - dsh[0]), fabs((double)sh[1] - dsh[1])));
+  float dx = dsh[0] * (float)W / (float)c->cw, dy = dsh[1] * (float)H / (float)c->ch;
+  for (size_t i = 0; i < hw; i++) {
+    fu[i] += dx;
+    fv[i] += dy;
+  }
+  for (size_t k = 0; k < C; k++)
+    sf_warp_flow(mov + k * hw, c->refp + k * hw, H, W, 1, fu, fv, W, 1.0f, 1.0f, SF_INTERP_LINEAR,
+                 c->pa + k * hw, NULL);
+  sf_flow_execute(plan, fws, c->pa, NULL, NULL, c->ru, c->rv);
+  for (size_t i = 0; i < hw; i++) {
+    fu[i] += c->ru[i];
+    fv[i] += c->rv[i];
+  }
+}
+
 /* One case: R read frames (halo lo/hi), count registered, c channels, the preset's finest
  * level; temporal weights of radius rt; the smoothness exponent a_smooth (1: the red-black
  * solver; else the lagged-nonlinearity solver, flow_solver_asmooth.c). */
 static void run_case(size_t H, size_t W, size_t C, int min_level, size_t halo, size_t count, int rt,
-                     int linear, int gray, double a_smooth) {
+                     int linear, int gray, double a_smooth, size_t cc_hw) {
   const size_t R = count + 2 * halo, HW = H * W, UE = HW * C, fe = C * HW;
   const size_t n_init = count < 22 ? count : 22;
   /* raw frames: a texture moved by a smooth per-frame flow, plus noise */
@@ -143,47 +223,26 @@ static void run_case(size_t H, size_t W, size_t C, int min_level, size_t halo, s
     sf_smooth_execute(sm, refp + k * HW, refp + k * HW, scratch);
   CU_ASSERT_FATAL(sf_flow_set_reference(plan, fws, refp) == 0);
 
-  /* ---- the CPU kernels ---- */
-  float *proc = fz(R * fe), *mov = fz(count * fe), *cflow = fz(count * 2 * HW),
-        *cout = fz(count * UE);
-  float *winit = fz(2 * HW), *cstats = fz(4 * count);
-  unsigned char *cvalid = calloc(count * HW, 1);
-  CU_ASSERT_FATAL(cvalid != NULL);
-  for (size_t f = 0; f < R; f++) {
-    sf_normalize_deinterleave(raw + f * UE, HW, C, lo, inv, proc + f * fe);
-    for (size_t k = 0; k < C; k++)
-      sf_smooth_execute(sm, proc + f * fe + k * HW, proc + f * fe + k * HW, scratch);
-  }
-  for (size_t k = 0; k < count; k++) {
-    float *dst = mov + k * fe;
-    if (ntap == 0) {
-      memcpy(dst, proc + (size_t)tsrc[k] * fe, fe * sizeof(float));
-      continue;
-    }
-    for (size_t i = 0; i < fe; i++)
-      dst[i] = 0.0f;
-    for (int t = 0; t < ntap; t++)
-      for (size_t i = 0; i < fe; i++)
-        dst[i] += tw[t] * proc[(size_t)tsrc[k * (size_t)nt + (size_t)t] * fe + i];
-  }
-  for (size_t k = 0; k < n_init; k++)
-    sf_flow_execute(plan, fws, mov + k * fe, NULL, NULL, cflow + k * 2 * HW,
-                    cflow + k * 2 * HW + HW);
-  for (size_t i = 0; i < 2 * HW; i++) {
-    double s = 0.0;
-    for (size_t k = 0; k < n_init; k++)
-      s += cflow[k * 2 * HW + i];
-    winit[i] = (float)(s / (double)n_init);
-  }
-  for (size_t k = 0; k < count; k++) {
-    float *u = cflow + k * 2 * HW, *v = u + HW;
-    sf_flow_execute(plan, fws, mov + k * fe, winit, winit + HW, u, v);
-    sf_warp_flow(raw + (halo + k) * UE, fill, H, W, C, u, v, W, 1.0f, 1.0f,
-                 linear ? SF_INTERP_LINEAR : SF_INTERP_CUBIC, cout + k * UE, cvalid + k * HW);
-    float st[4];
-    sf_flow_stats(u, v, H, W, st);
-    for (int q = 0; q < 4; q++)
-      cstats[(size_t)q * count + k] = st[q];
+  /* --cc-init: the CPU's correlation plan with the reference set as register sets it, and its
+   * tables for the device steps */
+  cc_cpu cc;
+  memset(&cc, 0, sizeof cc);
+  float wch[SF_FLOW_MAX_CH];
+  for (size_t k = 0; k < C; k++)
+    wch[k] = 1.0f / (float)C;
+  if (cc_hw) {
+    cc.ch = H < cc_hw ? H : cc_hw;
+    cc.cw = W < cc_hw ? W : cc_hw;
+    cc.refp = refp, cc.wch = wch;
+    CU_ASSERT_FATAL(sf_resample_create(H, W, cc.ch, cc.cw, &cc.down) == 0);
+    CU_ASSERT_FATAL(sf_xcorr_plan_create(cc.ch, cc.cw, 20, 1.5f, &cc.xc) == 0);
+    CU_ASSERT_FATAL(sf_xcorr_ws_create(cc.xc, &cc.xws) == 0);
+    cc.pa = fz(fe), cc.pb = fz(2 * HW), cc.small = fz(cc.ch * cc.cw), cc.ru = fz(HW),
+    cc.rv = fz(HW);
+    cc.scratch = fz(sf_resample_scratch(cc.down) + 1);
+    cc_combine(&cc, refp, HW, C, cc.pb);
+    sf_resample_execute(cc.down, cc.pb, W, cc.small, cc.cw, cc.scratch);
+    CU_ASSERT_FATAL(sf_xcorr_set_reference(cc.xc, cc.xws, cc.small) == 0);
   }
 
   /* ---- the device pipeline's steps on the host ---- */
@@ -227,10 +286,82 @@ static void run_case(size_t H, size_t W, size_t C, int min_level, size_t halo, s
   g.puv = fz(F * 2 * P), g.d = fz(F * 2 * P), g.med = fz(F * 2 * P), g.J = fz(F * 6 * C * P);
   g.cuv = fz(F * 2 * P), g.co = fz(F * 5 * P);
   CU_ASSERT_FATAL(g.valid != NULL);
+  if (cc_hw) {
+    sf_gf_cc *c = &g.cc;
+    c->on = 1;
+    c->h = cc.ch, c->w = cc.cw, c->wc = cc.cw / 2 + 1, c->nsp = c->h * c->wc;
+    sf_xcorr_plan_tables(cc.xc, &c->win, &c->gain, &c->ref, &c->up);
+    c->n = sf_hd_updft_points(c->up);
+    axis_of(cc.down, &c->ay, &c->ax);
+    c->refp = refp, c->wch = wch;
+    const size_t N = c->n;
+    c->flow = fz(F * 2 * HW), c->warped = fz(F * fe), c->gray = fz(F * HW),
+    c->real = fz(F * c->h * c->w);
+    c->mean = fz(F), c->shift = fz(2 * F), c->spec = fz(F * 2 * c->nsp),
+    c->spec2 = fz(F * 2 * c->nsp);
+    c->exr = fz(F * c->wc * N), c->exi = fz(F * c->wc * N), c->eyr = fz(F * c->h * N),
+    c->eyi = fz(F * c->h * N);
+    c->s1r = fz(F * c->h * N), c->s1i = fz(F * c->h * N), c->surf = fz(F * N * N);
+    c->center = calloc(2 * F, sizeof(double)), c->best = calloc(2 * F, sizeof(double));
+    c->active = calloc(F, sizeof(int)), c->flat = calloc(F, sizeof(int));
+    CU_ASSERT_FATAL(c->center && c->best && c->active && c->flat);
+  }
   float *uv0 = g.uv, *puv0 = g.puv;
   CU_ASSERT_EQUAL(sf_gf_preprocess(&g, 0, R / 2), 0); /* in two chunks, as the device's upload */
   CU_ASSERT_EQUAL(sf_gf_preprocess(&g, R / 2, R - R / 2), 0);
   CU_ASSERT_EQUAL(sf_gf_register(&g, count, halo, n_init, ntap), 0);
+
+  /* ---- the CPU kernels (after the device steps: --cc-init continues from their shifts) ---- */
+  float *proc = fz(R * fe), *mov = fz(count * fe), *cflow = fz(count * 2 * HW),
+        *cout = fz(count * UE);
+  float *winit = fz(2 * HW), *cstats = fz(4 * count);
+  unsigned char *cvalid = calloc(count * HW, 1);
+  CU_ASSERT_FATAL(cvalid != NULL);
+  for (size_t f = 0; f < R; f++) {
+    sf_normalize_deinterleave(raw + f * UE, HW, C, lo, inv, proc + f * fe);
+    for (size_t k = 0; k < C; k++)
+      sf_smooth_execute(sm, proc + f * fe + k * HW, proc + f * fe + k * HW, scratch);
+  }
+  for (size_t k = 0; k < count; k++) {
+    float *dst = mov + k * fe;
+    if (ntap == 0) {
+      memcpy(dst, proc + (size_t)tsrc[k] * fe, fe * sizeof(float));
+      continue;
+    }
+    for (size_t i = 0; i < fe; i++)
+      dst[i] = 0.0f;
+    for (int t = 0; t < ntap; t++)
+      for (size_t i = 0; i < fe; i++)
+        dst[i] += tw[t] * proc[(size_t)tsrc[k * (size_t)nt + (size_t)t] * fe + i];
+  }
+  for (size_t k = 0; k < n_init; k++)
+    if (cc_hw)
+      cpu_cc_flow(&cc, plan, fws, mov + k * fe, H, W, C, NULL, NULL, dev_shift[0] + 2 * k,
+                  cflow + k * 2 * HW, cflow + k * 2 * HW + HW);
+    else
+      sf_flow_execute(plan, fws, mov + k * fe, NULL, NULL, cflow + k * 2 * HW,
+                      cflow + k * 2 * HW + HW);
+  for (size_t i = 0; i < 2 * HW; i++) {
+    double s = 0.0;
+    for (size_t k = 0; k < n_init; k++)
+      s += cflow[k * 2 * HW + i];
+    winit[i] = (float)(s / (double)n_init);
+  }
+  for (size_t k = 0; k < count; k++) {
+    float *u = cflow + k * 2 * HW, *v = u + HW;
+    if (cc_hw)
+      cpu_cc_flow(&cc, plan, fws, mov + k * fe, H, W, C, winit, winit + HW, dev_shift[1] + 2 * k,
+                  u, v);
+    else
+      sf_flow_execute(plan, fws, mov + k * fe, winit, winit + HW, u, v);
+    sf_warp_flow(raw + (halo + k) * UE, fill, H, W, C, u, v, W, 1.0f, 1.0f,
+                 linear ? SF_INTERP_LINEAR : SF_INTERP_CUBIC, cout + k * UE, cvalid + k * HW);
+    float st[4];
+    sf_flow_stats(u, v, H, W, st);
+    for (int q = 0; q < 4; q++)
+      cstats[(size_t)q * count + k] = st[q];
+  }
+
 
   /* ---- compare: the same algorithm, its result sensitive to the last bits of its input ----
    * (an ulp of the resampled images can move a 1/32-px warp position or a median's rank and
@@ -284,14 +415,15 @@ static void run_case(size_t H, size_t W, size_t C, int min_level, size_t halo, s
   epe_c /= npx;
   epe_g /= npx;
   fprintf(stderr,
-          "%zux%zux%zu min_level %d, %zu+%zu frames, temporal taps %d, %s, %s, a_smooth %g: "
+          "%zux%zux%zu min_level %d, %zu+%zu frames, temporal taps %d, %s, %s, a_smooth %g, "
+          "cc-init %zu (shifts within %.3g px of the CPU's): "
           "preprocessing max "
           "%.3g; flow mean "
           "%.3g px (max %.3g); EPE %.4f px vs the CPU's %.4f; registered %.3g relative (max %.3g "
           "of the "
           "range); statistics %.3g px (all four %.3g); valid masks %zu differ\n",
           H, W, C, pyr->min_level, count, 2 * halo, ntap, linear ? "linear" : "cubic",
-          gray ? "gray" : "gc", a_smooth, dproc, sflow, mflow, epe_g, epe_c, sout, mout, dstat, dstat_all,
+          gray ? "gray" : "gc", a_smooth, cc_hw, cc.maxd, dproc, sflow, mflow, epe_g, epe_c, sout, mout, dstat, dstat_all,
           dvalid);
 #ifdef SF_GF_EXACT
   /* CPU kernels built without contraction: the same operations in the same order, so the same
@@ -301,7 +433,9 @@ static void run_case(size_t H, size_t W, size_t C, int min_level, size_t halo, s
   CU_ASSERT_EQUAL(mout, 0.0);
   CU_ASSERT_EQUAL(dstat_all, 0.0);
   CU_ASSERT_EQUAL(dvalid, 0);
+  CU_ASSERT(cc.maxd <= 1e-3); /* cuFFT's stand-in (FFTW, batched) and direct twiddles */
 #else
+  CU_ASSERT(cc.maxd <= 1e-3);
   CU_ASSERT(dproc <= 1e-6);               /* float rounding of the smoothing */
   CU_ASSERT(fabs(epe_g - epe_c) <= 0.01); /* gpu.flow's: mean EPE within 0.01 px */
   CU_ASSERT(sout <= 1e-2);                /* registered frames, relative (L2) */
@@ -317,18 +451,31 @@ static void run_case(size_t H, size_t W, size_t C, int min_level, size_t halo, s
   free(raw), free(fill), free(tsrc), free(scratch), free(refp), free(proc), free(mov), free(cflow),
       free(cout);
   free(winit), free(cstats), free(cvalid);
+  if (cc_hw) {
+    sf_gf_cc *c = &g.cc;
+    free(c->flow), free(c->warped), free(c->gray), free(c->real), free(c->mean), free(c->shift);
+    free(c->spec), free(c->spec2), free(c->exr), free(c->exi), free(c->eyr), free(c->eyi);
+    free(c->s1r), free(c->s1i), free(c->surf), free(c->center), free(c->best), free(c->active),
+        free(c->flat);
+    free(cc.pa), free(cc.pb), free(cc.small), free(cc.ru), free(cc.rv), free(cc.scratch);
+    sf_xcorr_ws_destroy(&cc.xws);
+    sf_xcorr_plan_destroy(&cc.xc);
+    sf_resample_destroy(&cc.down);
+  }
   sf_smooth_destroy(&sm);
   sf_flow_ws_destroy(&fws);
   sf_flow_plan_destroy(&plan);
 }
 
-static void test_fast(void) { run_case(48, 64, 1, 6, 1, 5, 1, 0, 0, 1.0); }
-static void test_balanced(void) { run_case(48, 64, 1, 4, 1, 4, 2, 1, 0, 1.0); }
-static void test_quality(void) { run_case(40, 56, 1, 0, 0, 3, 0, 0, 0, 1.0); }
-static void test_two_channels(void) { run_case(40, 48, 2, 4, 2, 3, 3, 0, 0, 1.0); }
-static void test_gray(void) { run_case(40, 48, 1, 2, 1, 3, 1, 0, 1, 1.0); }
-static void test_asmooth_half(void) { run_case(48, 64, 1, 2, 1, 4, 1, 0, 0, 0.5); }
-static void test_asmooth_two(void) { run_case(40, 48, 2, 2, 1, 3, 2, 1, 0, 2.0); }
+static void test_fast(void) { run_case(48, 64, 1, 6, 1, 5, 1, 0, 0, 1.0, 0); }
+static void test_balanced(void) { run_case(48, 64, 1, 4, 1, 4, 2, 1, 0, 1.0, 0); }
+static void test_quality(void) { run_case(40, 56, 1, 0, 0, 3, 0, 0, 0, 1.0, 0); }
+static void test_two_channels(void) { run_case(40, 48, 2, 4, 2, 3, 3, 0, 0, 1.0, 0); }
+static void test_gray(void) { run_case(40, 48, 1, 2, 1, 3, 1, 0, 1, 1.0, 0); }
+static void test_asmooth_half(void) { run_case(48, 64, 1, 2, 1, 4, 1, 0, 0, 0.5, 0); }
+static void test_ccinit(void) { run_case(48, 64, 1, 4, 1, 4, 1, 0, 0, 1.0, 32); }
+static void test_ccinit_two(void) { run_case(40, 56, 2, 2, 1, 3, 2, 1, 0, 0.5, 24); }
+static void test_asmooth_two(void) { run_case(40, 48, 2, 2, 1, 3, 2, 1, 0, 2.0, 0); }
 
 int main(void) {
   static const sf_test tests[] = {
@@ -342,6 +489,9 @@ int main(void) {
        test_asmooth_half},
       {"device pipeline on the host = CPU kernels (a_smooth 2, 2 channels, linear)",
        test_asmooth_two},
+      {"device pipeline on the host = CPU kernels (--cc-init on a 32x32 grid)", test_ccinit},
+      {"device pipeline on the host = CPU kernels (--cc-init, 2 channels, a_smooth 0.5)",
+       test_ccinit_two},
       {NULL, NULL}};
   return sf_cunit_run("device flow pipeline run on the host", tests);
 }
