@@ -6,7 +6,7 @@
 # relative (L2 norm of the difference over the CPU's), mean displacement within 0.01 px,
 # /reference (CPU in both) the same bytes, the provenance backend "cuda:<device>"; and the
 # balanced preset with --a-smooth 0.5 (the lagged-nonlinearity solver: red-black on the CPU as
-# on the device), same criteria.
+# on the device) and with --cc-init (the prealignment by phase correlation), same criteria.
 # REG_TOL is 1e-2, not the issue's 1e-3: the device solves each level in red-black order, the
 # CPU in the reference's order (decision 1), and the pyramid grows last-bit differences (a
 # 1/32-px warp position, a median's rank). Measured on this data with the device's arithmetic
@@ -28,8 +28,8 @@ rm -rf "$dir" && mkdir -p "$dir"
   --motion nonrigid --max-shift 4 --noise-db 30 >/dev/null
 epe_of() { sed -E 's/.*EPE ([0-9.]+) px \(worst.*/\1/' <<<"$1"; }
 # each case: a preset and its extra options (--a-smooth 0.5: the lagged-nonlinearity solver,
-# red-black on the CPU too)
-for case in fast balanced quality "balanced --a-smooth 0.5"; do
+# red-black on the CPU too; --cc-init: the phase-correlation prealignment, cuFFT on the device)
+for case in fast balanced quality "balanced --a-smooth 0.5" "balanced --cc-init"; do
   read -r -a extra <<<"$case"
   q=${extra[0]} extra=("${extra[@]:1}")
   common=(register "$dir/in.h5" --method flow --quality "$q" --save-flow --buffer-size 6

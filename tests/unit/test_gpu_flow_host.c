@@ -19,7 +19,12 @@
  * solver (flow_solver_asmooth.c on the CPU; 0.5 and 2): a_smooth 2 ends at level 2, since at
  * level 0 on these frames the solve is unstable: the CPU kernels built with and without
  * contraction give EPEs of 0.361 and 0.334 px, and this build's host loop flows up to 12 px
- * from the CPU's, beyond any tolerance above (the exact build is still the same bytes there). The device build (-fmad=false)
+ * from the CPU's, beyond any tolerance above (the exact build is still the same bytes there). Two
+ * cases take --cc-init (register_flow.c's frame_flow composed from the CPU kernels here): FFTW
+ * stands in for cuFFT in the host loop, the shifts found must be within 1e-3 px of the CPU's
+ * sf_xcorr_execute (FFT libraries do not share bytes; with this stand-in they measured equal),
+ * and the CPU side continues from the steps' shifts, so that every later step is compared as
+ * the others are (bytes in the exact build). The device build (-fmad=false)
  * does the exact build's operations. This checks the device pipeline's index arithmetic,
  * buffer layout and order of steps; it cannot check the CUDA launches themselves. */
 #include <math.h>
