@@ -414,10 +414,10 @@ extern "C" void sf_gpu_flow_destroy(sf_gpu_flow **gp) {
     if (g->have_cc_inv) cufftDestroy(g->cc_inv);
     axis_free(&c->ay);
     axis_free(&c->ax);
-    float *cf[] = {g->d_cc_refp, g->d_cc_wch, g->d_cc_win, g->d_cc_gain, g->d_cc_ref, c->flow,
-                   c->warped,    c->gray,     c->real,     c->mean,      c->shift,    c->spec,
-                   c->spec2,     c->exr,      c->exi,      c->eyr,       c->eyi,      c->s1r,
-                   c->s1i,       c->surf};
+    float *cf[] = {g->d_cc_refp, g->d_cc_wch, g->d_cc_win, g->d_cc_gain, g->d_cc_ref,
+                   c->flow,      c->warped,   c->gray,     c->real,      c->mean,
+                   c->shift,     c->spec,     c->spec2,    c->exr,       c->exi,
+                   c->eyr,       c->eyi,      c->s1r,      c->s1i,       c->surf};
     for (size_t i = 0; i < sizeof cf / sizeof cf[0]; i++)
       cudaFree(cf[i]);
     cudaFree(c->center);

@@ -10,8 +10,9 @@
  * nothing crosses per level. The reference pyramid is taken from the CPU plan at create.
  * Every a_smooth (1: the red-black solver; else the CPU's lagged-nonlinearity solver,
  * flow_solver_asmooth.c, also red-black), and --cc-init (each frame prealigned by phase
- * correlation, cuFFT, before the pyramid solves the residual from zero). Built from gpu_flow.cu when CUDA is found; without CUDA every function fails
- * with SF_ERR_INTERNAL. Local; call from the thread that made the device current. */
+ * correlation, cuFFT, before the pyramid solves the residual from zero). Built from gpu_flow.cu
+ * when CUDA is found; without CUDA every function fails with SF_ERR_INTERNAL. Local; call from the
+ * thread that made the device current. */
 #ifndef SF_GPU_FLOW_H
 #define SF_GPU_FLOW_H
 
@@ -38,11 +39,11 @@ typedef struct sf_gpu_flow_config {
   int want_flow, want_valid;       /* bring back the flow fields, the valid masks */
   /* --cc-init (cc_init != 0): the rigid prealignment of register_flow.c's frame_flow */
   int cc_init;
-  size_t cc_h, cc_w;                    /* the correlation grid */
-  const struct sf_resample *cc_down;    /* full resolution -> grid (tables copied) */
-  const struct sf_xcorr_plan *cc_plan;  /* window, weights, reference spectrum (copied) */
-  const float *cc_refp;                 /* preprocessed reference, c planes of h x w (copied) */
-  const float *cc_wch;                  /* c channel weights (copied) */
+  size_t cc_h, cc_w;                   /* the correlation grid */
+  const struct sf_resample *cc_down;   /* full resolution -> grid (tables copied) */
+  const struct sf_xcorr_plan *cc_plan; /* window, weights, reference spectrum (copied) */
+  const float *cc_refp;                /* preprocessed reference, c planes of h x w (copied) */
+  const float *cc_wch;                 /* c channel weights (copied) */
 } sf_gpu_flow_config;
 
 /* One batch: n_read raw (h, w, c) frames (halo included) at in; the count frames registered

@@ -41,20 +41,20 @@ typedef struct sf_gf_level {
  * the scaled shift added to the flow, the frame warped again; the pyramid then solves the
  * residual from zero and the two are added. */
 typedef struct sf_gf_cc {
-  int on, up;                 /* prealignment; upsampling factor of the refinement */
-  size_t h, w, wc, nsp, n;    /* grid, half-spectrum width and bins, upsampled points per axis */
-  sf_gf_axis ay, ax;          /* full resolution -> grid */
-  const float *refp, *wch;    /* preprocessed reference (nch planes of H x W); channel weights */
+  int on, up;                    /* prealignment; upsampling factor of the refinement */
+  size_t h, w, wc, nsp, n;       /* grid, half-spectrum width and bins, upsampled points per axis */
+  sf_gf_axis ay, ax;             /* full resolution -> grid */
+  const float *refp, *wch;       /* preprocessed reference (nch planes of H x W); channel weights */
   const float *win, *gain, *ref; /* Hann window, spectral weights, reference spectrum */
-  float *flow;                /* nf x 2 planes of H x W: initial flow + shift */
-  float *warped;              /* nf x nch planes of H x W; also the downsampling's scratch */
-  float *gray, *real;         /* nf planes of H x W; nf grids (downsampled, the correlation) */
-  float *mean, *shift;        /* nf; 2 nf (u, v per frame, grid px) */
-  float *spec, *spec2;        /* nf half spectra (nsp interleaved complex values each) */
+  float *flow;                   /* nf x 2 planes of H x W: initial flow + shift */
+  float *warped;                 /* nf x nch planes of H x W; also the downsampling's scratch */
+  float *gray, *real;            /* nf planes of H x W; nf grids (downsampled, the correlation) */
+  float *mean, *shift;           /* nf; 2 nf (u, v per frame, grid px) */
+  float *spec, *spec2;           /* nf half spectra (nsp interleaved complex values each) */
   float *exr, *exi, *eyr, *eyi, *s1r, *s1i, *surf; /* upsampled DFT: nf x (wc, h, h, n) x n */
-  double *center, *best;      /* 2 nf */
-  int *active, *flat;         /* nf */
-  int fft[2];                 /* the device's r2c and c2r plans (cufftHandle); unused on the host */
+  double *center, *best;                           /* 2 nf */
+  int *active, *flat;                              /* nf */
+  int fft[2]; /* the device's r2c and c2r plans (cufftHandle); unused on the host */
 } sf_gf_cc;
 
 /* The buffers and tables of a pipeline for up to max_count frames (device or host memory). */
@@ -74,7 +74,7 @@ typedef struct sf_gf_ws {
   const int *tsrc;
   const float *tw;
   float *rt, *f2, *f2w, *uv, *puv, *d, *med, *J, *cuv, *co; /* pyramid workspace */
-  sf_gf_cc cc;                                                /* --cc-init (cc.on) */
+  sf_gf_cc cc;                                              /* --cc-init (cc.on) */
 } sf_gf_ws;
 
 /* ---- preprocessing --------------------------------------------------------------- */

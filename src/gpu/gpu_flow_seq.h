@@ -112,8 +112,10 @@ static int sf_gf_pyramid(sf_gf_ws *g, const float *mov, size_t nf, int init) {
         if (c.real) /* before the frame copy, as the CPU's */
           SF_GF_RUN(asm_psi, nf * (h + 2) * S, g->uv, g->d, g->cuv, nf, h, w, P, as, es, ihx, ihy);
         SF_GF_RUN(pad_edge, nf * 2 * P, g->d, nf * 2, h, w, P);
-        SF_GF_RUN(asm_sweep, nf * nhalf, g->d, g->uv, g->cuv, g->co, nf, h, w, P, 0, wx, wy, om, c1);
-        SF_GF_RUN(asm_sweep, nf * nhalf, g->d, g->uv, g->cuv, g->co, nf, h, w, P, 1, wx, wy, om, c1);
+        SF_GF_RUN(asm_sweep, nf * nhalf, g->d, g->uv, g->cuv, g->co, nf, h, w, P, 0, wx, wy, om,
+                  c1);
+        SF_GF_RUN(asm_sweep, nf * nhalf, g->d, g->uv, g->cuv, g->co, nf, h, w, P, 1, wx, wy, om,
+                  c1);
       }
     } else if (sp.iterations > 0) {
       SF_GF_RUN(sor_prep, nf * 2 * n, g->uv, g->cuv, nf, h, w, P, wx, wy);
@@ -165,8 +167,7 @@ static int sf_gf_ccinit(sf_gf_ws *g, const float *mov, size_t nf, int init) {
   sf_gf_cc *c = &g->cc;
   const size_t HW = g->HW, nch = g->C, W = g->W, n = c->h * c->w, N = c->n;
   SF_GF_RUN(cc_start, nf * 2 * HW, c->flow, init ? g->winit : (const float *)NULL, nf, HW);
-  SF_GF_RUN(cc_warp, nf * nch * HW, mov, c->refp, c->flow, c->warped, nf, nch, (long)g->H,
-            (long)W);
+  SF_GF_RUN(cc_warp, nf * nch * HW, mov, c->refp, c->flow, c->warped, nf, nch, (long)g->H, (long)W);
   SF_GF_RUN(cc_combine, nf * HW, c->warped, c->gray, nf, nch, HW, c->wch);
   SF_GF_RUN(resample_v, nf * c->h * W, c->gray, W, HW, c->warped, nf, c->h, W, c->ay);
   SF_GF_RUN(resample_h, nf * n, c->warped, W, c->real, c->w, n, nf, c->h, c->w, c->ax);
@@ -196,8 +197,7 @@ static int sf_gf_ccinit(sf_gf_ws *g, const float *mov, size_t nf, int init) {
   SF_GF_CC_SHIFTS(c->shift, nf, init);
   SF_GF_RUN(cc_shift, nf * 2 * HW, c->flow, c->shift, nf, HW, (float)W, (float)c->w, (float)g->H,
             (float)c->h);
-  SF_GF_RUN(cc_warp, nf * nch * HW, mov, c->refp, c->flow, c->warped, nf, nch, (long)g->H,
-            (long)W);
+  SF_GF_RUN(cc_warp, nf * nch * HW, mov, c->refp, c->flow, c->warped, nf, nch, (long)g->H, (long)W);
   SF_GF_CHECK();
   SF_CALL(sf_gf_pyramid(g, c->warped, nf, 0));
   SF_GF_RUN(cc_add, nf * 2 * HW, g->full, c->flow, nf * 2 * HW);

@@ -59,8 +59,8 @@
 static void host_fft(const sf_gf_cc *c, float *in, float *out, size_t nf, int inverse) {
   int dims[2] = {(int)c->h, (int)c->w};
   fftwf_plan p =
-      inverse ? fftwf_plan_many_dft_c2r(2, dims, (int)nf, (fftwf_complex *)in, NULL, 1,
-                                        (int)c->nsp, out, NULL, 1, (int)(c->h * c->w), FFTW_ESTIMATE)
+      inverse ? fftwf_plan_many_dft_c2r(2, dims, (int)nf, (fftwf_complex *)in, NULL, 1, (int)c->nsp,
+                                        out, NULL, 1, (int)(c->h * c->w), FFTW_ESTIMATE)
               : fftwf_plan_many_dft_r2c(2, dims, (int)nf, in, NULL, 1, (int)(c->h * c->w),
                                         (fftwf_complex *)out, NULL, 1, (int)c->nsp, FFTW_ESTIMATE);
   CU_ASSERT_FATAL(p != NULL);
@@ -355,8 +355,8 @@ static void run_case(size_t H, size_t W, size_t C, int min_level, size_t halo, s
   for (size_t k = 0; k < count; k++) {
     float *u = cflow + k * 2 * HW, *v = u + HW;
     if (cc_hw)
-      cpu_cc_flow(&cc, plan, fws, mov + k * fe, H, W, C, winit, winit + HW, dev_shift[1] + 2 * k,
-                  u, v);
+      cpu_cc_flow(&cc, plan, fws, mov + k * fe, H, W, C, winit, winit + HW, dev_shift[1] + 2 * k, u,
+                  v);
     else
       sf_flow_execute(plan, fws, mov + k * fe, winit, winit + HW, u, v);
     sf_warp_flow(raw + (halo + k) * UE, fill, H, W, C, u, v, W, 1.0f, 1.0f,
@@ -366,7 +366,6 @@ static void run_case(size_t H, size_t W, size_t C, int min_level, size_t halo, s
     for (int q = 0; q < 4; q++)
       cstats[(size_t)q * count + k] = st[q];
   }
-
 
   /* ---- compare: the same algorithm, its result sensitive to the last bits of its input ----
    * (an ulp of the resampled images can move a 1/32-px warp position or a median's rank and
@@ -428,8 +427,8 @@ static void run_case(size_t H, size_t W, size_t C, int min_level, size_t halo, s
           "of the "
           "range); statistics %.3g px (all four %.3g); valid masks %zu differ\n",
           H, W, C, pyr->min_level, count, 2 * halo, ntap, linear ? "linear" : "cubic",
-          gray ? "gray" : "gc", a_smooth, cc_hw, cc.maxd, dproc, sflow, mflow, epe_g, epe_c, sout, mout, dstat, dstat_all,
-          dvalid);
+          gray ? "gray" : "gc", a_smooth, cc_hw, cc.maxd, dproc, sflow, mflow, epe_g, epe_c, sout,
+          mout, dstat, dstat_all, dvalid);
 #ifdef SF_GF_EXACT
   /* CPU kernels built without contraction: the same operations in the same order, so the same
    * bytes everywhere */
