@@ -462,6 +462,9 @@ extern "C" int sf_gpu_flow_create(const sf_gpu_flow_config *cfg, sf_gpu_flow **o
   SF_CHECK(cfg->c >= 1 && cfg->c <= SF_FLOW_MAX_CH && cfg->max_count >= 1 &&
                cfg->max_read >= cfg->max_count,
            SF_ERR_USAGE, "device flow: bad configuration");
+  SF_CHECK(!cfg->cc_init || (cfg->cc_down && cfg->cc_plan && cfg->cc_refp && cfg->cc_wch &&
+                             cfg->cc_h >= 2 && cfg->cc_w >= 2),
+           SF_ERR_USAGE, "device flow: bad --cc-init configuration");
   g = (sf_gpu_flow *)calloc(1, sizeof *g);
   SF_CHECK(g != NULL, SF_ERR_NOMEM, "out of memory");
   w = &g->ws;
