@@ -237,17 +237,27 @@ static inline SF_HD void sf_gfe_sor_frame(size_t t, float *d, size_t np, size_t 
   a[r * S + j] = a[sf_hd_neumann_src(r, j, h, w)];
 }
 
+/* Element t of a half-sweep over nf frames of h x w interior pixels (padded stride w + 2):
+ * the frame *f and padded index *q of the t-th pixel (r, j) with r + j = colour (mod 2), or 0
+ * when t is past them. */
+static inline SF_HD int sf_gfe_rb_pixel(size_t t, size_t nf, size_t h, size_t w, int colour,
+                                        size_t *f, size_t *q) {
+  size_t half = (w + 1) / 2, n = h * half;
+  if (t >= nf * n) return 0;
+  size_t e = t % n, r = e / half + 1;
+  size_t j = 2 * (e % half) + 1 + (size_t)(((size_t)colour + r + 1) & 1);
+  if (j > w) return 0;
+  *f = t / n;
+  *q = r * (w + 2) + j;
+  return 1;
+}
+
 /* One colour's half-sweep: the interior pixels (r, j) with r + j = colour (mod 2). */
 static inline SF_HD void sf_gfe_sor_sweep(size_t t, float *d, const float *co, size_t nf, size_t h,
                                           size_t w, size_t P, int colour, float wx, float wy,
                                           float c1) {
-  size_t S = w + 2, half = (w + 1) / 2;
-  size_t n = h * half;
-  if (t >= nf * n) return;
-  size_t f = t / n, e = t % n, r = e / half + 1;
-  size_t j = 2 * (e % half) + 1 + (size_t)(((size_t)colour + r + 1) & 1);
-  if (j > w) return;
-  size_t q = r * S + j;
+  size_t S = w + 2, f, q;
+  if (!sf_gfe_rb_pixel(t, nf, h, w, colour, &f, &q)) return;
   const float *o = co + 5 * f * P + q;
   sf_hd_sweep_at(d + 2 * f * P, d + (2 * f + 1) * P, S, q, o[0], o[P], o[2 * P], o[3 * P], o[4 * P],
                  wx, wy, c1);
@@ -296,13 +306,8 @@ static inline SF_HD void sf_gfe_asm_psi(size_t t, const float *uv, const float *
 static inline SF_HD void sf_gfe_asm_sweep(size_t t, float *d, const float *uv, const float *ps,
                                           const float *co, size_t nf, size_t h, size_t w, size_t P,
                                           int colour, float ax, float ay, float om, float c1) {
-  size_t S = w + 2, half = (w + 1) / 2;
-  size_t n = h * half;
-  if (t >= nf * n) return;
-  size_t f = t / n, e = t % n, r = e / half + 1;
-  size_t j = 2 * (e % half) + 1 + (size_t)(((size_t)colour + r + 1) & 1);
-  if (j > w) return;
-  size_t q = r * S + j;
+  size_t S = w + 2, f, q;
+  if (!sf_gfe_rb_pixel(t, nf, h, w, colour, &f, &q)) return;
   const float *o = co + 5 * f * P + q;
   sf_hd_asm_sweep_at(d + 2 * f * P, d + (2 * f + 1) * P, uv + 2 * f * P, uv + (2 * f + 1) * P,
                      ps + f * P, S, q, o[0], o[P], o[2 * P], o[3 * P], o[4 * P], ax, ay, om, c1);
@@ -474,76 +479,13 @@ static inline SF_HD void sf_gfe_cc_activate(size_t t, int *active, size_t nf) {
   active[t] = 1;
 }
 
-/* The twiddles of the upsampled DFT around each active frame's centre: wc x n for x, h x n
- * for y. */
-static inline SF_HD void sf_gfe_cc_twiddle(size_t t, const double *center, const int *active,
-                                           float *exr, float *exi, float *eyr, float *eyi,
-                                           size_t nf, size_t h, size_t w, size_t wc, size_t n,
-                                           int up) {
-  size_t per = (wc + h) * n;
-  if (t >= nf * per) return;
-  size_t f = t / per, r = t % per;
-  if (!active[f]) return;
-  if (r < wc * n) {
-    size_t kx = r / n, j = r % n;
-    sf_hd_updft_twiddle_x(kx, sf_hd_updft_pos(center[2 * f], j, n, up), w, &exr[f * wc * n + r],
-                          &exi[f * wc * n + r]);
-  } else {
-    r -= wc * n;
-    size_t ky = r / n, i = r % n;
-    sf_hd_updft_twiddle_y(ky, sf_hd_updft_pos(center[2 * f + 1], i, n, up), h, &eyr[f * h * n + r],
-                          &eyi[f * h * n + r]);
-  }
-}
-
-static inline SF_HD void sf_gfe_cc_s1(size_t t, const float *spec, const float *exr,
-                                      const float *exi, float *s1r, float *s1i, const int *active,
-                                      size_t nf, size_t h, size_t wc, size_t n) {
-  if (t >= nf * h * n) return;
-  size_t f = t / (h * n), ky = (t / n) % h, j = t % n;
-  if (!active[f]) return;
-  sf_hd_updft_s1(spec + 2 * (f * h * wc + ky * wc), exr + f * wc * n, exi + f * wc * n, wc, n, j,
-                 &s1r[t], &s1i[t]);
-}
-
-static inline SF_HD void sf_gfe_cc_surf(size_t t, const float *s1r, const float *s1i,
-                                        const float *eyr, const float *eyi, float *surf,
-                                        const int *active, size_t nf, size_t h, size_t n) {
-  if (t >= nf * n * n) return;
-  size_t f = t / (n * n), r = t % (n * n), o = f * h * n;
-  if (!active[f]) return;
-  surf[t] = sf_hd_updft_surf(s1r + o, s1i + o, eyr + o, eyi + o, h, n, r / n, r % n);
-}
-
-/* One thread per frame: the refined peak; pass 0 keeps active (for a second pass centred there)
- * the frames whose best point was on the window's edge (the CPU's rule). */
-static inline SF_HD void sf_gfe_cc_peak(size_t t, const float *surf, double *center, double *best,
-                                        int *active, size_t nf, size_t n, int up, int pass) {
-  if (t >= nf || !active[t]) return;
-  double bx, by;
-  int edge = sf_hd_updft_peak(surf + t * n * n, n, up, center[2 * t], center[2 * t + 1], &bx, &by);
-  best[2 * t] = bx;
-  best[2 * t + 1] = by;
-  if (pass == 0) {
-    center[2 * t] = bx;
-    center[2 * t + 1] = by;
-  }
-  active[t] = pass == 0 && edge;
-}
-
-/* The shift of frame t in grid px: the coarse one for up <= 1, else the refined one, 0 for a
- * flat spectrum (sf_xcorr_execute's rules). */
-static inline SF_HD void sf_gfe_cc_final(size_t t, const double *center, const double *best,
-                                         const int *flat, float *shift, size_t nf, int up) {
-  if (t >= nf) return;
-  if (up <= 1) {
-    shift[2 * t] = (float)center[2 * t];
-    shift[2 * t + 1] = (float)center[2 * t + 1];
-    return;
-  }
-  shift[2 * t] = flat[t] ? 0.0f : (float)best[2 * t];
-  shift[2 * t + 1] = flat[t] ? 0.0f : (float)best[2 * t + 1];
-}
+/* The upsampled-DFT refinement of --cc-init: the batched steps the rigid pipeline runs too
+ * (kernels/xcorr_rigid_hd.h), under this file's step names for SF_GF_RUN. */
+#define sf_gfe_cc_twiddle sf_hd_updft_step_twiddle
+#define sf_gfe_cc_s1 sf_hd_updft_step_s1
+#define sf_gfe_cc_surf sf_hd_updft_step_surf
+#define sf_gfe_cc_peak sf_hd_updft_step_peak
+#define sf_gfe_cc_final sf_hd_updft_step_final
 
 /* flow += the shift scaled to full resolution: u by W / gw (fw / fgw), v by H / gh. */
 static inline SF_HD void sf_gfe_cc_shift(size_t t, float *flow, const float *shift, size_t nf,

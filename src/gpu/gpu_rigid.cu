@@ -132,75 +132,39 @@ __global__ static void k_argmax(const float *real, size_t h, size_t w, double *c
   }
 }
 
-// The twiddles of the upsampled DFT around each frame's centre: wc x n for x, h x n for y.
+// The upsampled DFT's steps (kernels/xcorr_rigid_hd.h), one thread per element.
 __global__ static void k_twiddle(const double *center, const int *active, float *exr, float *exi,
                                  float *eyr, float *eyi, size_t count, size_t h, size_t w,
                                  size_t wc, size_t n, int up) {
-  size_t per = (wc + h) * n, t = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-  if (t >= count * per) return;
-  size_t f = t / per, r = t % per;
-  if (!active[f]) return;
-  if (r < wc * n) {
-    size_t kx = r / n, j = r % n;
-    sf_hd_updft_twiddle_x(kx, sf_hd_updft_pos(center[2 * f], j, n, up), w, &exr[f * wc * n + r],
-                          &exi[f * wc * n + r]);
-  } else {
-    r -= wc * n;
-    size_t ky = r / n, i = r % n;
-    sf_hd_updft_twiddle_y(ky, sf_hd_updft_pos(center[2 * f + 1], i, n, up), h, &eyr[f * h * n + r],
-                          &eyi[f * h * n + r]);
-  }
+  sf_hd_updft_step_twiddle((size_t)blockIdx.x * blockDim.x + threadIdx.x, center, active, exr, exi,
+                           eyr, eyi, count, h, w, wc, n, up);
 }
 
 __global__ static void k_s1(const float *spec, const float *exr, const float *exi, float *s1r,
                             float *s1i, const int *active, size_t count, size_t h, size_t wc,
                             size_t n) {
-  size_t t = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-  if (t >= count * h * n) return;
-  size_t f = t / (h * n), ky = (t / n) % h, j = t % n;
-  if (!active[f]) return;
-  sf_hd_updft_s1(spec + 2 * (f * h * wc + ky * wc), exr + f * wc * n, exi + f * wc * n, wc, n, j,
-                 &s1r[t], &s1i[t]);
+  sf_hd_updft_step_s1((size_t)blockIdx.x * blockDim.x + threadIdx.x, spec, exr, exi, s1r, s1i,
+                      active, count, h, wc, n);
 }
 
 __global__ static void k_surf(const float *s1r, const float *s1i, const float *eyr, const float *eyi,
                               float *surf, const int *active, size_t count, size_t h, size_t n) {
-  size_t t = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-  if (t >= count * n * n) return;
-  size_t f = t / (n * n), r = t % (n * n);
-  if (!active[f]) return;
-  size_t o = f * h * n;
-  surf[t] = sf_hd_updft_surf(s1r + o, s1i + o, eyr + o, eyi + o, h, n, r / n, r % n);
+  sf_hd_updft_step_surf((size_t)blockIdx.x * blockDim.x + threadIdx.x, s1r, s1i, eyr, eyi, surf,
+                        active, count, h, n);
 }
 
 // One thread per frame: the refined peak; pass 0 marks the frames whose best point was on the
 // window's edge and centres their second pass there (the CPU's rule).
 __global__ static void k_peak(const float *surf, double *center, double *best, int *active,
                               size_t count, size_t n, int up, int pass) {
-  size_t f = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-  if (f >= count || !active[f]) return;
-  double bx, by;
-  int edge = sf_hd_updft_peak(surf + f * n * n, n, up, center[2 * f], center[2 * f + 1], &bx, &by);
-  best[2 * f] = bx;
-  best[2 * f + 1] = by;
-  if (pass == 0) {
-    center[2 * f] = bx;
-    center[2 * f + 1] = by;
-  }
-  active[f] = pass == 0 && edge;
+  sf_hd_updft_step_peak((size_t)blockIdx.x * blockDim.x + threadIdx.x, surf, center, best, active,
+                        count, n, up, pass);
 }
 
 __global__ static void k_final(const double *center, const double *best, const int *flat, float *shift,
                                size_t count, int up) {
-  size_t f = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-  if (f >= count) return;
-  if (up <= 1) { // coarse only, as the CPU (no flat rule there either)
-    shift[2 * f] = (float)center[2 * f];
-    shift[2 * f + 1] = (float)center[2 * f + 1];
-    return;
-  }
-  shift[2 * f] = flat[f] ? 0.0f : (float)best[2 * f];
-  shift[2 * f + 1] = flat[f] ? 0.0f : (float)best[2 * f + 1];
+  sf_hd_updft_step_final((size_t)blockIdx.x * blockDim.x + threadIdx.x, center, best, flat, shift,
+                         count, up);
 }
 
 __global__ static void k_set(int *a, size_t count, int v) {

@@ -156,4 +156,81 @@ static inline SF_HD int sf_hd_updft_peak(const float *surf, size_t n, int up, do
   return bi == 0 || bj == 0 || bi + 1 == n || bj + 1 == n;
 }
 
+/* The upsampled-DFT refinement as batched element steps over nf frames, element t of the
+ * launch grid each (the rigid and the flow device pipelines run them; a host loop over t runs
+ * them in the tests). Frames whose active flag is 0 are left alone. */
+
+/* The twiddles of the upsampled DFT around each active frame's centre: wc x n for x, h x n
+ * for y. */
+static inline SF_HD void sf_hd_updft_step_twiddle(size_t t, const double *center, const int *active,
+                                                  float *exr, float *exi, float *eyr, float *eyi,
+                                                  size_t nf, size_t h, size_t w, size_t wc,
+                                                  size_t n, int up) {
+  size_t per = (wc + h) * n;
+  if (t >= nf * per) return;
+  size_t f = t / per, r = t % per;
+  if (!active[f]) return;
+  if (r < wc * n) {
+    size_t kx = r / n, j = r % n;
+    sf_hd_updft_twiddle_x(kx, sf_hd_updft_pos(center[2 * f], j, n, up), w, &exr[f * wc * n + r],
+                          &exi[f * wc * n + r]);
+  } else {
+    r -= wc * n;
+    size_t ky = r / n, i = r % n;
+    sf_hd_updft_twiddle_y(ky, sf_hd_updft_pos(center[2 * f + 1], i, n, up), h, &eyr[f * h * n + r],
+                          &eyi[f * h * n + r]);
+  }
+}
+
+static inline SF_HD void sf_hd_updft_step_s1(size_t t, const float *spec, const float *exr,
+                                             const float *exi, float *s1r, float *s1i,
+                                             const int *active, size_t nf, size_t h, size_t wc,
+                                             size_t n) {
+  if (t >= nf * h * n) return;
+  size_t f = t / (h * n), ky = (t / n) % h, j = t % n;
+  if (!active[f]) return;
+  sf_hd_updft_s1(spec + 2 * (f * h * wc + ky * wc), exr + f * wc * n, exi + f * wc * n, wc, n, j,
+                 &s1r[t], &s1i[t]);
+}
+
+static inline SF_HD void sf_hd_updft_step_surf(size_t t, const float *s1r, const float *s1i,
+                                               const float *eyr, const float *eyi, float *surf,
+                                               const int *active, size_t nf, size_t h, size_t n) {
+  if (t >= nf * n * n) return;
+  size_t f = t / (n * n), r = t % (n * n), o = f * h * n;
+  if (!active[f]) return;
+  surf[t] = sf_hd_updft_surf(s1r + o, s1i + o, eyr + o, eyi + o, h, n, r / n, r % n);
+}
+
+/* One thread per frame: the refined peak; pass 0 keeps active (for a second pass centred there)
+ * the frames whose best point was on the window's edge (the CPU's rule). */
+static inline SF_HD void sf_hd_updft_step_peak(size_t t, const float *surf, double *center,
+                                               double *best, int *active, size_t nf, size_t n,
+                                               int up, int pass) {
+  if (t >= nf || !active[t]) return;
+  double bx, by;
+  int edge = sf_hd_updft_peak(surf + t * n * n, n, up, center[2 * t], center[2 * t + 1], &bx, &by);
+  best[2 * t] = bx;
+  best[2 * t + 1] = by;
+  if (pass == 0) {
+    center[2 * t] = bx;
+    center[2 * t + 1] = by;
+  }
+  active[t] = pass == 0 && edge;
+}
+
+/* The shift of frame t in grid px: the coarse one for up <= 1, else the refined one, 0 for a
+ * flat spectrum (sf_xcorr_execute's rules). */
+static inline SF_HD void sf_hd_updft_step_final(size_t t, const double *center, const double *best,
+                                                const int *flat, float *shift, size_t nf, int up) {
+  if (t >= nf) return;
+  if (up <= 1) {
+    shift[2 * t] = (float)center[2 * t];
+    shift[2 * t + 1] = (float)center[2 * t + 1];
+    return;
+  }
+  shift[2 * t] = flat[t] ? 0.0f : (float)best[2 * t];
+  shift[2 * t + 1] = flat[t] ? 0.0f : (float)best[2 * t + 1];
+}
+
 #endif
