@@ -1082,9 +1082,7 @@ static int stats_keep(void *ctx, void **bytes, size_t *n) {
   memcpy(b, j->ustat, nu);
   for (size_t c = 0; c < j->ncases; c++) {
     const sl_case *k = &j->cases[c];
-    sl_kept_case kc;
-    memset(&kc, 0, sizeof kc);
-    kc = (sl_kept_case){k->vmin, k->vmax, k->lo, k->hi, k->lab_min, k->lab_max};
+    sl_kept_case kc = {k->vmin, k->vmax, k->lo, k->hi, k->lab_min, k->lab_max};
     memcpy(b + nu + c * sizeof kc, &kc, sizeof kc);
   }
   *bytes = b;
